@@ -1,0 +1,147 @@
+// Package redistest runs a real redis-server for tests: one server per test binary,
+// started on a free loopback port, with a fresh flushed database for each test.
+//
+// There are no Redis fakes in this project. A test binary that needs Redis calls
+// [Main] from its TestMain and [Client] (or [Addr]) from each test.
+package redistest
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+var (
+	mu      sync.Mutex
+	addr    string
+	cleanup func()
+)
+
+// Main starts redis-server, runs the tests and stops the server. Use it from TestMain:
+//
+//	func TestMain(m *testing.M) { redistest.Main(m) }
+//
+// If redis-server is not installed it exits with a message naming the recipe that
+// installs it, rather than skipping: a test that cannot run must not pass.
+func Main(m *testing.M) {
+	a, stop, err := Start()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "redistest: %v\n(run `just deps-redis` or `apt-get install redis-server`)\n", err)
+		os.Exit(1)
+	}
+	mu.Lock()
+	addr, cleanup = a, stop
+	mu.Unlock()
+	code := m.Run()
+	stop()
+	os.Exit(code)
+}
+
+// Start launches a redis-server on a free loopback port with persistence off and
+// returns its address and a function that stops it and removes its files.
+func Start() (string, func(), error) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		return "", nil, fmt.Errorf("redis-server not found in PATH: %w", err)
+	}
+	port, err := freePort()
+	if err != nil {
+		return "", nil, err
+	}
+	dir, err := os.MkdirTemp("", "redistest-")
+	if err != nil {
+		return "", nil, err
+	}
+	cmd := exec.Command(bin,
+		"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", dir,
+		"--logfile", filepath.Join(dir, "redis.log"), "--daemonize", "no")
+	if err := cmd.Start(); err != nil {
+		os.RemoveAll(dir)
+		return "", nil, fmt.Errorf("start redis-server: %w", err)
+	}
+	a := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	stop := func() {
+		_ = cmd.Process.Kill()
+		_, _ = cmd.Process.Wait()
+		os.RemoveAll(dir)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if err := ping(a); err == nil {
+			return a, stop, nil
+		} else if time.Now().After(deadline) {
+			log, _ := os.ReadFile(filepath.Join(dir, "redis.log"))
+			stop()
+			return "", nil, fmt.Errorf("redis-server on %s did not answer PING: %v\n%s", a, err, log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Addr returns the address of the server started by [Main], after flushing every
+// database so that the test starts from an empty Redis. Tests that use it must not
+// run in parallel with each other.
+func Addr(tb testing.TB) string {
+	tb.Helper()
+	mu.Lock()
+	a := addr
+	mu.Unlock()
+	if a == "" {
+		tb.Fatal("redistest: no server; call redistest.Main from TestMain")
+	}
+	if err := command(a, "FLUSHALL"); err != nil {
+		tb.Fatalf("redistest: FLUSHALL: %v", err)
+	}
+	return a
+}
+
+// URL is [Addr] as a redis:// URL.
+func URL(tb testing.TB) string {
+	tb.Helper()
+	return "redis://" + Addr(tb) + "/0"
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func ping(a string) error { return command(a, "PING") }
+
+// command sends one inline command and reads one reply line; enough for PING and
+// FLUSHALL without importing a client into every test binary.
+func command(a, cmd string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", a)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := c.Write([]byte(cmd + "\r\n")); err != nil {
+		return err
+	}
+	buf := make([]byte, 256)
+	n, err := c.Read(buf)
+	if err != nil {
+		return err
+	}
+	if n == 0 || buf[0] != '+' {
+		return fmt.Errorf("unexpected reply %q", buf[:n])
+	}
+	return nil
+}

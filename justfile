@@ -1,0 +1,37 @@
+# mcp-oauth-gateway: the one command surface. `just --list` shows every recipe.
+# Each component keeps its recipes in just/<component>.just; this file joins them.
+set dotenv-load
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+import 'just/deps.just'
+import 'just/authsvc.just'
+import 'just/plugin.just'
+import 'just/bridge.just'
+import 'just/stack.just'
+
+# List the recipes.
+default:
+    @just --list
+
+# Everything CI runs: lint, then every component's tests (installs what is missing).
+test: lint test-core test-authsvc test-plugin test-bridge test-stack
+    @echo "just test: all suites passed"
+
+# gofmt and go vet over both Go modules.
+lint:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    unformatted="$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './node_modules/*'))"
+    if [ -n "$unformatted" ]; then echo "gofmt needed on:"; echo "$unformatted"; exit 1; fi
+    go vet ./...
+    (cd tests && go vet ./...)
+    echo "lint: gofmt and go vet clean"
+
+# Tests of the shared test helpers in the root module.
+test-core: deps-redis
+    go test -race -count=1 ./internal/...
+
+# Build every binary into ./bin.
+build:
+    mkdir -p bin
+    go build -o bin/ ./authsvc ./mcpbridge/...
