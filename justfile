@@ -5,6 +5,7 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 
 import 'just/deps.just'
 import 'just/authsvc.just'
+import 'just/oauth.just'
 import 'just/plugin.just'
 import 'just/bridge.just'
 import 'just/stack.just'
@@ -15,7 +16,7 @@ default:
     @just --list
 
 # Everything CI runs: lint, then every component's tests (installs what is missing).
-test: lint test-core test-authsvc test-plugin test-bridge test-stack test-e2e
+test: lint test-core test-authsvc test-browser test-plugin test-bridge test-stack test-e2e
     @echo "just test: all suites passed"
 
 # gofmt and go vet over both Go modules.
