@@ -1,0 +1,144 @@
+// Package store keeps authsvc's state in Redis (go-redis/v9). Nothing that must
+// survive a restart, or be shared by several authsvc replicas, lives in process memory.
+//
+// One file per concern (clients.go, ratelimit.go, …) adds methods to [Store]. The
+// consumers declare the small interfaces they need (register.Store, …) and [Store]
+// satisfies them. Shared pieces every file uses:
+//   - [Key] builds every Redis key under the "oauth:" prefix (DESIGN.md "Redis keys");
+//   - [HashSecret] and [SecretMatches] store and compare secrets hashed, in constant time;
+//   - [ErrNotFound] for a missing (or expired) record, [ErrExists] for a collision;
+//   - [Store.wrap] turns Redis failures into errors matching [ErrUnavailable], which
+//     oauth.WriteError answers with 503.
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Prefix starts every key authsvc writes.
+const Prefix = "oauth:"
+
+// Key joins parts under [Prefix]: Key("client", id) == "oauth:client:"+id.
+func Key(parts ...string) string {
+	return Prefix + strings.Join(parts, ":")
+}
+
+var (
+	// ErrNotFound means the record does not exist, or its TTL passed.
+	ErrNotFound = errors.New("store: not found")
+	// ErrExists means a record with that id already exists.
+	ErrExists = errors.New("store: already exists")
+	// ErrUnavailable matches (errors.Is) every error caused by Redis failing: down,
+	// timing out, refusing. The wrapped error says which.
+	ErrUnavailable error = unavailableError{}
+)
+
+// unavailableError marks Redis failures. Its Unavailable method is what
+// oauth.WriteError looks for, so that package needs no import of this one.
+type unavailableError struct{ err error }
+
+func (e unavailableError) Error() string {
+	if e.err == nil {
+		return "store: redis unavailable"
+	}
+	return "store: redis unavailable: " + e.err.Error()
+}
+func (e unavailableError) Unwrap() error        { return e.err }
+func (e unavailableError) Unavailable() bool    { return true }
+func (e unavailableError) Is(target error) bool { _, ok := target.(unavailableError); return ok }
+
+// Store is the Redis-backed state of authsvc. It is safe for concurrent use.
+type Store struct {
+	rdb redis.UniversalClient
+	now func() time.Time
+}
+
+// Options tune [New]. The zero value (or nil) means defaults.
+type Options struct {
+	// Now is the clock used for issued-at and expiry arithmetic; default time.Now.
+	// Redis TTLs still run on Redis's clock.
+	Now func() time.Time
+}
+
+// New wraps an existing go-redis client.
+func New(rdb redis.UniversalClient, opts *Options) *Store {
+	s := &Store{rdb: rdb, now: time.Now}
+	if opts != nil && opts.Now != nil {
+		s.now = opts.Now
+	}
+	return s
+}
+
+// Open connects to the Redis at url (redis://, rediss:// or unix://); a non-empty
+// password overrides one in the URL. It does not wait for Redis to answer: /health
+// and each request report an outage instead, so authsvc starts before Redis does.
+func Open(url, password string, opts *Options) (*Store, error) {
+	o, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("store: REDIS_URL: %w", err)
+	}
+	if password != "" {
+		o.Password = password
+	}
+	o.DialTimeout = 2 * time.Second
+	o.ReadTimeout = 2 * time.Second
+	o.WriteTimeout = 2 * time.Second
+	o.MaxRetries = 1
+	return New(redis.NewClient(o), opts), nil
+}
+
+// Redis returns the underlying client, for files of this package and admin tools.
+func (s *Store) Redis() redis.UniversalClient { return s.rdb }
+
+// Now returns the store's clock reading.
+func (s *Store) Now() time.Time { return s.now() }
+
+// Close closes the connection pool.
+func (s *Store) Close() error { return s.rdb.Close() }
+
+// Ping checks that Redis answers; /health uses it.
+func (s *Store) Ping(ctx context.Context) error {
+	return s.wrap(s.rdb.Ping(ctx).Err())
+}
+
+// wrap maps go-redis errors: redis.Nil → ErrNotFound, any other → ErrUnavailable
+// (with the cause), nil → nil.
+func (s *Store) wrap(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, redis.Nil):
+		return ErrNotFound
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrExists), errors.Is(err, ErrUnavailable):
+		return err
+	default:
+		return unavailableError{err: err}
+	}
+}
+
+// HashSecret returns the hex SHA-256 of a secret for storage. A plain hash is enough
+// because every secret authsvc hashes is 256 bits of randomness it generated itself:
+// there is nothing to brute-force, so a slow password hash would only cost latency.
+func HashSecret(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+// SecretMatches reports, in constant time, whether secret hashes to hash. An empty
+// hash never matches (a record without a secret accepts none).
+func SecretMatches(hash, secret string) bool {
+	if hash == "" || secret == "" {
+		return false
+	}
+	got := HashSecret(secret)
+	return subtle.ConstantTimeCompare([]byte(got), []byte(hash)) == 1
+}
