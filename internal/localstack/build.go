@@ -1,0 +1,30 @@
+package localstack
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+)
+
+// Build compiles authsvc and mcpbridge from repoDir into outDir and returns their
+// paths in a [Binaries] (Traefik and Redis are left empty).
+func Build(ctx context.Context, repoDir, outDir string) (Binaries, error) {
+	out, err := filepath.Abs(outDir)
+	if err != nil {
+		return Binaries{}, fmt.Errorf("localstack: build: %w", err)
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return Binaries{}, fmt.Errorf("localstack: build: %w", err)
+	}
+	bins := Binaries{Authsvc: filepath.Join(out, "authsvc"), Bridge: filepath.Join(out, "mcpbridge")}
+	for pkg, bin := range map[string]string{"./authsvc": bins.Authsvc, "./mcpbridge": bins.Bridge} {
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, pkg)
+		cmd.Dir = repoDir
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return Binaries{}, fmt.Errorf("localstack: go build %s: %w\n%s", pkg, err, b)
+		}
+	}
+	return bins, nil
+}

@@ -1,0 +1,178 @@
+package localstack
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func testPlan() RoutingPlan {
+	return RoutingPlan{
+		Auth:         Route{Name: AuthService, PublicURL: "http://localhost:8080", EntryPoint: AuthService, Backend: "http://127.0.0.1:9000"},
+		Issuer:       "http://localhost:8080",
+		AuthInternal: "http://127.0.0.1:9000",
+		Services: []Route{
+			{Name: "everything", PublicURL: "http://localhost:8081", EntryPoint: "everything", Backend: "http://127.0.0.1:9001"},
+			{Name: "memory", PublicURL: "http://localhost:8082", EntryPoint: "memory", Backend: "http://127.0.0.1:9002"},
+		},
+		RevocationToken: "feedtoken",
+	}
+}
+
+func TestDynamicRouters(t *testing.T) {
+	cfg := testPlan().Dynamic()
+	tests := []struct {
+		router, rule, service, entry string
+		prio                         int
+		middlewares                  []string
+	}{
+		{"everything-oauth-discovery", "Host(`localhost`) && (PathPrefix(`/.well-known/oauth-authorization-server`) || PathPrefix(`/.well-known/openid-configuration`))", "auth", "everything", 10, nil},
+		{"auth-oauth", "Host(`localhost`) && (PathPrefix(`/register`) || PathPrefix(`/authorize`) || PathPrefix(`/token`) || PathPrefix(`/callback`) || PathPrefix(`/revoke`) || PathPrefix(`/introspect`) || PathPrefix(`/consent`) || PathPrefix(`/.well-known`) || Path(`/health`))", "auth", "auth", 4, nil},
+		{"auth-verify", "PathPrefix(`/verify`)", "auth", "internal", 3, nil},
+		{"memory", "Host(`localhost`) && PathPrefix(`/mcp`)", "memory", "memory", 2, []string{"mcpauth-memory"}},
+		{"memory-catchall", "Host(`localhost`)", "memory", "memory", 1, []string{"mcpauth-memory"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.router, func(t *testing.T) {
+			r, ok := cfg.HTTP.Routers[tc.router]
+			if !ok {
+				t.Fatalf("router %s missing", tc.router)
+			}
+			if r.Rule != tc.rule || r.Service != tc.service || r.Priority != tc.prio {
+				t.Errorf("router = %+v, want rule %q service %q priority %d", r, tc.rule, tc.service, tc.prio)
+			}
+			if len(r.EntryPoints) != 1 || r.EntryPoints[0] != tc.entry {
+				t.Errorf("entry points = %v, want [%s]", r.EntryPoints, tc.entry)
+			}
+			if strings.Join(r.Middlewares, ",") != strings.Join(tc.middlewares, ",") {
+				t.Errorf("middlewares = %v, want %v", r.Middlewares, tc.middlewares)
+			}
+		})
+	}
+	if got, want := len(cfg.HTTP.Routers), 2+3*2; got != want {
+		t.Errorf("%d routers, want %d", got, want)
+	}
+}
+
+func TestDynamicPluginConfig(t *testing.T) {
+	cfg := testPlan().Dynamic()
+	m, ok := cfg.HTTP.Middlewares["mcpauth-everything"]
+	if !ok {
+		t.Fatal("middleware mcpauth-everything missing")
+	}
+	got := m.Plugin[PluginName]
+	want := map[string]any{
+		"issuer":          "http://localhost:8080",
+		"resource":        "http://localhost:8081/mcp",
+		"jwksURL":         "http://127.0.0.1:9000/.well-known/jwks.json",
+		"revocationURL":   "http://127.0.0.1:9000/internal/revocations",
+		"revocationToken": "feedtoken",
+	}
+	if len(got) != len(want) {
+		t.Errorf("plugin config = %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("plugin config %s = %v, want %v", k, got[k], v)
+		}
+	}
+	if s := cfg.HTTP.Services["memory"].LoadBalancer.Servers; len(s) != 1 || s[0].URL != "http://127.0.0.1:9002" {
+		t.Errorf("memory service servers = %v", s)
+	}
+}
+
+func TestDynamicYAMLIsJSON(t *testing.T) {
+	b, err := testPlan().Dynamic().YAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back map[string]any
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatalf("dynamic config is not JSON (and so not the YAML subset Traefik reads): %v", err)
+	}
+	if _, ok := back["http"].(map[string]any)["routers"]; !ok {
+		t.Errorf("no http.routers in %s", b)
+	}
+}
+
+func TestStaticArgs(t *testing.T) {
+	args := strings.Join(testPlan().StaticArgs("/d/dynamic.yml", "/logs", "127.0.0.1:7000", "127.0.0.1:7001"), "\n") + "\n"
+	for _, want := range []string{
+		"--entryPoints.auth.address=127.0.0.1:8080",
+		"--entryPoints.everything.address=127.0.0.1:8081",
+		"--entryPoints.memory.address=127.0.0.1:8082",
+		"--entryPoints.internal.address=127.0.0.1:7001",
+		"--entryPoints.memory.http.middlewares=security-headers@file",
+		"--experimental.localPlugins.mcpauth.moduleName=github.com/mcp-oauth-gateway/gateway",
+		"--providers.file.filename=/d/dynamic.yml",
+	} {
+		if !strings.Contains(args, want+"\n") {
+			t.Errorf("static args lack %s:\n%s", want, args)
+		}
+	}
+	if strings.Contains(args, "--entryPoints.internal.http.middlewares") {
+		t.Errorf("internal entry point must not get the public middlewares")
+	}
+}
+
+func TestCopyPlugin(t *testing.T) {
+	repo := t.TempDir()
+	must := func(path, body string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(filepath.Join(repo, ".traefik.yml"), "import: x\n")
+	must(filepath.Join(repo, "go.mod"), "module x\n")
+	must(filepath.Join(repo, "plugin", "a.go"), "package a\n")
+	must(filepath.Join(repo, "plugin", "a_test.go"), "package a\n")
+	must(filepath.Join(repo, "plugin", "testdata", "x.go"), "package x\n")
+	dst := t.TempDir()
+	if err := CopyPlugin(repo, dst); err != nil {
+		t.Fatal(err)
+	}
+	base := filepath.Join(dst, "plugins-local", "src", "github.com", "mcp-oauth-gateway", "gateway")
+	for path, want := range map[string]bool{".traefik.yml": true, "go.mod": true, "plugin/a.go": true, "plugin/a_test.go": false, "plugin/testdata/x.go": false} {
+		_, err := os.Stat(filepath.Join(base, path))
+		if got := err == nil; got != want {
+			t.Errorf("%s copied = %v, want %v", path, got, want)
+		}
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	good := Config{
+		RepoDir: "r", StateDir: "s", LogDir: "l",
+		Bin:     Binaries{Traefik: "t", Authsvc: "a", Bridge: "b"},
+		GitHub:  GitHub{URL: "u", APIURL: "a", ClientID: "i", ClientSecret: "s"},
+		Servers: []MCPServer{{Name: "everything", Command: []string{"x"}}},
+	}
+	if err := good.validate(); err != nil {
+		t.Fatalf("valid config refused: %v", err)
+	}
+	for name, mod := range map[string]func(*Config){
+		"no servers":    func(c *Config) { c.Servers = nil },
+		"bad name":      func(c *Config) { c.Servers[0].Name = "Every Thing" },
+		"reserved name": func(c *Config) { c.Servers[0].Name = "auth" },
+		"duplicate":     func(c *Config) { c.Servers = append(c.Servers, c.Servers[0]) },
+		"no command":    func(c *Config) { c.Servers[0].Command = nil },
+		"no traefik":    func(c *Config) { c.Bin.Traefik = "" },
+		"no github":     func(c *Config) { c.GitHub.ClientSecret = "" },
+		"no state dir":  func(c *Config) { c.StateDir = "" },
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := good
+			c.Servers = append([]MCPServer(nil), good.Servers...)
+			mod(&c)
+			if err := c.validate(); err == nil {
+				t.Errorf("config accepted, want an error")
+			}
+		})
+	}
+}
