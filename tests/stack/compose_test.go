@@ -1,0 +1,158 @@
+package stack_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/mcp-oauth-gateway/gateway/tests/internal/labels"
+)
+
+func TestComposeProject(t *testing.T) {
+	st, _ := loadStack(t)
+	p := st.Project
+	if p.Name != labels.ProjectName {
+		t.Errorf("project name %q, want %q", p.Name, labels.ProjectName)
+	}
+	want := append([]string{"auth", "redis", "traefik"}, mcpServices...)
+	slices.Sort(want)
+	if got := p.ServiceNames(); !slices.Equal(got, want) {
+		t.Errorf("services %v, want %v", got, want)
+	}
+	net, ok := p.Networks[dockerNetwork]
+	if !ok || !bool(net.External) || net.Name != dockerNetwork {
+		t.Errorf("network %s = %+v, want external with the name %q (docker network create public)", dockerNetwork, net, dockerNetwork)
+	}
+}
+
+// TestHealthchecks: every service proves it works before its dependants start.
+func TestHealthchecks(t *testing.T) {
+	st, _ := loadStack(t)
+	for _, name := range st.Project.ServiceNames() {
+		svc := st.Project.Services[name]
+		t.Run(name, func(t *testing.T) {
+			hc := svc.HealthCheck
+			if hc == nil || hc.Disable || len(hc.Test) < 2 || (hc.Test[0] != "CMD" && hc.Test[0] != "CMD-SHELL") {
+				t.Fatalf("healthcheck = %+v, want a CMD or CMD-SHELL test", hc)
+			}
+			if hc.Interval == nil || hc.Timeout == nil || hc.Retries == nil || hc.StartPeriod == nil {
+				t.Errorf("healthcheck sets no interval/timeout/retries/start_period: %+v", hc)
+			}
+			for dep, d := range svc.DependsOn {
+				if d.Condition != types.ServiceConditionHealthy {
+					t.Errorf("depends_on %s: condition %q, want %q", dep, d.Condition, types.ServiceConditionHealthy)
+				}
+			}
+		})
+	}
+	deps := map[string][]string{"auth": {"redis"}, "traefik": {"auth"}}
+	for svc, want := range deps {
+		var got []string
+		for dep := range st.Project.Services[svc].DependsOn {
+			got = append(got, dep)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s depends on %v, want %v", svc, got, want)
+		}
+	}
+	// What each check proves.
+	wantTest := map[string]string{
+		"redis":   "redis-cli ping",
+		"auth":    "http://127.0.0.1:8000/health",
+		"traefik": "--ping",
+	}
+	for _, name := range mcpServices {
+		wantTest[name] = "mcpbridge healthcheck"
+	}
+	for name, want := range wantTest {
+		if got := strings.Join(st.Project.Services[name].HealthCheck.Test[1:], " "); !strings.Contains(got, want) {
+			t.Errorf("%s healthcheck %q, want it to run %q", name, got, want)
+		}
+	}
+}
+
+func TestRedisPersistsWithPassword(t *testing.T) {
+	st, env := loadStack(t)
+	redis := st.Project.Services["redis"]
+	cmd := strings.Join(redis.Command, " ")
+	for _, want := range []string{"--appendonly yes", "--requirepass " + env["REDIS_PASSWORD"]} {
+		if !strings.Contains(cmd, want) {
+			t.Errorf("redis command %q lacks %q", cmd, want)
+		}
+	}
+	if got := redis.Environment["REDISCLI_AUTH"]; got == nil || *got != env["REDIS_PASSWORD"] {
+		t.Errorf("redis REDISCLI_AUTH (the healthcheck's password) = %v, want REDIS_PASSWORD", got)
+	}
+	var data *types.ServiceVolumeConfig
+	for i, v := range redis.Volumes {
+		if v.Target == "/data" {
+			data = &redis.Volumes[i]
+		}
+	}
+	if data == nil || data.Type != types.VolumeTypeVolume {
+		t.Fatalf("redis /data = %+v, want a named volume (the AOF lives there)", data)
+	}
+	if _, ok := st.Project.Volumes[data.Source]; !ok {
+		t.Errorf("volume %s is not declared at the top level", data.Source)
+	}
+	if _, ok := redis.Networks[dockerNetwork]; ok {
+		t.Errorf("redis joins %s; it must be reachable by authsvc only", dockerNetwork)
+	}
+	auth := st.Project.Services["auth"]
+	for k, want := range map[string]string{"REDIS_PASSWORD": env["REDIS_PASSWORD"], "REDIS_URL": "redis://redis:6379/0"} {
+		if got := auth.Environment[k]; got == nil || *got != want {
+			t.Errorf("auth %s = %v, want %q", k, got, want)
+		}
+	}
+	shared := false
+	for n := range redis.Networks {
+		if _, ok := auth.Networks[n]; ok {
+			shared = true
+		}
+	}
+	if !shared {
+		t.Errorf("auth and redis share no network")
+	}
+}
+
+// TestStatefulVolumes: everything that must survive `docker compose down` sits on a
+// declared named volume.
+func TestStatefulVolumes(t *testing.T) {
+	st, _ := loadStack(t)
+	want := map[string]string{"redis": "/data", "memory": "/data", "filesystem": "/data", "traefik": "/letsencrypt"}
+	for svc, target := range want {
+		found := false
+		for _, v := range st.Project.Services[svc].Volumes {
+			if v.Target != target {
+				continue
+			}
+			found = true
+			if v.Type != types.VolumeTypeVolume {
+				t.Errorf("%s %s is a %s mount, want a named volume", svc, target, v.Type)
+			} else if _, ok := st.Project.Volumes[v.Source]; !ok {
+				t.Errorf("%s %s: volume %s not declared", svc, target, v.Source)
+			}
+		}
+		if !found {
+			t.Errorf("%s mounts nothing at %s", svc, target)
+		}
+	}
+}
+
+// TestRequiredVariablesFailFast: a missing secret stops `docker compose up` with a
+// message naming it, instead of starting a service with an empty value.
+func TestRequiredVariablesFailFast(t *testing.T) {
+	for _, name := range []string{"BASE_DOMAIN", "ACME_EMAIL", "REDIS_PASSWORD", "GITHUB_CLIENT_ID", "GITHUB_CLIENT_SECRET", "ALLOWED_GITHUB_USERS", "REVOCATION_FEED_TOKEN"} {
+		t.Run(name, func(t *testing.T) {
+			env := exampleEnv(t)
+			env[name] = ""
+			_, err := labels.LoadProject(composeDir, env)
+			if err == nil || !strings.Contains(err.Error(), name) {
+				t.Errorf("loading with %s empty: error = %v, want one naming %s", name, err, name)
+			}
+		})
+	}
+}

@@ -1,0 +1,208 @@
+package stack_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v4"
+)
+
+func readYAML(t *testing.T, rel string) map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(repoPath(t, rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := yaml.Unmarshal(b, &m); err != nil {
+		t.Fatalf("%s: %v", rel, err)
+	}
+	return m
+}
+
+// dig walks nested maps: dig(m, "a", "b") is m["a"]["b"], nil when absent.
+func dig(m any, path ...string) any {
+	for _, p := range path {
+		mm, ok := m.(map[string]any)
+		if !ok {
+			return nil
+		}
+		m = mm[p]
+	}
+	return m
+}
+
+func modulePath(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(repoPath(t, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "module "); ok {
+			return strings.TrimSpace(rest)
+		}
+	}
+	t.Fatal("go.mod has no module line")
+	return ""
+}
+
+func TestTraefikStaticConfig(t *testing.T) {
+	st, _ := loadStack(t)
+	module := modulePath(t)
+	for _, file := range []string{"traefik/traefik.yml", "traefik/traefik.dev.yml"} {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			c := readYAML(t, file)
+			checks := []struct {
+				path []string
+				want any
+			}{
+				{[]string{"entryPoints", "web", "address"}, ":80"},
+				{[]string{"entryPoints", "web", "http", "redirections", "entryPoint", "to"}, publicEntryPoint},
+				{[]string{"entryPoints", "web", "http", "redirections", "entryPoint", "scheme"}, "https"},
+				{[]string{"entryPoints", publicEntryPoint, "address"}, ":443"},
+				{[]string{"entryPoints", publicEntryPoint, "asDefault"}, true},
+				{[]string{"entryPoints", publicEntryPoint, "http", "tls", "certResolver"}, "letsencrypt"},
+				{[]string{"entryPoints", internalEP, "address"}, ":8081"},
+				{[]string{"ping", "entryPoint"}, "ping"},
+				{[]string{"providers", "docker", "exposedByDefault"}, false},
+				{[]string{"providers", "docker", "network"}, dockerNetwork},
+				{[]string{"providers", "file", "directory"}, "/etc/traefik/dynamic"},
+				{[]string{"certificatesResolvers", "letsencrypt", "acme", "email"}, "@ACME_EMAIL@"},
+				{[]string{"accessLog", "format"}, "json"},
+				{[]string{"accessLog", "filePath"}, "/logs/access.log"},
+				{[]string{"accessLog", "fields", "headers", "names", "Authorization"}, "drop"},
+			}
+			for _, ck := range checks {
+				if got := dig(c, ck.path...); !reflect.DeepEqual(got, ck.want) {
+					t.Errorf("%s = %v, want %v", strings.Join(ck.path, "."), got, ck.want)
+				}
+			}
+			if dig(c, "certificatesResolvers", "letsencrypt", "acme", "tlsChallenge") == nil &&
+				dig(c, "certificatesResolvers", "letsencrypt", "acme", "httpChallenge") == nil {
+				t.Errorf("letsencrypt has neither tlsChallenge nor httpChallenge")
+			}
+			// Every entry point a router names exists.
+			for _, rn := range sortedNames(st.HTTP.Routers) {
+				for _, ep := range st.HTTP.Routers[rn].EntryPoints {
+					if dig(c, "entryPoints", ep) == nil {
+						t.Errorf("router %s uses entry point %s, which %s does not define", rn, ep, file)
+					}
+				}
+			}
+			kind := "plugins"
+			if strings.HasSuffix(file, ".dev.yml") {
+				kind = "localPlugins"
+			}
+			if got := dig(c, "experimental", kind, pluginName, "moduleName"); got != module {
+				t.Errorf("experimental.%s.%s.moduleName = %v, want the module path %s", kind, pluginName, got, module)
+			}
+			if kind == "plugins" {
+				if v, _ := dig(c, "experimental", kind, pluginName, "version").(string); !strings.HasPrefix(v, "v") {
+					t.Errorf("experimental.plugins.%s.version = %q, want a release tag", pluginName, v)
+				}
+			}
+		})
+	}
+	// The development variant differs only in how the plugin is loaded.
+	prod, dev := readYAML(t, "traefik/traefik.yml"), readYAML(t, "traefik/traefik.dev.yml")
+	delete(prod, "experimental")
+	delete(dev, "experimental")
+	if !reflect.DeepEqual(prod, dev) {
+		t.Errorf("traefik.yml and traefik.dev.yml differ outside experimental:\nprod %v\ndev  %v", prod, dev)
+	}
+}
+
+// TestTraefikContainer: what the Traefik service mounts and publishes matches the
+// static configuration.
+func TestTraefikContainer(t *testing.T) {
+	st, _ := loadStack(t)
+	tr := st.Project.Services["traefik"]
+	var published []string
+	for _, p := range tr.Ports {
+		published = append(published, fmt.Sprintf("%s->%d", p.Published, p.Target))
+	}
+	slices.Sort(published)
+	if want := []string{"443->443", "80->80"}; !slices.Equal(published, want) {
+		t.Errorf("traefik publishes %v, want only %v (internal :8081 and ping :8082 stay inside Docker)", published, want)
+	}
+	mounts := map[string]string{}
+	for _, v := range tr.Volumes {
+		mounts[v.Target] = v.Source
+	}
+	for target, src := range map[string]string{
+		"/etc/traefik/traefik.yml": repoPath(t, "traefik/traefik.yml"),
+		"/etc/traefik/dynamic":     repoPath(t, "traefik/dynamic"),
+		"/var/run/docker.sock":     "/var/run/docker.sock",
+		"/logs":                    repoPath(t, "logs/traefik"),
+	} {
+		if mounts[target] != src {
+			t.Errorf("traefik mounts %q at %s, want %q", mounts[target], target, src)
+		}
+	}
+	if !strings.Contains(strings.Join(tr.Entrypoint, " "), "exec traefik --configFile=/tmp/traefik.yml") {
+		t.Errorf("traefik entrypoint %q does not start Traefik with the rendered config", tr.Entrypoint)
+	}
+	if !strings.HasPrefix(tr.Image, "traefik:v3.") {
+		t.Errorf("traefik image %q, want traefik:v3.x", tr.Image)
+	}
+}
+
+// TestTraefikDevOverride: the development override mounts exactly the plugin's files
+// where Traefik's local plugin loader looks for the module.
+func TestTraefikDevOverride(t *testing.T) {
+	c := readYAML(t, "compose/traefik.dev.yaml")
+	vols, _ := dig(c, "services", "traefik", "volumes").([]any)
+	base := "/plugins-local/src/" + modulePath(t) + "/"
+	want := map[string]bool{".traefik.yml": false, "go.mod": false, "plugin": false}
+	for _, v := range vols {
+		s, _ := v.(string)
+		parts := strings.Split(s, ":")
+		if len(parts) < 2 || !strings.HasPrefix(parts[1], base) {
+			continue
+		}
+		rel := strings.TrimPrefix(parts[1], base)
+		if _, ok := want[rel]; ok && parts[0] == "../"+rel {
+			want[rel] = true
+		}
+		if !exists(repoPath(t, rel)) {
+			t.Errorf("dev override mounts %s, which does not exist in the repository", rel)
+		}
+	}
+	for rel, ok := range want {
+		if !ok {
+			t.Errorf("dev override does not mount ../%s at %s%s", rel, base, rel)
+		}
+	}
+	if got := dig(c, "services", "traefik", "environment", "TRAEFIK_STATIC_CONFIG"); got != "traefik.dev.yml" {
+		t.Errorf("dev override TRAEFIK_STATIC_CONFIG = %v, want traefik.dev.yml", got)
+	}
+}
+
+// TestTraefikDynamicFiles: what the static config refers to in the file provider exists.
+func TestTraefikDynamicFiles(t *testing.T) {
+	mw := readYAML(t, "traefik/dynamic/middlewares.yml")
+	for _, m := range fileMiddlewares {
+		name := strings.TrimSuffix(m, "@file")
+		if dig(mw, "http", "middlewares", name) == nil {
+			t.Errorf("middleware %s is not defined in traefik/dynamic/middlewares.yml", m)
+		}
+	}
+	tls := readYAML(t, "traefik/dynamic/tls.yml")
+	if got := dig(tls, "tls", "options", "modern", "minVersion"); got != "VersionTLS12" {
+		t.Errorf("tls options modern minVersion = %v, want VersionTLS12", got)
+	}
+	static := readYAML(t, "traefik/traefik.yml")
+	if got := dig(static, "entryPoints", publicEntryPoint, "http", "tls", "options"); got != "modern@file" {
+		t.Errorf("websecure TLS options = %v, want modern@file", got)
+	}
+	got, _ := dig(static, "entryPoints", publicEntryPoint, "http", "middlewares").([]any)
+	if len(got) != 1 || got[0] != fileMiddlewares[0] {
+		t.Errorf("websecure middlewares = %v, want %v", got, fileMiddlewares)
+	}
+}
