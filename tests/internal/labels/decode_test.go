@@ -8,8 +8,8 @@ import (
 
 func validLabels() map[string]string {
 	return map[string]string{
-		"traefik.enable":                                          "true",
-		"traefik.docker.network":                                  "public",
+		"traefik.enable":         "true",
+		"traefik.docker.network": "public",
 		"traefik.http.services.svc.loadbalancer.server.port":      "3000",
 		"traefik.http.routers.svc.rule":                           "Host(`svc.example.com`)",
 		"traefik.http.routers.svc.priority":                       "2",
