@@ -1,0 +1,56 @@
+package mcpauth
+
+import (
+	"net/http"
+	"strings"
+)
+
+// identityHeaders knows which client-sent header names could be mistaken for the
+// identity headers this middleware injects.
+type identityHeaders struct {
+	names   [5]string       // canonical names to set
+	normal  map[string]bool // normalised spellings to strip
+	lengths [256]bool       // lengths of those names: a cheap pre-filter per header
+}
+
+func newIdentityHeaders(names [5]string) *identityHeaders {
+	h := &identityHeaders{names: names, normal: map[string]bool{}}
+	for _, n := range names {
+		nn := normalizeHeaderName(n)
+		h.normal[nn] = true
+		if len(nn) < len(h.lengths) {
+			h.lengths[len(nn)] = true
+		}
+	}
+	return h
+}
+
+// normalizeHeaderName folds every spelling a proxy or framework might treat as the
+// same header: case, and '_' for '-' (CGI, nginx, some WSGI/Rack servers do).
+func normalizeHeaderName(name string) string {
+	return strings.ToLower(strings.ReplaceAll(name, "_", "-"))
+}
+
+// strip removes every header whose normalised name is an identity header. Go's
+// server canonicalises "x-user-id" to "X-User-Id" but leaves "X_User_Id" as
+// "X_user_id", and keeps duplicates as several values: all are removed here.
+func (h *identityHeaders) strip(hdr http.Header) {
+	for k := range hdr {
+		if len(k) >= len(h.lengths) || !h.lengths[len(k)] {
+			continue
+		}
+		if h.normal[normalizeHeaderName(k)] {
+			delete(hdr, k)
+		}
+	}
+}
+
+// set injects the identity. Values were checked for control characters when the
+// token was verified.
+func (h *identityHeaders) set(hdr http.Header, id *identity) {
+	hdr[h.names[0]] = []string{id.sub}
+	hdr[h.names[1]] = []string{id.login}
+	hdr[h.names[2]] = []string{id.name}
+	hdr[h.names[3]] = []string{id.clientID}
+	hdr[h.names[4]] = []string{id.scope}
+}
