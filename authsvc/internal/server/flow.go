@@ -1,6 +1,12 @@
 package server
 
-import "github.com/mcp-oauth-gateway/gateway/authsvc/internal/register"
+import (
+	"net/http"
+
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/metadata"
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/oauthflow"
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/register"
+)
 
 // Flow is what the OAuth flow (issue 3: /authorize, /callback, /consent, /token,
 // /revoke, /introspect, /verify, /internal/revocations) contributes to the server.
@@ -12,15 +18,26 @@ type Flow struct {
 	OnClientDelete register.DeleteHook
 }
 
+// corsPaths are the flow endpoints a browser-based client calls cross-origin
+// (without credentials). /authorize, /callback and /consent are navigations and
+// must send no CORS headers; /verify and the revocation feed are server-to-server.
+var corsPaths = map[string]bool{metadata.PathToken: true, metadata.PathRevoke: true, metadata.PathIntrospect: true}
+
 // buildFlow constructs the OAuth flow handlers from d and lists their routes.
-//
-// ── OAuth flow routes go here (issue 3) ──
-// Add a route with one line, for example:
-//
-//	{Method: http.MethodPost, Path: metadata.PathToken, Handler: tok, CORS: true},
-//
-// Path constants live in the metadata package so the discovery document and the
-// router cannot disagree.
+// The handlers live in authsvc/internal/oauthflow and the packages it wires.
 func buildFlow(d Deps) (*Flow, error) {
-	return &Flow{}, nil
+	f, err := oauthflow.New(oauthflow.Deps{Config: d.Config, Store: d.Store, Keys: d.Keys, Now: d.Now, Log: d.Logger})
+	if err != nil {
+		return nil, err
+	}
+	out := &Flow{OnClientDelete: f.OnClientDelete}
+	f.Register(func(path string, h http.HandlerFunc, methods ...string) {
+		for _, m := range methods {
+			if m == http.MethodHead || (m == http.MethodOptions && corsPaths[path]) {
+				continue // the router adds HEAD to GET routes and OPTIONS to CORS routes
+			}
+			out.Routes = append(out.Routes, Route{Method: m, Path: path, Handler: h, CORS: corsPaths[path]})
+		}
+	})
+	return out, nil
 }

@@ -1,0 +1,297 @@
+package oauthflow_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/oauth2"
+
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/oauthtest"
+	"github.com/mcp-oauth-gateway/gateway/internal/githubstub"
+	"github.com/mcp-oauth-gateway/gateway/internal/redistest"
+)
+
+func TestMain(m *testing.M) { redistest.Main(m) }
+
+const resource = "https://files.example.com/mcp"
+
+// obtain runs the browser flow for c and exchanges the code with x/oauth2.
+func obtain(t *testing.T, env *oauthtest.Env, b *oauthtest.Browser, c *oauthtest.Client, scopes ...string) *oauth2.Token {
+	t.Helper()
+	cfg := env.OAuth2(c, scopes...)
+	verifier := oauth2.GenerateVerifier()
+	state := "st-" + strings.Repeat("x", 5) + "&=é"
+	authURL := cfg.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("resource", resource))
+	code := b.Code(t, authURL, state)
+	tok, err := cfg.Exchange(context.Background(), code, oauth2.VerifierOption(verifier), oauth2.SetAuthURLParam("resource", resource))
+	if err != nil {
+		t.Fatalf("exchange: %v", err)
+	}
+	return tok
+}
+
+func introspect(t *testing.T, env *oauthtest.Env, c *oauthtest.Client, token string) map[string]any {
+	t.Helper()
+	form, id, secret := oauthtest.ClientAuth(c, url.Values{"token": {token}})
+	status, body, _ := env.PostForm(t, "/introspect", form, id, secret)
+	if status != http.StatusOK {
+		t.Fatalf("introspect status = %d (%v), want 200", status, body)
+	}
+	return body
+}
+
+func TestFullFlows(t *testing.T) {
+	for _, method := range []string{"client_secret_basic", "client_secret_post", "none"} {
+		t.Run(method, func(t *testing.T) {
+			env := oauthtest.New(t, nil)
+			env.Stub.LoginAs(githubstub.User{ID: 1234, Login: "alice", Name: "Alice Doe"})
+			c := env.Register(t, method, "http://127.0.0.1:8976/callback", map[string]any{"scope": "read write"})
+			tok := obtain(t, env, env.NewBrowser(), c, "read")
+
+			if tok.TokenType != "Bearer" || tok.RefreshToken == "" || !strings.HasPrefix(tok.RefreshToken, "rt-") || tok.Expiry.IsZero() {
+				t.Fatalf("token = %+v, want Bearer with an rt- refresh token and expiry", tok)
+			}
+			if got := tok.Extra("scope"); got != "read" {
+				t.Fatalf("scope = %v, want read", got)
+			}
+			claims := jwt.MapClaims{}
+			parsed, _, err := jwt.NewParser().ParseUnverified(tok.AccessToken, claims)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if parsed.Header["typ"] != "at+jwt" || parsed.Header["kid"] == nil || parsed.Header["alg"] != "RS256" {
+				t.Fatalf("header = %v, want typ at+jwt, kid, RS256", parsed.Header)
+			}
+			want := map[string]any{"iss": env.URL, "sub": "1234", "login": "alice", "name": "Alice Doe", "client_id": c.ID, "scope": "read"}
+			for k, v := range want {
+				if claims[k] != v {
+					t.Errorf("claim %s = %v, want %v", k, claims[k], v)
+				}
+			}
+			if aud, _ := claims["aud"].([]any); len(aud) != 1 || aud[0] != resource {
+				t.Errorf("aud = %v, want [%s]", claims["aud"], resource)
+			}
+			if claims["nbf"] != claims["iat"] || claims["jti"] == "" {
+				t.Errorf("nbf %v iat %v jti %v: want nbf = iat and a jti", claims["nbf"], claims["iat"], claims["jti"])
+			}
+			if got := introspect(t, env, c, tok.AccessToken); got["active"] != true || got["sub"] != "1234" {
+				t.Fatalf("introspect = %v, want active for sub 1234", got)
+			}
+			// The second authorization of the same client skips consent.
+			cfg := env.OAuth2(c, "read")
+			ver := oauth2.GenerateVerifier()
+			b := env.NewBrowser()
+			_ = obtain(t, env, b, c, "read")
+			p := b.Get(t, cfg.AuthCodeURL("again", oauth2.S256ChallengeOption(ver)))
+			if p.Location == nil || p.Location.Query().Get("code") == "" {
+				t.Fatalf("second authorization = %d, want a code without consent", p.Status)
+			}
+		})
+	}
+}
+
+func TestRefreshRotationAndReuse(t *testing.T) {
+	env := oauthtest.New(t, nil)
+	c := env.Register(t, "client_secret_basic", "http://127.0.0.1:8976/callback", nil)
+	tok := obtain(t, env, env.NewBrowser(), c)
+	cfg := env.OAuth2(c)
+
+	first := tok.RefreshToken
+	ts := cfg.TokenSource(context.Background(), &oauth2.Token{RefreshToken: first, Expiry: time.Now().Add(-time.Hour)})
+	next, err := ts.Token()
+	if err != nil {
+		t.Fatalf("refresh: %v", err)
+	}
+	if next.RefreshToken == first || next.AccessToken == tok.AccessToken {
+		t.Fatal("refresh did not rotate the tokens")
+	}
+	// Reusing the rotated token revokes the whole family.
+	_, err = cfg.TokenSource(context.Background(), &oauth2.Token{RefreshToken: first}).Token()
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) || re.ErrorCode != "invalid_grant" {
+		t.Fatalf("reuse: err = %v, want invalid_grant", err)
+	}
+	for name, tk := range map[string]string{"first access": tok.AccessToken, "rotated access": next.AccessToken, "rotated refresh": next.RefreshToken} {
+		if got := introspect(t, env, c, tk); got["active"] != false || len(got) != 1 {
+			t.Errorf("%s after reuse: introspect = %v, want only active:false", name, got)
+		}
+	}
+}
+
+func TestRevokeThenIntrospect(t *testing.T) {
+	env := oauthtest.New(t, nil)
+	c := env.Register(t, "client_secret_post", "http://127.0.0.1:8976/callback", nil)
+	other := env.Register(t, "client_secret_post", "http://127.0.0.1:8977/callback", nil)
+	tok := obtain(t, env, env.NewBrowser(), c)
+
+	// Another client can neither see nor revoke it.
+	if got := introspect(t, env, other, tok.AccessToken); got["active"] != false || len(got) != 1 {
+		t.Fatalf("other client's introspection = %v, want only active:false", got)
+	}
+	form, _, _ := oauthtest.ClientAuth(other, url.Values{"token": {tok.AccessToken}})
+	if status, _, _ := env.PostForm(t, "/revoke", form, "", ""); status != http.StatusOK {
+		t.Fatalf("other client's revoke = %d, want 200", status)
+	}
+	if got := introspect(t, env, c, tok.AccessToken); got["active"] != true {
+		t.Fatal("another client's revoke killed the token")
+	}
+	for _, tk := range []string{tok.AccessToken, tok.RefreshToken} {
+		form, _, _ := oauthtest.ClientAuth(c, url.Values{"token": {tk}})
+		if status, _, h := env.PostForm(t, "/revoke", form, "", ""); status != http.StatusOK || h.Get("Cache-Control") != "no-store" {
+			t.Fatalf("revoke = %d, want 200 with no-store", status)
+		}
+		if got := introspect(t, env, c, tk); got["active"] != false || len(got) != 1 {
+			t.Fatalf("after revoke introspect = %v, want only active:false", got)
+		}
+	}
+}
+
+func TestClientDeleteKillsTokens(t *testing.T) {
+	env := oauthtest.New(t, nil)
+	c := env.Register(t, "client_secret_basic", "http://127.0.0.1:8976/callback", nil)
+	tok := obtain(t, env, env.NewBrowser(), c)
+	env.DeleteClient(t, c)
+
+	jti := jtiOf(t, tok.AccessToken)
+	if live, err := env.Store.AccessLive(context.Background(), jti); err != nil || live {
+		t.Fatalf("access token record live = %v (%v) after DELETE, want gone", live, err)
+	}
+	_, err := env.OAuth2(c).TokenSource(context.Background(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) || re.Response.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("refresh after DELETE: %v, want 401 invalid_client", err)
+	}
+	entries, _, err := env.Store.Revocations(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sawClient, sawToken bool
+	for _, e := range entries {
+		sawClient = sawClient || (e.Kind == "client" && e.ID == c.ID)
+		sawToken = sawToken || (e.Kind == "token" && e.ID == jti)
+	}
+	if !sawClient || !sawToken {
+		t.Fatalf("revocation log %v: want the client and the token", entries)
+	}
+}
+
+func jtiOf(t *testing.T, at string) string {
+	t.Helper()
+	claims := jwt.MapClaims{}
+	if _, _, err := jwt.NewParser().ParseUnverified(at, claims); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := claims["jti"].(string)
+	return s
+}
+
+func TestExpiryWithClock(t *testing.T) {
+	env := oauthtest.New(t, &oauthtest.Options{AccessLifetime: 5 * time.Minute, RefreshLifetime: time.Hour})
+	c := env.Register(t, "none", "http://127.0.0.1:8976/callback", nil)
+	b := env.NewBrowser()
+	tok := obtain(t, env, b, c)
+
+	// A code older than its lifetime is refused, even though Redis still holds it.
+	cfg := env.OAuth2(c)
+	ver := oauth2.GenerateVerifier()
+	code := b.Code(t, cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(ver)), "s")
+	env.Clock.Advance(11 * time.Minute)
+	if _, err := cfg.Exchange(context.Background(), code, oauth2.VerifierOption(ver)); err == nil {
+		t.Fatal("expired code was accepted")
+	}
+	if got := introspect(t, env, c, tok.AccessToken); got["active"] != false {
+		t.Fatalf("access token after its lifetime: %v, want inactive", got)
+	}
+	if _, err := cfg.TokenSource(context.Background(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err != nil {
+		t.Fatalf("refresh within its lifetime: %v", err)
+	}
+	env.Clock.Advance(2 * time.Hour)
+	_, err := cfg.TokenSource(context.Background(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+	if err == nil {
+		t.Fatal("refresh token used after its lifetime")
+	}
+}
+
+func TestParallelCodeRedemption(t *testing.T) {
+	env := oauthtest.New(t, nil)
+	c := env.Register(t, "none", "http://127.0.0.1:8976/callback", nil)
+	cfg := env.OAuth2(c)
+	ver := oauth2.GenerateVerifier()
+	code := env.NewBrowser().Code(t, cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(ver)), "s")
+
+	const n = 50
+	statuses := make([]int, n)
+	tokens := make([]string, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {ver},
+				"redirect_uri": {c.RedirectURI}, "client_id": {c.ID}}
+			st, body, _ := env.PostForm(t, "/token", form, "", "")
+			statuses[i] = st
+			tokens[i], _ = body["access_token"].(string)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	ok, winner := 0, ""
+	for i, s := range statuses {
+		if s == http.StatusOK {
+			ok++
+			winner = tokens[i]
+		} else if s != http.StatusBadRequest {
+			t.Errorf("redemption %d: status %d, want 200 or 400", i, s)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d of %d parallel redemptions succeeded (%v), want exactly 1", ok, n, statuses)
+	}
+	// The replays revoked what the winner got.
+	if got := introspect(t, env, c, winner); got["active"] != false {
+		t.Fatalf("winner's token after replays: %v, want revoked", got)
+	}
+}
+
+func TestParallelRefresh(t *testing.T) {
+	env := oauthtest.New(t, nil)
+	c := env.Register(t, "none", "http://127.0.0.1:8976/callback", nil)
+	tok := obtain(t, env, env.NewBrowser(), c)
+
+	const n = 20
+	statuses := make([]int, n)
+	refresh := make([]string, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			st, body, _ := env.PostForm(t, "/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}, "client_id": {c.ID}}, "", "")
+			statuses[i] = st
+			refresh[i], _ = body["refresh_token"].(string)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	ok := 0
+	for _, s := range statuses {
+		if s == http.StatusOK {
+			ok++
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d of %d parallel refreshes succeeded (%v), want exactly 1", ok, n, statuses)
+	}
+}

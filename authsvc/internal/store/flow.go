@@ -1,0 +1,227 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// The authorization flow's short-lived records (issue 3). Keys:
+//
+//	oauth:state:{state}              LoginState, single use (GETDEL), TTL ≤ 10 min
+//	oauth:session:{sid}              Session (browser session after GitHub login)
+//	oauth:consent_req:{id}           ConsentRequest (the consent page's pending request)
+//	oauth:consents:{client_id}       hash sub → approved scope; TTL = the client's
+//	oauth:code:{sha256(code)}        Code, single use, TTL ≤ 10 min
+//	oauth:code_used:{sha256(code)}   family id of a redeemed code, for replay detection
+//
+// Codes are keyed by their hash so a Redis dump does not hand out live codes.
+
+// AuthRequest is a validated /authorize request, carried through login and consent
+// until a code is issued.
+type AuthRequest struct {
+	ClientID    string   `json:"client_id"`
+	RedirectURI string   `json:"redirect_uri"`
+	State       string   `json:"state,omitempty"`
+	Challenge   string   `json:"code_challenge"`
+	Scope       string   `json:"scope,omitempty"`
+	Resources   []string `json:"resource,omitempty"`
+	// RedirectExplicit records whether the request named redirect_uri (RFC 6749
+	// §4.1.3: then the token request must repeat it).
+	RedirectExplicit bool `json:"redirect_explicit,omitempty"`
+}
+
+// LoginState is an in-flight GitHub login: the request to resume, the PKCE verifier
+// sent to GitHub and the hash of the browser-binding nonce held in a cookie.
+type LoginState struct {
+	Request  AuthRequest `json:"request"`
+	Verifier string      `json:"verifier"`
+	Binding  string      `json:"binding"`
+}
+
+// Session is authsvc's own browser session after a GitHub login.
+type Session struct {
+	ID      string `json:"-"`
+	Sub     string `json:"sub"`
+	Login   string `json:"login"`
+	Name    string `json:"name"`
+	Created int64  `json:"created"`
+}
+
+// ConsentRequest is a request waiting on the consent page. CSRFHash is the hash of the
+// form's CSRF token; SessionID binds it to the browser session that saw the page.
+type ConsentRequest struct {
+	Request   AuthRequest `json:"request"`
+	SessionID string      `json:"session_id"`
+	CSRFHash  string      `json:"csrf_hash"`
+}
+
+// Code is an issued authorization code's grant.
+type Code struct {
+	Request  AuthRequest `json:"request"`
+	Sub      string      `json:"sub"`
+	Login    string      `json:"login"`
+	Name     string      `json:"name"`
+	FamilyID string      `json:"family_id"`
+	IssuedAt int64       `json:"iat"`
+}
+
+func (s *Store) putJSON(ctx context.Context, key string, v any, ttl time.Duration) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("store: encode %T: %w", v, err)
+	}
+	return s.wrap(s.rdb.Set(ctx, key, b, ttl).Err())
+}
+
+func decode(b []byte, err error, v any) error {
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("store: decode %T: %w", v, err)
+	}
+	return nil
+}
+
+func (s *Store) getJSON(ctx context.Context, key string, v any) error {
+	b, err := s.rdb.Get(ctx, key).Bytes()
+	return decode(b, s.wrap(err), v)
+}
+
+// takeJSON reads and deletes key atomically (GETDEL): of many concurrent callers
+// exactly one gets the value, the others [ErrNotFound].
+func (s *Store) takeJSON(ctx context.Context, key string, v any) error {
+	b, err := s.rdb.GetDel(ctx, key).Bytes()
+	return decode(b, s.wrap(err), v)
+}
+
+// PutLoginState stores a login state under its random state value.
+func (s *Store) PutLoginState(ctx context.Context, state string, ls *LoginState, ttl time.Duration) error {
+	return s.putJSON(ctx, Key("state", state), ls, ttl)
+}
+
+// TakeLoginState returns and deletes a login state: a state works once.
+func (s *Store) TakeLoginState(ctx context.Context, state string) (*LoginState, error) {
+	var ls LoginState
+	if err := s.takeJSON(ctx, Key("state", state), &ls); err != nil {
+		return nil, err
+	}
+	return &ls, nil
+}
+
+// PutSession stores a browser session for ttl.
+func (s *Store) PutSession(ctx context.Context, sess *Session, ttl time.Duration) error {
+	return s.putJSON(ctx, Key("session", sess.ID), sess, ttl)
+}
+
+// GetSession returns a live session or [ErrNotFound].
+func (s *Store) GetSession(ctx context.Context, id string) (*Session, error) {
+	var sess Session
+	if err := s.getJSON(ctx, Key("session", id), &sess); err != nil {
+		return nil, err
+	}
+	sess.ID = id
+	return &sess, nil
+}
+
+// DeleteSession ends a session (logout, or a user no longer allowed).
+func (s *Store) DeleteSession(ctx context.Context, id string) error {
+	return s.wrap(s.rdb.Del(ctx, Key("session", id)).Err())
+}
+
+// PutConsentRequest stores a pending consent under id.
+func (s *Store) PutConsentRequest(ctx context.Context, id string, cr *ConsentRequest, ttl time.Duration) error {
+	return s.putJSON(ctx, Key("consent_req", id), cr, ttl)
+}
+
+// GetConsentRequest reads a pending consent without consuming it (the page may be
+// reloaded).
+func (s *Store) GetConsentRequest(ctx context.Context, id string) (*ConsentRequest, error) {
+	var cr ConsentRequest
+	if err := s.getJSON(ctx, Key("consent_req", id), &cr); err != nil {
+		return nil, err
+	}
+	return &cr, nil
+}
+
+// TakeConsentRequest consumes a pending consent: a decision is made once.
+func (s *Store) TakeConsentRequest(ctx context.Context, id string) (*ConsentRequest, error) {
+	var cr ConsentRequest
+	if err := s.takeJSON(ctx, Key("consent_req", id), &cr); err != nil {
+		return nil, err
+	}
+	return &cr, nil
+}
+
+func consentsKey(clientID string) string { return Key("consents", clientID) }
+
+// RememberConsent records that sub approved clientID for scope. The record expires
+// with the client (expiresAt Unix seconds; 0 = never) and is deleted with it.
+func (s *Store) RememberConsent(ctx context.Context, sub, clientID, scope string, expiresAt int64) error {
+	pipe := s.rdb.TxPipeline()
+	pipe.HSet(ctx, consentsKey(clientID), sub, scope)
+	if expiresAt > 0 {
+		pipe.ExpireAt(ctx, consentsKey(clientID), time.Unix(expiresAt, 0))
+	}
+	_, err := pipe.Exec(ctx)
+	return s.wrap(err)
+}
+
+// Consent returns the scope sub approved for clientID, or [ErrNotFound].
+func (s *Store) Consent(ctx context.Context, sub, clientID string) (string, error) {
+	v, err := s.rdb.HGet(ctx, consentsKey(clientID), sub).Result()
+	return v, s.wrap(err)
+}
+
+// ForgetConsents drops every approval of clientID (client deletion).
+func (s *Store) ForgetConsents(ctx context.Context, clientID string) error {
+	return s.wrap(s.rdb.Del(ctx, consentsKey(clientID)).Err())
+}
+
+// PutCode stores an authorization code's grant for ttl.
+func (s *Store) PutCode(ctx context.Context, code string, c *Code, ttl time.Duration) error {
+	return s.putJSON(ctx, Key("code", HashSecret(code)), c, ttl)
+}
+
+// PeekCode reads a code's grant without consuming it, so that a request that fails
+// validation leaves the code usable. [ErrNotFound] if unknown, expired or redeemed.
+func (s *Store) PeekCode(ctx context.Context, code string) (*Code, error) {
+	var c Code
+	if err := s.getJSON(ctx, Key("code", HashSecret(code)), &c); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// redeemCode deletes the code and, in the same atomic step, leaves a marker naming
+// its family so that a later replay can revoke what this redemption issued.
+var redeemCode = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if not v then return false end
+redis.call('DEL', KEYS[1])
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+return v`)
+
+// RedeemCode consumes a code atomically: of any number of concurrent callers exactly
+// one gets the grant; the others get [ErrNotFound]. usedTTL is how long the replay
+// marker stays (at least the refresh token lifetime is sensible).
+func (s *Store) RedeemCode(ctx context.Context, code, familyID string, usedTTL time.Duration) (*Code, error) {
+	h := HashSecret(code)
+	b, err := redeemCode.Run(ctx, s.rdb, []string{Key("code", h), Key("code_used", h)}, familyID, usedTTL.Milliseconds()).Text()
+	var c Code
+	if err := decode([]byte(b), s.wrap(err), &c); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// RedeemedCodeFamily returns the family a redeemed code produced, or [ErrNotFound]
+// if the code was never redeemed (or the marker expired).
+func (s *Store) RedeemedCodeFamily(ctx context.Context, code string) (string, error) {
+	v, err := s.rdb.Get(ctx, Key("code_used", HashSecret(code))).Result()
+	return v, s.wrap(err)
+}

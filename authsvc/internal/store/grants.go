@@ -1,0 +1,327 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Issued tokens (issue 3). Everything one authorization code leads to, through every
+// refresh, is one family; revoking the family kills all of it. Keys:
+//
+//	oauth:token:{jti}               AccessRecord; TTL = access token lifetime. A JWT
+//	                                whose record is gone is revoked (/verify, /introspect).
+//	oauth:refresh:{sha256(rt)}      RefreshRecord; TTL = refresh token lifetime
+//	oauth:refresh_used:{sha256(rt)} family id of a rotated refresh token (reuse detection)
+//	oauth:family:{fid}              hash: sub, client_id, created, revoked
+//	oauth:family_members:{fid}      set of "at:{jti}:{exp}" and "rt:{hash}"
+//	oauth:user_tokens:{sub}         sorted set of the user's family ids by creation time
+//	oauth:client_tokens:{client_id} sorted set of the client's family ids
+//
+// Family keys live as long as the newest refresh token in them.
+
+// ErrRevoked means the family was revoked while a grant was being issued.
+var ErrRevoked = errors.New("store: grant revoked")
+
+// AccessRecord is the server-side record of one access token (JWT).
+type AccessRecord struct {
+	JTI       string   `json:"jti"`
+	FamilyID  string   `json:"family_id"`
+	ClientID  string   `json:"client_id"`
+	Sub       string   `json:"sub"`
+	Login     string   `json:"login"`
+	Scope     string   `json:"scope"`
+	Audience  []string `json:"aud"`
+	IssuedAt  int64    `json:"iat"`
+	ExpiresAt int64    `json:"exp"`
+}
+
+// RefreshRecord is one refresh token's grant. It carries what the next access token
+// needs, so a refresh never consults the user again.
+type RefreshRecord struct {
+	FamilyID  string   `json:"family_id"`
+	ClientID  string   `json:"client_id"`
+	Sub       string   `json:"sub"`
+	Login     string   `json:"login"`
+	Name      string   `json:"name"`
+	Scope     string   `json:"scope"`
+	Audience  []string `json:"aud"`
+	IssuedAt  int64    `json:"iat"`
+	ExpiresAt int64    `json:"exp"`
+}
+
+// Grant is what one token response issues.
+type Grant struct {
+	Access      AccessRecord
+	Refresh     RefreshRecord
+	RefreshHash string // HashSecret of the refresh token
+}
+
+func familyKey(fid string) string  { return Key("family", fid) }
+func membersKey(fid string) string { return Key("family_members", fid) }
+func userIndex(sub string) string  { return Key("user_tokens", sub) }
+func clientIndexKey(cid string) string {
+	return Key("client_tokens", cid)
+}
+
+// SaveGrant stores a new access token and refresh token in their family (creating the
+// family on first use) and indexes it by user and client. If the family was revoked
+// meanwhile (a replayed code, detected reuse) it revokes what it just stored and
+// returns [ErrRevoked]: membership is recorded before the check, and revocation marks
+// before it reads the members, so one of the two always sees the other.
+func (s *Store) SaveGrant(ctx context.Context, g *Grant) error {
+	a, r := &g.Access, &g.Refresh
+	ab, err := json.Marshal(a)
+	if err != nil {
+		return fmt.Errorf("store: encode access record: %w", err)
+	}
+	rb, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("store: encode refresh record: %w", err)
+	}
+	now := s.now()
+	accessTTL := time.Unix(a.ExpiresAt, 0).Sub(now)
+	refreshTTL := time.Unix(r.ExpiresAt, 0).Sub(now)
+	if accessTTL <= 0 || refreshTTL <= 0 {
+		return fmt.Errorf("store: grant already expired")
+	}
+	fid := r.FamilyID
+	pipe := s.rdb.TxPipeline()
+	pipe.Set(ctx, Key("token", a.JTI), ab, accessTTL)
+	pipe.Set(ctx, Key("refresh", g.RefreshHash), rb, refreshTTL)
+	pipe.SAdd(ctx, membersKey(fid), "at:"+a.JTI+":"+strconv.FormatInt(a.ExpiresAt, 10), "rt:"+g.RefreshHash)
+	pipe.HSetNX(ctx, familyKey(fid), "sub", r.Sub)
+	pipe.HSetNX(ctx, familyKey(fid), "client_id", r.ClientID)
+	pipe.HSetNX(ctx, familyKey(fid), "created", now.Unix())
+	pipe.ExpireAt(ctx, familyKey(fid), time.Unix(r.ExpiresAt, 0))
+	pipe.ExpireAt(ctx, membersKey(fid), time.Unix(r.ExpiresAt, 0))
+	pipe.ZAdd(ctx, userIndex(r.Sub), redis.Z{Score: float64(r.ExpiresAt), Member: fid})
+	pipe.ZAdd(ctx, clientIndexKey(r.ClientID), redis.Z{Score: float64(r.ExpiresAt), Member: fid})
+	revoked := pipe.HGet(ctx, familyKey(fid), "revoked")
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return s.wrap(err)
+	}
+	if revoked.Val() == "1" {
+		if _, err := s.RevokeFamily(ctx, fid); err != nil {
+			return err
+		}
+		return ErrRevoked
+	}
+	return nil
+}
+
+// GetAccess returns a live access token record, or [ErrNotFound] when the token
+// expired or was revoked.
+func (s *Store) GetAccess(ctx context.Context, jti string) (*AccessRecord, error) {
+	var a AccessRecord
+	if err := s.getJSON(ctx, Key("token", jti), &a); err != nil {
+		return nil, err
+	}
+	return &a, nil
+}
+
+// AccessLive reports whether the access token jti is still recorded (not revoked).
+func (s *Store) AccessLive(ctx context.Context, jti string) (bool, error) {
+	n, err := s.rdb.Exists(ctx, Key("token", jti)).Result()
+	return n == 1, s.wrap(err)
+}
+
+// RevokeAccess deletes one access token record and publishes its jti on the
+// revocation feed.
+func (s *Store) RevokeAccess(ctx context.Context, a *AccessRecord) error {
+	if err := s.wrap(s.rdb.Del(ctx, Key("token", a.JTI)).Err()); err != nil {
+		return err
+	}
+	return s.AppendRevocation(ctx, Revocation{Kind: KindToken, ID: a.JTI, At: a.ExpiresAt})
+}
+
+// GetRefresh returns a live refresh token record by the token's hash.
+func (s *Store) GetRefresh(ctx context.Context, hash string) (*RefreshRecord, error) {
+	var r RefreshRecord
+	if err := s.getJSON(ctx, Key("refresh", hash), &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+var takeRefresh = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if not v then return false end
+redis.call('DEL', KEYS[1])
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+return v`)
+
+// TakeRefresh consumes a refresh token for rotation: exactly one of any number of
+// concurrent callers gets the record; the rest get [ErrNotFound]. The used token
+// leaves a marker so that presenting it again is recognised as reuse.
+func (s *Store) TakeRefresh(ctx context.Context, hash, familyID string, markerTTL time.Duration) (*RefreshRecord, error) {
+	b, err := takeRefresh.Run(ctx, s.rdb, []string{Key("refresh", hash), Key("refresh_used", hash)}, familyID, markerTTL.Milliseconds()).Text()
+	var r RefreshRecord
+	if err := decode([]byte(b), s.wrap(err), &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// UsedRefreshFamily returns the family of a refresh token that was already rotated,
+// or [ErrNotFound] if it never was.
+func (s *Store) UsedRefreshFamily(ctx context.Context, hash string) (string, error) {
+	v, err := s.rdb.Get(ctx, Key("refresh_used", hash)).Result()
+	return v, s.wrap(err)
+}
+
+// FamilyRevoked reports whether the family was revoked.
+func (s *Store) FamilyRevoked(ctx context.Context, fid string) (bool, error) {
+	v, err := s.rdb.HGet(ctx, familyKey(fid), "revoked").Result()
+	if errors.Is(err, redis.Nil) {
+		return false, nil
+	}
+	return v == "1", s.wrap(err)
+}
+
+// RevokeFamily marks the family revoked, deletes every access and refresh token in it
+// and publishes the access tokens' ids on the revocation feed. It returns how many
+// tokens it killed. Revoking an unknown or already revoked family is not an error.
+func (s *Store) RevokeFamily(ctx context.Context, fid string) (int, error) {
+	pipe := s.rdb.TxPipeline()
+	pipe.HSet(ctx, familyKey(fid), "revoked", "1")
+	// Keep the mark at least as long as a code's replay marker could point here.
+	pipe.ExpireNX(ctx, familyKey(fid), 24*time.Hour)
+	pipe.ExpireGT(ctx, familyKey(fid), 24*time.Hour)
+	members := pipe.SMembers(ctx, membersKey(fid))
+	if _, err := pipe.Exec(ctx); err != nil {
+		return 0, s.wrap(err)
+	}
+	var keys []string
+	var revs []Revocation
+	for _, m := range members.Val() {
+		switch {
+		case strings.HasPrefix(m, "at:"):
+			parts := strings.Split(m, ":")
+			if len(parts) != 3 {
+				continue
+			}
+			exp, _ := strconv.ParseInt(parts[2], 10, 64)
+			keys = append(keys, Key("token", parts[1]))
+			if exp > s.now().Unix() {
+				revs = append(revs, Revocation{Kind: KindToken, ID: parts[1], At: exp})
+			}
+		case strings.HasPrefix(m, "rt:"):
+			keys = append(keys, Key("refresh", strings.TrimPrefix(m, "rt:")))
+		}
+	}
+	killed := 0
+	if len(keys) > 0 {
+		n, err := s.rdb.Del(ctx, keys...).Result()
+		if err != nil {
+			return 0, s.wrap(err)
+		}
+		killed = int(n)
+	}
+	for _, r := range revs {
+		if err := s.AppendRevocation(ctx, r); err != nil {
+			return killed, err
+		}
+	}
+	return killed, nil
+}
+
+// RevokeUser revokes every family of sub and publishes a users entry so that every
+// token issued to sub until now dies at the edge too.
+func (s *Store) RevokeUser(ctx context.Context, sub string) (int, error) {
+	killed, err := s.revokeIndex(ctx, userIndex(sub))
+	if err != nil {
+		return killed, err
+	}
+	return killed, s.AppendRevocation(ctx, Revocation{Kind: KindUser, ID: sub, At: s.now().Unix()})
+}
+
+// RevokeClient revokes every family of clientID, forgets its consents and publishes
+// a clients entry. It is what client deletion calls.
+func (s *Store) RevokeClient(ctx context.Context, clientID string) (int, error) {
+	killed, err := s.revokeIndex(ctx, clientIndexKey(clientID))
+	if err != nil {
+		return killed, err
+	}
+	if err := s.ForgetConsents(ctx, clientID); err != nil {
+		return killed, err
+	}
+	return killed, s.AppendRevocation(ctx, Revocation{Kind: KindClient, ID: clientID, At: s.now().Unix()})
+}
+
+func (s *Store) revokeIndex(ctx context.Context, key string) (int, error) {
+	fids, err := s.rdb.ZRange(ctx, key, 0, -1).Result()
+	if err != nil {
+		return 0, s.wrap(err)
+	}
+	total := 0
+	for _, fid := range fids {
+		n, err := s.RevokeFamily(ctx, fid)
+		if err != nil {
+			return total, err
+		}
+		total += n
+	}
+	return total, s.wrap(s.rdb.Del(ctx, key).Err())
+}
+
+// UserTokens lists the live access tokens and refresh-token families of sub.
+func (s *Store) UserTokens(ctx context.Context, sub string) ([]AccessRecord, []RefreshRecord, error) {
+	fids, err := s.rdb.ZRange(ctx, userIndex(sub), 0, -1).Result()
+	if err != nil {
+		return nil, nil, s.wrap(err)
+	}
+	var access []AccessRecord
+	var refresh []RefreshRecord
+	for _, fid := range fids {
+		members, err := s.rdb.SMembers(ctx, membersKey(fid)).Result()
+		if err != nil {
+			return nil, nil, s.wrap(err)
+		}
+		for _, m := range members {
+			switch {
+			case strings.HasPrefix(m, "at:"):
+				parts := strings.Split(m, ":")
+				if len(parts) == 3 {
+					if a, err := s.GetAccess(ctx, parts[1]); err == nil {
+						access = append(access, *a)
+					}
+				}
+			case strings.HasPrefix(m, "rt:"):
+				if r, err := s.GetRefresh(ctx, strings.TrimPrefix(m, "rt:")); err == nil {
+					refresh = append(refresh, *r)
+				}
+			}
+		}
+	}
+	return access, refresh, nil
+}
+
+// PurgeExpired drops index entries of families whose last refresh token expired and
+// feed entries that no longer matter (see [Store.PruneRevocations]). Redis TTLs
+// already removed the records themselves. It returns how many entries went.
+func (s *Store) PurgeExpired(ctx context.Context, accessLifetime time.Duration) (int, error) {
+	now := strconv.FormatInt(s.now().Unix(), 10)
+	total := 0
+	for _, pattern := range []string{Key("user_tokens", "*"), Key("client_tokens", "*")} {
+		iter := s.rdb.Scan(ctx, 0, pattern, 500).Iterator()
+		for iter.Next(ctx) {
+			n, err := s.rdb.ZRemRangeByScore(ctx, iter.Val(), "-inf", "("+now).Result()
+			if err != nil {
+				return total, s.wrap(err)
+			}
+			total += int(n)
+		}
+		if err := iter.Err(); err != nil {
+			return total, s.wrap(err)
+		}
+	}
+	n, err := s.PruneRevocations(ctx, accessLifetime)
+	return total + n, err
+}

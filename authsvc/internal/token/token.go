@@ -1,0 +1,399 @@
+// Package token serves the back-channel endpoints of the authorization server:
+// POST /token (authorization_code and refresh_token grants), POST /revoke (RFC 7009)
+// and POST /introspect (RFC 7662), each authenticating the client by its registered
+// method (client_secret_basic, client_secret_post or none).
+//
+// Codes and refresh tokens are validated completely before they are consumed, so a
+// rejected request never burns them; consumption is atomic, so of concurrent
+// redemptions exactly one wins. A replayed code or a reused refresh token revokes
+// the whole family of tokens the grant produced.
+package token
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/accesstoken"
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/authorize"
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/httpx"
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/oauth"
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/pkce"
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/session"
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/store"
+)
+
+// Store is the state these endpoints use; *store.Store implements it.
+type Store interface {
+	GetClient(ctx context.Context, id string) (*store.Client, error)
+	PeekCode(ctx context.Context, code string) (*store.Code, error)
+	RedeemCode(ctx context.Context, code, familyID string, usedTTL time.Duration) (*store.Code, error)
+	RedeemedCodeFamily(ctx context.Context, code string) (string, error)
+	SaveGrant(ctx context.Context, g *store.Grant) error
+	GetRefresh(ctx context.Context, hash string) (*store.RefreshRecord, error)
+	TakeRefresh(ctx context.Context, hash, familyID string, markerTTL time.Duration) (*store.RefreshRecord, error)
+	UsedRefreshFamily(ctx context.Context, hash string) (string, error)
+	RevokeFamily(ctx context.Context, fid string) (int, error)
+	GetAccess(ctx context.Context, jti string) (*store.AccessRecord, error)
+	RevokeAccess(ctx context.Context, a *store.AccessRecord) error
+}
+
+var _ Store = (*store.Store)(nil)
+
+// Options configure a [Handler].
+type Options struct {
+	AccessLifetime  time.Duration
+	RefreshLifetime time.Duration
+	// CodeLifetime bounds codes by the injected clock as well as by the Redis TTL;
+	// default 10 minutes.
+	CodeLifetime time.Duration
+	// DefaultAudience is aud when the request named no resource.
+	DefaultAudience string
+	Now             func() time.Time
+	Log             *slog.Logger
+}
+
+// Handler serves /token, /revoke and /introspect.
+type Handler struct {
+	store Store
+	codec *accesstoken.Codec
+	opts  Options
+	log   *slog.Logger
+}
+
+// New validates the options and returns the handler.
+func New(st Store, codec *accesstoken.Codec, opts Options) (*Handler, error) {
+	if st == nil || codec == nil {
+		return nil, errors.New("token: store and codec are required")
+	}
+	if opts.AccessLifetime <= 0 || opts.RefreshLifetime <= 0 || opts.DefaultAudience == "" {
+		return nil, errors.New("token: lifetimes must be positive and a default audience set")
+	}
+	if opts.CodeLifetime <= 0 {
+		opts.CodeLifetime = 10 * time.Minute
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	return &Handler{store: st, codec: codec, opts: opts, log: opts.Log}, nil
+}
+
+// Register adds the routes.
+func (h *Handler) Register(handle func(pattern string, hf http.HandlerFunc, methods ...string)) {
+	handle("/token", h.Token, http.MethodPost)
+	handle("/revoke", h.Revoke, http.MethodPost)
+	handle("/introspect", h.Introspect, http.MethodPost)
+}
+
+// RefreshPrefix starts every refresh token (docs/interfaces.md).
+const RefreshPrefix = "rt-"
+
+// Response is the successful token response (RFC 6749 §5.1).
+type Response struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	RefreshToken string `json:"refresh_token"`
+	Scope        string `json:"scope"`
+}
+
+// readForm parses an application/x-www-form-urlencoded body and refuses repeated
+// parameters (RFC 6749 §3.2), except those listed in repeatable.
+func readForm(r *http.Request, repeatable ...string) (url.Values, error) {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/x-www-form-urlencoded" {
+		return nil, oauth.ErrInvalidRequest.WithDescription("the body must be application/x-www-form-urlencoded")
+	}
+	if err := r.ParseForm(); err != nil {
+		var mb *http.MaxBytesError
+		if errors.As(err, &mb) {
+			return nil, err
+		}
+		return nil, oauth.ErrInvalidRequest.WithDescription("the form body is malformed")
+	}
+	for k, v := range r.PostForm {
+		if len(v) > 1 && !contains(repeatable, k) {
+			return nil, oauth.ErrInvalidRequest.WithDescription("parameter %s was sent more than once", k)
+		}
+	}
+	return r.PostForm, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// authenticate identifies and authenticates the calling client by its registered
+// method. Any failure is invalid_client (401), with a Basic challenge when Basic
+// credentials were tried.
+func (h *Handler) authenticate(r *http.Request, form url.Values) (*store.Client, error) {
+	id, secret, basic := r.BasicAuth()
+	fail := oauth.ErrInvalidClient
+	if basic {
+		fail = fail.WithChallenge(oauth.BasicChallenge)
+		var err1, err2 error
+		id, err1 = url.QueryUnescape(id)
+		secret, err2 = url.QueryUnescape(secret)
+		if err1 != nil || err2 != nil {
+			return nil, fail.WithDescription("malformed Basic credentials")
+		}
+		if form.Get("client_secret") != "" || (form.Get("client_id") != "" && form.Get("client_id") != id) {
+			return nil, oauth.ErrInvalidRequest.WithDescription("use one client authentication method per request")
+		}
+	} else {
+		id, secret = form.Get("client_id"), form.Get("client_secret")
+	}
+	if id == "" {
+		return nil, fail.WithDescription("client authentication is required")
+	}
+	c, err := h.store.GetClient(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fail.WithDescription("unknown client")
+	}
+	if err != nil {
+		return nil, err
+	}
+	httpx.SetClientID(r.Context(), c.ID)
+	method := c.Metadata.TokenEndpointAuthMethod
+	switch {
+	case method == "none" || c.IsPublic():
+		if basic || secret != "" {
+			return nil, fail.WithDescription("this client is public and authenticates with client_id only")
+		}
+	case method == "client_secret_post" && basic:
+		return nil, fail.WithDescription("this client is registered for client_secret_post")
+	case method != "client_secret_post" && !basic:
+		return nil, oauth.ErrInvalidClient.WithDescription("this client is registered for client_secret_basic")
+	case !c.VerifySecret(secret):
+		return nil, fail.WithDescription("client authentication failed")
+	}
+	if c.ExpiresAt > 0 && c.ExpiresAt <= h.opts.Now().Unix() {
+		return nil, fail.WithDescription("the client registration expired")
+	}
+	return c, nil
+}
+
+// Token handles POST /token.
+func (h *Handler) Token(w http.ResponseWriter, r *http.Request) {
+	resp, err := h.token(r)
+	if err != nil {
+		oauth.WriteError(w, r, h.log, err)
+		return
+	}
+	oauth.WriteJSON(w, http.StatusOK, resp)
+}
+
+func (h *Handler) token(r *http.Request) (*Response, error) {
+	form, err := readForm(r, "resource")
+	if err != nil {
+		return nil, err
+	}
+	client, err := h.authenticate(r, form)
+	if err != nil {
+		return nil, err
+	}
+	switch gt := form.Get("grant_type"); gt {
+	case "authorization_code":
+		return h.authorizationCode(r.Context(), client, form)
+	case "refresh_token":
+		return h.refresh(r.Context(), client, form)
+	case "":
+		return nil, oauth.ErrInvalidRequest.WithDescription("grant_type is required")
+	default:
+		return nil, oauth.ErrUnsupportedGrantType.WithDescription("grant_type %q is not supported", gt)
+	}
+}
+
+var errGrant = oauth.ErrInvalidGrant
+
+func (h *Handler) authorizationCode(ctx context.Context, client *store.Client, form url.Values) (*Response, error) {
+	code := form.Get("code")
+	if code == "" {
+		return nil, oauth.ErrInvalidRequest.WithDescription("code is required")
+	}
+	grant, err := h.store.PeekCode(ctx, code)
+	if errors.Is(err, store.ErrNotFound) {
+		h.replayedCode(ctx, code)
+		return nil, errGrant.WithDescription("the code is invalid, expired or was already used")
+	}
+	if err != nil {
+		return nil, err
+	}
+	// Everything is checked before the code is consumed.
+	req := &grant.Request
+	if h.opts.Now().Unix() >= grant.IssuedAt+int64(h.opts.CodeLifetime/time.Second) {
+		return nil, errGrant.WithDescription("the code expired")
+	}
+	if req.ClientID != client.ID {
+		return nil, errGrant.WithDescription("the code was issued to another client")
+	}
+	if ru := form.Get("redirect_uri"); (req.RedirectExplicit || ru != "") && ru != req.RedirectURI {
+		return nil, errGrant.WithDescription("redirect_uri does not match the authorization request")
+	}
+	verifier := form.Get("code_verifier")
+	if verifier == "" {
+		return nil, errGrant.WithDescription("code_verifier is required")
+	}
+	if !pkce.Verify(verifier, req.Challenge) {
+		return nil, errGrant.WithDescription("code_verifier does not match the code_challenge")
+	}
+	aud, err := narrowAudience(form["resource"], req.Resources, h.opts.DefaultAudience)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := h.store.RedeemCode(ctx, code, grant.FamilyID, h.opts.RefreshLifetime); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			// Someone redeemed it between our read and now: that is a replay.
+			h.replayedCode(ctx, code)
+			return nil, errGrant.WithDescription("the code was already used")
+		}
+		return nil, err
+	}
+	rec := store.RefreshRecord{FamilyID: grant.FamilyID, ClientID: client.ID, Sub: grant.Sub, Login: grant.Login,
+		Name: grant.Name, Scope: req.Scope, Audience: fullAudience(req.Resources, h.opts.DefaultAudience)}
+	return h.issue(ctx, client, rec, aud, req.Scope)
+}
+
+// replayedCode revokes what the first redemption of code issued, if it was redeemed.
+func (h *Handler) replayedCode(ctx context.Context, code string) {
+	fid, err := h.store.RedeemedCodeFamily(ctx, code)
+	if err != nil {
+		return
+	}
+	n, err := h.store.RevokeFamily(ctx, fid)
+	h.log.Warn("token: authorization code replayed; family revoked", "tokens_revoked", n, "error", err)
+}
+
+func fullAudience(resources []string, def string) []string {
+	if len(resources) == 0 {
+		return []string{def}
+	}
+	return resources
+}
+
+// narrowAudience returns the audience for this token: the resources the token request
+// names (each must be among the granted ones, RFC 8707 §2.2) or all granted ones.
+func narrowAudience(requested, granted []string, def string) ([]string, error) {
+	full := fullAudience(granted, def)
+	if len(requested) == 0 {
+		return full, nil
+	}
+	res, err := authorize.ParseResources(requested)
+	if err != nil {
+		return nil, oauth.ErrInvalidTarget.WithDescription("%s", err.Error())
+	}
+	for _, r := range res {
+		if !contains(full, r) {
+			return nil, oauth.ErrInvalidTarget.WithDescription("resource %q was not granted", r)
+		}
+	}
+	return res, nil
+}
+
+func (h *Handler) refresh(ctx context.Context, client *store.Client, form url.Values) (*Response, error) {
+	rt := form.Get("refresh_token")
+	if rt == "" {
+		return nil, oauth.ErrInvalidRequest.WithDescription("refresh_token is required")
+	}
+	hash := store.HashSecret(rt)
+	rec, err := h.store.GetRefresh(ctx, hash)
+	if errors.Is(err, store.ErrNotFound) {
+		h.reusedRefresh(ctx, hash)
+		return nil, errGrant.WithDescription("the refresh token is invalid, expired, revoked or was already used")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if rec.ClientID != client.ID {
+		return nil, errGrant.WithDescription("the refresh token was issued to another client")
+	}
+	if h.opts.Now().Unix() >= rec.ExpiresAt {
+		return nil, errGrant.WithDescription("the refresh token expired")
+	}
+	scope := rec.Scope
+	if s := form.Get("scope"); s != "" {
+		ns, err := authorize.ParseScope(s, "")
+		if err != nil || !authorize.ScopeCovers(rec.Scope, ns) {
+			return nil, oauth.ErrInvalidScope.WithDescription("a refresh may narrow the scope but never widen it")
+		}
+		scope = ns
+	}
+	aud, err := narrowAudience(form["resource"], rec.Audience, h.opts.DefaultAudience)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := h.store.TakeRefresh(ctx, hash, rec.FamilyID, h.opts.RefreshLifetime); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			h.reusedRefresh(ctx, hash)
+			return nil, errGrant.WithDescription("the refresh token was already used")
+		}
+		return nil, err
+	}
+	return h.issue(ctx, client, *rec, aud, scope)
+}
+
+// reusedRefresh revokes the family of a refresh token presented after rotation.
+func (h *Handler) reusedRefresh(ctx context.Context, hash string) {
+	fid, err := h.store.UsedRefreshFamily(ctx, hash)
+	if err != nil {
+		return
+	}
+	n, err := h.store.RevokeFamily(ctx, fid)
+	h.log.Warn("token: refresh token reused; family revoked", "tokens_revoked", n, "error", err)
+}
+
+// issue mints an access token and a new refresh token in the family of rec. The
+// refresh token keeps the family's full scope and audience; the access token gets
+// the possibly narrowed ones. Neither outlives the client registration.
+func (h *Handler) issue(ctx context.Context, client *store.Client, rec store.RefreshRecord, aud []string, scope string) (*Response, error) {
+	now := h.opts.Now()
+	accessExp := now.Add(h.opts.AccessLifetime).Unix()
+	refreshExp := now.Add(h.opts.RefreshLifetime).Unix()
+	if client.ExpiresAt > 0 {
+		accessExp = min(accessExp, client.ExpiresAt)
+		refreshExp = min(refreshExp, client.ExpiresAt)
+	}
+	jti := accesstoken.NewID()
+	claims := &accesstoken.Claims{ClientID: client.ID, Scope: scope, Login: rec.Login, Name: rec.Name}
+	claims.Subject = rec.Sub
+	claims.Audience = aud
+	claims.ID = jti
+	claims.IssuedAt = jwtTime(now.Unix())
+	claims.ExpiresAt = jwtTime(accessExp)
+	at, err := h.codec.Mint(ctx, claims)
+	if err != nil {
+		return nil, err
+	}
+	rt := RefreshPrefix + session.NewID()
+	rec.IssuedAt, rec.ExpiresAt = now.Unix(), refreshExp
+	g := &store.Grant{
+		Access: store.AccessRecord{JTI: jti, FamilyID: rec.FamilyID, ClientID: client.ID, Sub: rec.Sub, Login: rec.Login,
+			Scope: scope, Audience: aud, IssuedAt: now.Unix(), ExpiresAt: accessExp},
+		Refresh:     rec,
+		RefreshHash: store.HashSecret(rt),
+	}
+	// ErrRevoked means a concurrent replay of this code or refresh token revoked the
+	// family while we issued: the grant itself was won fairly (it is the one success
+	// among the concurrent requests) and SaveGrant has already killed what it stored,
+	// so the answer stands and the tokens in it are dead on arrival.
+	if err := h.store.SaveGrant(ctx, g); err != nil && !errors.Is(err, store.ErrRevoked) {
+		return nil, err
+	}
+	return &Response{AccessToken: at, TokenType: "Bearer", ExpiresIn: accessExp - now.Unix(), RefreshToken: rt, Scope: scope}, nil
+}
+
+func jwtTime(unix int64) *jwt.NumericDate { return jwt.NewNumericDate(time.Unix(unix, 0)) }

@@ -1,0 +1,277 @@
+// Package verify serves the two endpoints resource-side components call: GET /verify
+// for Traefik ForwardAuth deployments (it validates a Bearer token exactly as the
+// mcpauth plugin does and answers with the identity headers), and GET
+// /internal/revocations, the revocation feed the plugin polls (docs/interfaces.md).
+package verify
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/accesstoken"
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/oauth"
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/store"
+)
+
+// Store is what these endpoints read; *store.Store implements it.
+type Store interface {
+	AccessLive(ctx context.Context, jti string) (bool, error)
+	Revocations(ctx context.Context, cursor string) ([]store.Revocation, string, error)
+}
+
+var _ Store = (*store.Store)(nil)
+
+// Options configure a [Handler].
+type Options struct {
+	// FeedToken, when set, must be presented as a Bearer token to read the feed.
+	FeedToken string
+	// AccessLifetime is how long users/clients entries matter.
+	AccessLifetime time.Duration
+	Now            func() time.Time
+	Log            *slog.Logger
+}
+
+// Handler serves /verify and /internal/revocations.
+type Handler struct {
+	store Store
+	codec *accesstoken.Codec
+	opts  Options
+}
+
+// New returns the handler.
+func New(st Store, codec *accesstoken.Codec, opts Options) (*Handler, error) {
+	if st == nil || codec == nil {
+		return nil, errors.New("verify: store and codec are required")
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	return &Handler{store: st, codec: codec, opts: opts}, nil
+}
+
+// Register adds the routes.
+func (h *Handler) Register(handle func(pattern string, hf http.HandlerFunc, methods ...string)) {
+	handle("/verify", h.Verify, http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch, http.MethodOptions)
+	handle("/internal/revocations", h.Feed, http.MethodGet)
+}
+
+// Identity headers set on success (docs/interfaces.md).
+const (
+	HeaderUserID   = "X-User-Id"
+	HeaderLogin    = "X-User-Login"
+	HeaderName     = "X-User-Name"
+	HeaderClientID = "X-Auth-Client-Id"
+	HeaderScopes   = "X-Auth-Scopes"
+)
+
+// Verify handles the ForwardAuth request. The protected resource is the ?resource=
+// query parameter of the ForwardAuth address when configured, else it is derived from
+// X-Forwarded-Proto/Host/Uri: a token is accepted when one of its audiences has the
+// same origin and a path that prefixes the forwarded path on a segment boundary.
+func (h *Handler) Verify(w http.ResponseWriter, r *http.Request) {
+	resource, origin, path := h.target(r)
+	challenge := `Bearer resource_metadata="` + origin + `/.well-known/oauth-protected-resource` + metadataSuffix(resource) + `"`
+	deny := func(code, desc string) {
+		v := challenge
+		if code != "" {
+			v += `, error="` + code + `", error_description="` + desc + `"`
+		}
+		w.Header().Set("WWW-Authenticate", v)
+		oauth.NoStore(w)
+		http.Error(w, "unauthorized", http.StatusUnauthorized)
+	}
+	if origin == "" {
+		deny("invalid_request", "the protected resource is unknown")
+		return
+	}
+	auths := r.Header.Values("Authorization")
+	if len(auths) == 0 {
+		deny("", "")
+		return
+	}
+	raw, ok := strings.CutPrefix(auths[0], "Bearer ")
+	if len(auths) > 1 || !ok || raw == "" {
+		deny("invalid_request", "send exactly one Bearer token")
+		return
+	}
+	cl, err := h.codec.Verify(r.Context(), strings.TrimSpace(raw), "")
+	if err != nil {
+		deny("invalid_token", "the token is invalid or expired")
+		return
+	}
+	if !audienceMatches(cl.Audience, resource, origin, path) {
+		deny("invalid_token", "the token is not for this resource")
+		return
+	}
+	live, err := h.store.AccessLive(r.Context(), cl.ID)
+	if err != nil {
+		h.opts.Log.Error("verify: storage", "error", err)
+		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	if !live {
+		deny("invalid_token", "the token was revoked")
+		return
+	}
+	hd := w.Header()
+	hd.Set(HeaderUserID, headerSafe(cl.Subject))
+	hd.Set(HeaderLogin, headerSafe(cl.Login))
+	hd.Set(HeaderName, headerSafe(cl.Name))
+	hd.Set(HeaderClientID, headerSafe(cl.ClientID))
+	hd.Set(HeaderScopes, headerSafe(cl.Scope))
+	oauth.NoStore(w)
+	w.WriteHeader(http.StatusOK)
+}
+
+// target returns the configured resource (if any), the origin and the forwarded path.
+func (h *Handler) target(r *http.Request) (resource, origin, path string) {
+	if res := r.URL.Query().Get("resource"); res != "" {
+		if u, err := url.Parse(res); err == nil && u.Host != "" {
+			return res, u.Scheme + "://" + u.Host, u.Path
+		}
+	}
+	host := r.Header.Get("X-Forwarded-Host")
+	if host == "" || strings.ContainsAny(host, "/\\@ \"") {
+		return "", "", ""
+	}
+	proto := r.Header.Get("X-Forwarded-Proto")
+	if proto != "http" {
+		proto = "https"
+	}
+	path = r.Header.Get("X-Forwarded-Uri")
+	if u, err := url.ParseRequestURI(path); err == nil {
+		path = u.Path
+	} else {
+		path = "/"
+	}
+	return "", proto + "://" + strings.ToLower(host), path
+}
+
+func metadataSuffix(resource string) string {
+	if u, err := url.Parse(resource); err == nil && u.Path != "" && u.Path != "/" {
+		return u.Path
+	}
+	return ""
+}
+
+func audienceMatches(aud []string, resource, origin, path string) bool {
+	for _, a := range aud {
+		if resource != "" {
+			if a == resource {
+				return true
+			}
+			continue
+		}
+		u, err := url.Parse(a)
+		if err != nil || u.Scheme+"://"+strings.ToLower(u.Host) != origin {
+			continue
+		}
+		p := strings.TrimSuffix(u.Path, "/")
+		if p == "" || path == p || strings.HasPrefix(path, p+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// headerSafe drops control characters so a claim can never inject header bytes.
+func headerSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+type feedToken struct {
+	JTI string `json:"jti"`
+	Exp int64  `json:"exp"`
+}
+
+type feedUser struct {
+	Sub    string `json:"sub"`
+	Before int64  `json:"before"`
+}
+
+type feedClient struct {
+	ClientID string `json:"client_id"`
+	Before   int64  `json:"before"`
+}
+
+// FeedResponse is the revocation feed document.
+type FeedResponse struct {
+	Cursor  string       `json:"cursor"`
+	Reset   bool         `json:"reset"`
+	Tokens  []feedToken  `json:"tokens"`
+	Users   []feedUser   `json:"users"`
+	Clients []feedClient `json:"clients"`
+}
+
+// Feed handles GET /internal/revocations?since=<cursor>.
+func (h *Handler) Feed(w http.ResponseWriter, r *http.Request) {
+	if h.opts.FeedToken != "" {
+		raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(raw), []byte(h.opts.FeedToken)) != 1 {
+			oauth.WriteError(w, r, h.opts.Log, oauth.ErrInvalidToken.WithDescription("the revocation feed needs REVOCATION_FEED_TOKEN"))
+			return
+		}
+	}
+	since := r.URL.Query().Get("since")
+	entries, cursor, err := h.store.Revocations(r.Context(), since)
+	reset := since == ""
+	if errors.Is(err, store.ErrUnknownCursor) {
+		reset = true
+		entries, cursor, err = h.store.Revocations(r.Context(), "")
+	}
+	if err != nil {
+		oauth.WriteError(w, r, h.opts.Log, err)
+		return
+	}
+	oauth.WriteJSON(w, http.StatusOK, h.build(entries, cursor, reset))
+}
+
+func (h *Handler) build(entries []store.Revocation, cursor string, reset bool) *FeedResponse {
+	now := h.opts.Now().Unix()
+	keep := int64(h.opts.AccessLifetime / time.Second)
+	out := &FeedResponse{Cursor: cursor, Reset: reset, Tokens: []feedToken{}, Users: []feedUser{}, Clients: []feedClient{}}
+	users, clients := map[string]int{}, map[string]int{}
+	for _, e := range entries {
+		switch e.Kind {
+		case store.KindToken:
+			if e.At >= now {
+				out.Tokens = append(out.Tokens, feedToken{JTI: e.ID, Exp: e.At})
+			}
+		case store.KindUser:
+			if reset && keep > 0 && e.At+keep < now {
+				continue
+			}
+			if i, ok := users[e.ID]; ok {
+				out.Users[i].Before = max(out.Users[i].Before, e.At)
+				continue
+			}
+			users[e.ID] = len(out.Users)
+			out.Users = append(out.Users, feedUser{Sub: e.ID, Before: e.At})
+		case store.KindClient:
+			if reset && keep > 0 && e.At+keep < now {
+				continue
+			}
+			if i, ok := clients[e.ID]; ok {
+				out.Clients[i].Before = max(out.Clients[i].Before, e.At)
+				continue
+			}
+			clients[e.ID] = len(out.Clients)
+			out.Clients = append(out.Clients, feedClient{ClientID: e.ID, Before: e.At})
+		}
+	}
+	return out
+}
