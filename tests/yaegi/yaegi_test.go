@@ -1,0 +1,210 @@
+package yaegi
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mcp-oauth-gateway/gateway/internal/jwtvectors"
+)
+
+var (
+	loaded  *plugin
+	keys    *jwtvectors.Keys
+	loadErr error
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "mcpauth-yaegi-")
+	if err != nil {
+		panic(err)
+	}
+	loaded, loadErr = loadPlugin(dir)
+	if keys, err = jwtvectors.NewKeys(); err != nil {
+		panic(err)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func interpreted(t *testing.T) *plugin {
+	t.Helper()
+	if loadErr != nil {
+		t.Fatalf("loading the plugin under Yaegi the way Traefik does: %v", loadErr)
+	}
+	return loaded
+}
+
+type backend struct {
+	mu      sync.Mutex
+	reached bool
+	header  http.Header
+}
+
+func (b *backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b.mu.Lock()
+	b.reached, b.header = true, r.Header.Clone()
+	b.mu.Unlock()
+	_, _ = io.WriteString(w, "backend")
+}
+
+// yaegiDoer builds interpreted instances from the suite's config map, passed through
+// the file provider's decoder and mapstructure as Traefik does.
+func yaegiDoer(t *testing.T, jwksURL string, change func(map[string]any)) jwtvectors.Doer {
+	p := interpreted(t)
+	type inst struct {
+		h  http.Handler
+		be *backend
+	}
+	var mu sync.Mutex
+	insts := map[jwtvectors.Mode]*inst{}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	return func(t *testing.T, mode jwtvectors.Mode, req *http.Request) jwtvectors.Result {
+		mu.Lock()
+		in := insts[mode]
+		if in == nil {
+			m := keys.ConfigMap(mode, jwksURL)
+			if change != nil {
+				change(m)
+			}
+			conf, err := viaFileProvider(m)
+			if err != nil {
+				mu.Unlock()
+				t.Fatalf("decoding config: %v", err)
+			}
+			be := &backend{}
+			h, err := p.newHandler(ctx, be, conf, "yaegi-"+string(mode))
+			if err != nil {
+				mu.Unlock()
+				t.Fatalf("New under Yaegi: %v", err)
+			}
+			in = &inst{h: h, be: be}
+			insts[mode] = in
+		}
+		mu.Unlock()
+		in.be.mu.Lock()
+		in.be.reached, in.be.header = false, nil
+		in.be.mu.Unlock()
+		rec := httptest.NewRecorder()
+		in.h.ServeHTTP(rec, req)
+		in.be.mu.Lock()
+		defer in.be.mu.Unlock()
+		return jwtvectors.Result{Status: rec.Code, Header: rec.Header(), Body: rec.Body.String(), Reached: in.be.reached, Backend: in.be.header}
+	}
+}
+
+func TestManifestTestData(t *testing.T) {
+	p := interpreted(t)
+	// The catalog calls New with testData and no network, under a 10 s limit.
+	start := time.Now()
+	h, err := p.newHandler(context.Background(), http.NotFoundHandler(), p.manifest.TestData, "testdata")
+	if err != nil {
+		t.Fatalf("New(testData): %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("New(testData) took %v", d)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/mcp", nil))
+	if rec.Code != http.StatusUnauthorized {
+		t.Errorf("testData instance without token: %d, want 401", rec.Code)
+	}
+}
+
+func TestConfigDecoding(t *testing.T) {
+	p := interpreted(t)
+	// Traefik users write lists as YAML lists or comma strings, bools as strings.
+	m := keys.ConfigMap(jwtvectors.ModeJWKS, "")
+	m["requiredScopes"] = "mcp:tools,mcp:resources"
+	m["forwardAuthorization"] = "true"
+	m["headers"] = map[string]any{"userId": "X-Remote-User"}
+	conf, err := viaFileProvider(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	be := &backend{}
+	h, err := p.newHandler(context.Background(), be, conf, "decode")
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	token := keys.Valid(time.Now(), "9")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, jwtvectors.Bearer("POST", "/mcp", token))
+	if rec.Code != 200 || be.header.Get("X-Remote-User") != "9" || be.header.Get("Authorization") == "" {
+		t.Fatalf("status %d, X-Remote-User %q, Authorization %q: config not applied", rec.Code, be.header.Get("X-Remote-User"), be.header.Get("Authorization"))
+	}
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("POST", "/mcp", nil))
+	if got := rec.Header().Get("WWW-Authenticate"); !strings.Contains(got, `scope="mcp:tools mcp:resources"`) {
+		t.Errorf("WWW-Authenticate = %q, want both required scopes", got)
+	}
+	// A bad config fails New with the plugin's error, not a panic.
+	m["clockSkew"] = "5m"
+	conf, _ = viaFileProvider(m)
+	if _, err := p.newHandler(context.Background(), be, conf, "bad"); err == nil || !strings.Contains(err.Error(), "clockSkew") {
+		t.Errorf("New with clockSkew 5m: %v, want an error naming clockSkew", err)
+	}
+}
+
+func TestTokenTableInlineJWKS(t *testing.T) {
+	jwtvectors.CheckTokenTable(t, keys, yaegiDoer(t, "", nil), nil)
+}
+
+func TestTokenTableJWKSURL(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, keys.JWKS())
+	}))
+	defer srv.Close()
+	jwtvectors.CheckTokenTable(t, keys, yaegiDoer(t, srv.URL, nil), nil)
+}
+
+func TestRequests(t *testing.T) {
+	jwtvectors.CheckRequests(t, keys, yaegiDoer(t, "", nil))
+}
+
+func TestIdentityHeaders(t *testing.T) {
+	jwtvectors.CheckIdentityHeaders(t, keys, yaegiDoer(t, "", nil))
+}
+
+func TestRevocation(t *testing.T) {
+	var mu sync.Mutex
+	var revokedJTI string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		tokens := []any{}
+		if revokedJTI != "" {
+			tokens = append(tokens, map[string]any{"jti": revokedJTI, "exp": time.Now().Add(time.Hour).Unix()})
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"cursor": "1", "reset": true, "tokens": tokens, "users": []any{}, "clients": []any{}})
+	}))
+	defer srv.Close()
+	do := yaegiDoer(t, "", func(m map[string]any) {
+		m["revocationURL"] = srv.URL
+		m["revocationInterval"] = "200ms"
+	})
+	c := jwtvectors.Claims(time.Now(), "55")
+	token := jwtvectors.Sign("RS256", keys.RSA, map[string]any{"typ": "at+jwt", "kid": jwtvectors.RSAKid}, c)
+	if res := do(t, jwtvectors.ModeJWKS, jwtvectors.Bearer("POST", "/mcp", token)); !res.Reached {
+		t.Fatalf("fresh token refused: %d %s", res.Status, res.Body)
+	}
+	mu.Lock()
+	revokedJTI = c["jti"].(string)
+	mu.Unlock()
+	deadline := time.Now().Add(10 * time.Second)
+	for do(t, jwtvectors.ModeJWKS, jwtvectors.Bearer("POST", "/mcp", token)).Reached {
+		if time.Now().After(deadline) {
+			t.Fatal("revoked token still accepted after 10s with a 200ms interval")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
