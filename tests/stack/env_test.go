@@ -91,31 +91,53 @@ func TestAuthEnvironmentMatchesAuthsvc(t *testing.T) {
 	}
 }
 
-// authsvcPaths reads authsvc's endpoint paths (the Path* constants of its metadata
-// package), so a new public endpoint cannot be forgotten in the labels.
-func authsvcPaths(t *testing.T) map[string]string {
+// authsvcPaths reads authsvc's endpoint paths from its source: the Path* constants of
+// its metadata package and the literal paths its handlers register (handle("/x", …)),
+// so a new public endpoint cannot be forgotten in the labels.
+func authsvcPaths(t *testing.T) []string {
 	t.Helper()
-	b, err := os.ReadFile(repoPath(t, "authsvc/internal/metadata/metadata.go"))
+	var files []string
+	err := filepath.Walk(repoPath(t, "authsvc"), func(p string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() && strings.HasSuffix(p, ".go") && !strings.HasSuffix(p, "_test.go") &&
+			!strings.Contains(p, string(filepath.Separator)+"oauthtest"+string(filepath.Separator)) {
+			files = append(files, p)
+		}
+		return err
+	})
 	if err != nil {
-		t.Fatalf("authsvc's endpoint paths: %v", err)
+		t.Fatal(err)
 	}
-	paths := map[string]string{}
-	for _, m := range regexp.MustCompile(`(?m)^\s*(Path\w+)\s*=\s*"(/[^"]*)"`).FindAllStringSubmatch(string(b), -1) {
-		paths[m[1]] = m[2]
+	constant := regexp.MustCompile(`(?m)^\s*Path\w+\s*=\s*"(/[^"{]*)`)
+	handle := regexp.MustCompile(`handle\("(/[^"{]*)"`)
+	seen := map[string]bool{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, re := range []*regexp.Regexp{constant, handle} {
+			for _, m := range re.FindAllStringSubmatch(string(b), -1) {
+				seen[m[1]] = true
+			}
+		}
 	}
-	if len(paths) < 5 {
-		t.Fatalf("found only %v in authsvc/internal/metadata/metadata.go", paths)
+	if len(seen) < 8 {
+		t.Fatalf("found only %v in authsvc's source: the scan is broken", sortedNames(seen))
 	}
-	return paths
+	return sortedNames(seen)
+}
+
+// isInternalPath: authsvc endpoints for the Docker network only.
+func isInternalPath(p string) bool {
+	return p == "/verify" || strings.HasPrefix(p, "/verify/") || strings.HasPrefix(p, "/internal/")
 }
 
 func TestAuthsvcEndpointsRouted(t *testing.T) {
 	st, _ := loadStack(t)
-	internal := map[string]bool{"PathVerify": true, "PathRevocationFeed": true}
-	for name, p := range authsvcPaths(t) {
-		t.Run(name, func(t *testing.T) {
+	for _, p := range authsvcPaths(t) {
+		t.Run(p, func(t *testing.T) {
 			got, err := st.Route(publicEntryPoint, labels.Request{Host: "auth." + testDomain, Path: p})
-			if internal[name] {
+			if isInternalPath(p) {
 				if !errors.Is(err, labels.ErrNoRoute) {
 					t.Errorf("internal endpoint %s is routed publicly via %q (%v)", p, got, err)
 				}
