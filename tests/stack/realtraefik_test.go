@@ -1,0 +1,407 @@
+package stack_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v4"
+
+	"github.com/mcp-oauth-gateway/gateway/internal/localstack"
+	"github.com/mcp-oauth-gateway/gateway/tests/internal/labels"
+)
+
+// TestRealTraefik runs the real Traefik v3.6 binary on the stack's own static
+// configuration (traefik/traefik.dev.yml: identical to traefik.yml but for the plugin
+// source) and dynamic files, plus the configuration the labels decode to, with the
+// mcpauth plugin from this checkout. Only what cannot exist outside Docker is changed:
+// entry point addresses move to loopback ports, the Docker provider is replaced by the
+// file provider carrying the label-derived routes, Let's Encrypt points at a closed
+// port, and a self-signed certificate for *.BASE_DOMAIN stands in for the ACME one.
+//
+// It proves that Traefik accepts every static option, every router, service and
+// middleware the labels produce (no error in its API), that the compose healthcheck
+// command (`traefik healthcheck --ping`) works with this configuration, and that
+// requests are routed as the routing table says, through real TLS.
+func TestRealTraefik(t *testing.T) {
+	bin := os.Getenv("TRAEFIK_BIN")
+	if bin == "" {
+		t.Fatal("TRAEFIK_BIN is not set: run `just test-stack` (it builds or reuses Traefik with scripts/build-traefik.sh)")
+	}
+	st, _ := loadStack(t)
+	dir := t.TempDir()
+
+	// One backend per compose service, answering with its own name.
+	backends := map[string]string{}
+	for _, name := range sortedNames(st.Containers) {
+		if !st.Containers[name].Enabled {
+			continue
+		}
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Backend", name)
+			fmt.Fprintf(w, "%s %s", name, r.URL.Path)
+		}))
+		t.Cleanup(srv.Close)
+		backends[name] = srv.URL
+	}
+	ports := freePorts(t, 5)
+	addr := func(i int) string { return fmt.Sprintf("127.0.0.1:%d", ports[i]) }
+	web, websecure, internal, ping, api := addr(0), addr(1), addr(2), addr(3), addr(4)
+
+	// Dynamic configuration: the repository's files, the labels' routes, a certificate.
+	dyn := filepath.Join(dir, "dynamic")
+	copyTree(t, dir, "traefik/dynamic")
+	if err := os.Rename(filepath.Join(dir, "traefik", "dynamic"), dyn); err != nil {
+		t.Fatal(err)
+	}
+	routes, err := st.DynamicConfig(labels.Options{Backends: backends})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dyn, "labels.yaml"), routes)
+	pool := writeCertificate(t, dir, dyn, testDomain)
+
+	// Static configuration.
+	static := readYAML(t, "traefik/traefik.dev.yml")
+	set := func(v any, path ...string) {
+		m := static
+		for _, p := range path[:len(path)-1] {
+			next, ok := m[p].(map[string]any)
+			if !ok {
+				next = map[string]any{}
+				m[p] = next
+			}
+			m = next
+		}
+		m[path[len(path)-1]] = v
+	}
+	set(web, "entryPoints", "web", "address")
+	set(websecure, "entryPoints", publicEntryPoint, "address")
+	set(internal, "entryPoints", internalEP, "address")
+	set(ping, "entryPoints", "ping", "address")
+	set(map[string]any{"address": api}, "entryPoints", "traefik")
+	set(map[string]any{"insecure": true, "dashboard": false}, "api")
+	delete(static["providers"].(map[string]any), "docker")
+	set(dyn, "providers", "file", "directory")
+	set(filepath.Join(dir, "access.log"), "accessLog", "filePath")
+	set("ops@"+testDomain, "certificatesResolvers", "letsencrypt", "acme", "email")
+	set(filepath.Join(dir, "acme.json"), "certificatesResolvers", "letsencrypt", "acme", "storage")
+	set("http://127.0.0.1:1/directory", "certificatesResolvers", "letsencrypt", "acme", "caServer")
+	b, err := yaml.Marshal(static)
+	if err != nil {
+		t.Fatal(err)
+	}
+	configFile := filepath.Join(dir, "traefik.yml")
+	writeFile(t, configFile, b)
+	if err := localstack.CopyPlugin(repoPath(t, "."), dir); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	logPath := filepath.Join(dir, "traefik.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	cmd := exec.CommandContext(ctx, bin, "--configFile="+configFile)
+	cmd.Dir = dir
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	var exitErr error
+	go func() { exitErr = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cancel()
+		<-exited
+		if t.Failed() {
+			log, _ := os.ReadFile(logPath)
+			t.Logf("traefik log:\n%s", tail(string(log), 6000))
+		}
+	})
+
+	// The compose healthcheck command, against this configuration.
+	waitFor(t, 90*time.Second, "traefik healthcheck --ping", func() error {
+		select {
+		case <-exited:
+			t.Fatalf("traefik exited at start (%v): it refused the configuration", exitErr)
+		default:
+		}
+		out, err := exec.Command(bin, "healthcheck", "--ping", "--configFile="+configFile).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		return nil
+	})
+
+	// Every label-derived router, service and middleware is enabled, without errors.
+	for _, kind := range []string{"routers", "services", "middlewares"} {
+		want := map[string]bool{}
+		switch kind {
+		case "routers":
+			for n := range st.HTTP.Routers {
+				want[n+"@file"] = true
+			}
+		case "services":
+			for n := range st.HTTP.Services {
+				want[n+"@file"] = true
+			}
+		case "middlewares":
+			for n := range st.HTTP.Middlewares {
+				want[n+"@file"] = true
+			}
+			want["security-headers@file"] = true
+		}
+		waitFor(t, 60*time.Second, "Traefik API "+kind, func() error {
+			return checkAPI(api, kind, want)
+		})
+	}
+
+	client := tlsClient(pool, websecure)
+	get := func(rawURL string, hdr map[string]string) (*http.Response, string) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, rawURL, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("GET %s: %v", rawURL, err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+		return resp, string(body)
+	}
+
+	tests := []struct {
+		url         string
+		wantStatus  int
+		wantBackend string // "" when the edge answers itself
+		wantBody    string
+		wantHeader  [2]string
+	}{
+		{"https://auth." + testDomain + "/.well-known/oauth-authorization-server", 200, "auth", "", [2]string{}},
+		{"https://auth." + testDomain + "/register", 200, "auth", "", [2]string{}},
+		{"https://auth." + testDomain + "/health", 200, "auth", "", [2]string{}},
+		{"https://auth." + testDomain + "/verify", 404, "", "", [2]string{}},
+		{"https://auth." + testDomain + "/internal/revocations", 404, "", "", [2]string{}},
+		{"https://everything." + testDomain + "/.well-known/oauth-authorization-server", 200, "auth", "", [2]string{}},
+		{"https://everything." + testDomain + "/.well-known/oauth-protected-resource/mcp", 200, "", `"resource":"https://everything.` + testDomain + `/mcp"`, [2]string{}},
+		{"https://everything." + testDomain + "/mcp", 401, "", "", [2]string{"WWW-Authenticate", "resource_metadata="}},
+		{"https://memory." + testDomain + "/internal/revocations", 401, "", "", [2]string{"WWW-Authenticate", "Bearer"}},
+		{"https://time." + testDomain + "/mcp", 401, "", "", [2]string{"WWW-Authenticate", "https://time." + testDomain}},
+		{"https://unknown." + testDomain + "/mcp", 404, "", "", [2]string{}},
+	}
+	for _, tc := range tests {
+		t.Run(strings.TrimPrefix(tc.url, "https://"), func(t *testing.T) {
+			resp, body := get(tc.url, nil)
+			if resp.StatusCode != tc.wantStatus || resp.Header.Get("X-Backend") != tc.wantBackend {
+				t.Errorf("status %d from backend %q, want %d from %q; body %q", resp.StatusCode, resp.Header.Get("X-Backend"), tc.wantStatus, tc.wantBackend, tail(body, 300))
+			}
+			if tc.wantBody != "" && !strings.Contains(body, tc.wantBody) {
+				t.Errorf("body %q lacks %q", tail(body, 500), tc.wantBody)
+			}
+			if h := tc.wantHeader; h[0] != "" && !strings.Contains(resp.Header.Get(h[0]), h[1]) {
+				t.Errorf("%s = %q, want it to contain %q", h[0], resp.Header.Get(h[0]), h[1])
+			}
+			// Entry-point middlewares run on routed requests only (Traefik's own 404s
+			// have no router).
+			routed := tc.wantBackend != "" || tc.wantStatus != http.StatusNotFound
+			if got := resp.Header.Get("Strict-Transport-Security"); routed && !strings.Contains(got, "max-age=31536000") {
+				t.Errorf("Strict-Transport-Security = %q: security-headers@file is not applied", got)
+			}
+		})
+	}
+
+	// Plain HTTP only redirects; the internal entry point serves /verify and nothing else.
+	plain := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }, Timeout: 10 * time.Second}
+	req, _ := http.NewRequest(http.MethodGet, "http://"+web+"/mcp", nil)
+	req.Host = "everything." + testDomain
+	resp, err := plain.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); resp.StatusCode/100 != 3 || !strings.HasPrefix(loc, "https://everything."+testDomain) {
+		t.Errorf("http://everything/mcp: %d Location %q, want a redirect to https", resp.StatusCode, loc)
+	}
+	for path, want := range map[string]string{"/verify": "auth", "/register": ""} {
+		resp, err := plain.Get("http://" + internal + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("X-Backend"); got != want {
+			t.Errorf("internal entry point %s reached %q, want %q", path, got, want)
+		}
+	}
+}
+
+// checkAPI compares Traefik's view of kind (routers, services, middlewares) with want.
+func checkAPI(api, kind string, want map[string]bool) error {
+	resp, err := http.Get("http://" + api + "/api/http/" + kind + "?per_page=1000")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var list []struct {
+		Name   string   `json:"name"`
+		Status string   `json:"status"`
+		Error  []string `json:"error"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+		return fmt.Errorf("decoding %s: %w", kind, err)
+	}
+	found := map[string]bool{}
+	var problems []string
+	for _, e := range list {
+		if !want[e.Name] {
+			continue
+		}
+		found[e.Name] = true
+		if e.Status != "enabled" || len(e.Error) > 0 {
+			problems = append(problems, fmt.Sprintf("%s: status %q, errors %v", e.Name, e.Status, e.Error))
+		}
+	}
+	for n := range want {
+		if !found[n] {
+			problems = append(problems, n+": missing")
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%s:\n  %s", kind, strings.Join(problems, "\n  "))
+	}
+	return nil
+}
+
+// writeCertificate writes a self-signed certificate for domain and *.domain, declares
+// it in the dynamic configuration and returns a pool that trusts it.
+func writeCertificate(t *testing.T, dir, dyn, domain string) *x509.CertPool {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: domain},
+		DNSNames:              []string{domain, "*." + domain},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	writeFile(t, certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	writeFile(t, keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}))
+	cfg := map[string]any{"tls": map[string]any{"certificates": []any{map[string]any{"certFile": certFile, "keyFile": keyFile}}}}
+	b, _ := yaml.Marshal(cfg)
+	writeFile(t, filepath.Join(dyn, "test-certificate.yml"), b)
+	cert, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return pool
+}
+
+// tlsClient connects every https://<host>:443 to the websecure entry point, with SNI
+// and certificate checks for <host>.
+func tlsClient(pool *x509.CertPool, websecure string) *http.Client {
+	d := &net.Dialer{Timeout: 10 * time.Second}
+	return &http.Client{
+		Timeout: 15 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+		Transport: &http.Transport{
+			TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+				return d.DialContext(ctx, network, websecure)
+			},
+		},
+	}
+}
+
+func freePorts(t *testing.T, n int) []int {
+	t.Helper()
+	var ports []int
+	var ls []net.Listener
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	for _, l := range ls {
+		l.Close()
+	}
+	return ports
+}
+
+// waitFor retries check until it passes or the deadline passes (Traefik loads its
+// providers and plugins asynchronously; two busy cores make that slow).
+func waitFor(t *testing.T, limit time.Duration, what string, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	var err error
+	for time.Now().Before(deadline) {
+		if err = check(); err == nil {
+			return
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Fatalf("%s did not succeed within %v: %v", what, limit, err)
+}
+
+func writeFile(t *testing.T, path string, b []byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
+}
