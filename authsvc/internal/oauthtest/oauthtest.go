@@ -70,6 +70,7 @@ type Env struct {
 	Redis  *redis.Client
 	Clock  *Clock
 	Config *config.Config
+	Keys   *keys.Manager
 	srv    *httptest.Server
 }
 
@@ -143,7 +144,7 @@ func New(tb testing.TB, o *Options) *Env {
 		tb.Fatal(err)
 	}
 	srv.Config.Handler = h
-	return &Env{URL: srv.URL, Stub: stub, Store: st, Redis: rdb, Clock: clock, Config: cfg, srv: srv}
+	return &Env{URL: srv.URL, Stub: stub, Store: st, Redis: rdb, Clock: clock, Config: cfg, Keys: km, srv: srv}
 }
 
 // Client is a registered client as the registration response described it.
