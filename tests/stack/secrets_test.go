@@ -29,6 +29,9 @@ func copyTree(t *testing.T, dir string, paths ...string) {
 			if err != nil {
 				return err
 			}
+			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+				return err
+			}
 			return os.WriteFile(dst, b, info.Mode())
 		})
 		if err != nil {
