@@ -181,8 +181,16 @@ func (m *Middleware) evictLocked(now int64) {
 
 // bearerToken extracts the token of an RFC 6750 "Bearer" credential; the scheme is
 // case-insensitive.
+// A "Bearer" credential without a token is a bad token, not a missing one (HTTP
+// servers trim the trailing space of "Bearer ").
 func bearerToken(v string) (string, bool) {
-	if len(v) < 7 || !strings.EqualFold(v[:7], "bearer ") {
+	if len(v) < 6 || !strings.EqualFold(v[:6], "bearer") {
+		return "", false
+	}
+	if len(v) == 6 {
+		return "", true
+	}
+	if v[6] != ' ' && v[6] != '\t' {
 		return "", false
 	}
 	return strings.TrimSpace(v[7:]), true
