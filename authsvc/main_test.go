@@ -1,0 +1,138 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/keys"
+	"github.com/mcp-oauth-gateway/gateway/internal/redistest"
+)
+
+func TestMain(m *testing.M) { redistest.Main(m) }
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func testEnv(t *testing.T) map[string]string {
+	return map[string]string{
+		"LISTEN_ADDR":          "127.0.0.1:0",
+		"AUTH_ISSUER_URL":      "http://127.0.0.1:8000",
+		"REDIS_URL":            redistest.URL(t),
+		"GITHUB_CLIENT_ID":     "id",
+		"GITHUB_CLIENT_SECRET": "secret",
+		"ALLOWED_GITHUB_USERS": "*",
+	}
+}
+
+func getenv(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+// TestServe starts the real program in-process on :0, checks /health and stops it.
+func TestServe(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, nil, getenv(testEnv(t)), out) }()
+
+	addrRE := regexp.MustCompile(`"addr":"(127\.0\.0\.1:\d+)"`)
+	var addr string
+	for deadline := time.Now().Add(20 * time.Second); addr == ""; {
+		if m := addrRE.FindStringSubmatch(out.String()); m != nil {
+			addr = m[1]
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("run returned early: %v\n%s", err, out)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no listening line after 20s:\n%s", out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	resp, err := http.Get("http://" + addr + "/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("health: %d %s", resp.StatusCode, body)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("run after cancel: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("run did not stop after its context ended")
+	}
+}
+
+func TestCommands(t *testing.T) {
+	ctx := context.Background()
+	t.Run("config errors name the variables", func(t *testing.T) {
+		err := run(ctx, []string{"serve"}, getenv(map[string]string{"AUTH_ISSUER_URL": "http://evil.example"}), io.Discard)
+		for _, v := range []string{"AUTH_ISSUER_URL", "GITHUB_CLIENT_ID", "GITHUB_CLIENT_SECRET", "ALLOWED_GITHUB_USERS"} {
+			if err == nil || !strings.Contains(err.Error(), v) {
+				t.Errorf("err = %v, want it to name %s", err, v)
+			}
+		}
+	})
+	t.Run("unknown command", func(t *testing.T) {
+		var out bytes.Buffer
+		err := run(ctx, []string{"frobnicate"}, getenv(nil), &out)
+		if err == nil || !strings.Contains(err.Error(), "frobnicate") || !strings.Contains(out.String(), "rotate-keys") {
+			t.Errorf("err = %v, usage = %q", err, out.String())
+		}
+	})
+	for _, alg := range []string{"RS256", "ES256"} {
+		t.Run("generate-keys "+alg, func(t *testing.T) {
+			var out bytes.Buffer
+			if err := run(ctx, []string{"generate-keys", "-alg", alg}, getenv(nil), &out); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := keys.ParsePEM(out.String(), alg); err != nil {
+				t.Errorf("output is not a %s key: %v\n%s", alg, err, out.String())
+			}
+		})
+	}
+	t.Run("rotate-keys", func(t *testing.T) {
+		env := testEnv(t)
+		delete(env, "GITHUB_CLIENT_ID") // admin commands need no GitHub credentials
+		var first, second bytes.Buffer
+		if err := run(ctx, []string{"rotate-keys"}, getenv(env), &first); err != nil {
+			t.Fatal(err)
+		}
+		if err := run(ctx, []string{"rotate-keys"}, getenv(env), &second); err != nil {
+			t.Fatal(err)
+		}
+		kid := regexp.MustCompile(`kid=(\S+)`)
+		a, b := kid.FindStringSubmatch(first.String()), kid.FindStringSubmatch(second.String())
+		if a == nil || b == nil || a[1] == b[1] {
+			t.Errorf("rotate-keys output %q then %q, want two different kids", first.String(), second.String())
+		}
+	})
+	t.Run("rotate-keys refuses HS256", func(t *testing.T) {
+		env := testEnv(t)
+		env["JWT_ALGORITHM"] = "HS256"
+		env["GATEWAY_JWT_SECRET"] = strings.Repeat("s", 32)
+		if err := run(ctx, []string{"rotate-keys"}, getenv(env), io.Discard); err == nil || !strings.Contains(err.Error(), "GATEWAY_JWT_SECRET") {
+			t.Errorf("err = %v", err)
+		}
+	})
+}
