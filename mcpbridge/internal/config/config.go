@@ -1,0 +1,139 @@
+// Package config reads the bridge's configuration from its command line and, for every
+// flag, an environment variable; a flag given on the command line wins. Validation
+// collects every problem before failing.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DefaultProtocolVersions are the MCP versions the bridge accepts, newest first. 2024-11-05
+// is kept because clients may negotiate it with an older server over Streamable HTTP.
+var DefaultProtocolVersions = []string{"2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"}
+
+// Config is the bridge's configuration.
+type Config struct {
+	Listen           string
+	AllowedOrigins   []string
+	ProtocolVersions []string
+	MaxSessions      int
+	IdleTimeout      time.Duration
+	RequestTimeout   time.Duration
+	MaxMessageBytes  int
+	ShutdownTimeout  time.Duration
+	ReadyCache       time.Duration
+	LogFormat        string
+	LogLevel         slog.Level
+	// Command is the stdio MCP server's argv, after `--`.
+	Command []string
+}
+
+// Parse reads args (without the program name) and the environment through getenv.
+func Parse(args []string, getenv func(string) string, usageOut io.Writer) (*Config, error) {
+	fs := flag.NewFlagSet("mcpbridge", flag.ContinueOnError)
+	fs.SetOutput(usageOut)
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	listen := fs.String("listen", env("LISTEN_ADDR", ":3000"), "address to serve HTTP on (env LISTEN_ADDR)")
+	origins := fs.String("allowed-origins", env("MCPBRIDGE_ALLOWED_ORIGINS", ""),
+		"comma-separated browser origins allowed to call /mcp; empty: loopback origins only; * : any (env MCPBRIDGE_ALLOWED_ORIGINS)")
+	versions := fs.String("protocol-versions", env("MCPBRIDGE_PROTOCOL_VERSIONS", strings.Join(DefaultProtocolVersions, ",")),
+		"comma-separated MCP protocol versions accepted, newest first (env MCPBRIDGE_PROTOCOL_VERSIONS)")
+	maxSessions := fs.String("max-sessions", env("MCPBRIDGE_MAX_SESSIONS", "256"), "most concurrent sessions (child processes); 0: no limit (env MCPBRIDGE_MAX_SESSIONS)")
+	idle := fs.String("idle-timeout", env("MCPBRIDGE_IDLE_TIMEOUT", "30m"), "end sessions unused this long; 0: never (env MCPBRIDGE_IDLE_TIMEOUT)")
+	reqTimeout := fs.String("request-timeout", env("MCPBRIDGE_REQUEST_TIMEOUT", "5m"), "give up on a request after this long; 0: never (env MCPBRIDGE_REQUEST_TIMEOUT)")
+	maxMsg := fs.String("max-message-bytes", env("MCPBRIDGE_MAX_MESSAGE_BYTES", "4194304"), "largest message accepted, either way (env MCPBRIDGE_MAX_MESSAGE_BYTES)")
+	shutdown := fs.String("shutdown-timeout", env("MCPBRIDGE_SHUTDOWN_TIMEOUT", "10s"), "how long a graceful shutdown may take (env MCPBRIDGE_SHUTDOWN_TIMEOUT)")
+	readyCache := fs.String("ready-cache", env("MCPBRIDGE_READY_CACHE", "10s"), "how long /ready reuses a handshake result (env MCPBRIDGE_READY_CACHE)")
+	logFormat := fs.String("log-format", env("LOG_FORMAT", "text"), "text or json (env LOG_FORMAT)")
+	logLevel := fs.String("log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (env LOG_LEVEL)")
+	fs.Usage = func() {
+		fmt.Fprintln(usageOut, "usage: mcpbridge [flags] -- <command> [args...]\n       mcpbridge healthcheck [--url URL]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	c := &Config{Listen: *listen, LogFormat: *logFormat, Command: fs.Args()}
+	var problems []error
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		problems = append(problems, fmt.Errorf("listen address %q: %w", c.Listen, err))
+	}
+	c.AllowedOrigins = splitList(*origins)
+	c.ProtocolVersions = splitList(*versions)
+	if len(c.ProtocolVersions) == 0 {
+		problems = append(problems, errors.New("protocol versions: at least one is required"))
+	}
+	c.MaxSessions = parseInt("max sessions", *maxSessions, &problems)
+	c.MaxMessageBytes = parseInt("max message bytes", *maxMsg, &problems)
+	if c.MaxMessageBytes < 1024 {
+		problems = append(problems, fmt.Errorf("max message bytes %d: must be at least 1024", c.MaxMessageBytes))
+	}
+	c.IdleTimeout = parseDuration("idle timeout", *idle, &problems)
+	c.RequestTimeout = parseDuration("request timeout", *reqTimeout, &problems)
+	c.ShutdownTimeout = parseDuration("shutdown timeout", *shutdown, &problems)
+	c.ReadyCache = parseDuration("ready cache", *readyCache, &problems)
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		problems = append(problems, fmt.Errorf("log format %q: want text or json", c.LogFormat))
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(*logLevel)); err != nil {
+		problems = append(problems, fmt.Errorf("log level %q: %w", *logLevel, err))
+	}
+	if len(c.Command) == 0 {
+		problems = append(problems, errors.New("no MCP server command: use mcpbridge [flags] -- <command> [args...]"))
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("config: %w", errors.Join(problems...))
+	}
+	return c, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
+func parseInt(name, s string, problems *[]error) int {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || n < 0 {
+		*problems = append(*problems, fmt.Errorf("%s %q: want a non-negative integer", name, s))
+	}
+	return n
+}
+
+func parseDuration(name, s string, problems *[]error) time.Duration {
+	d, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil || d < 0 {
+		*problems = append(*problems, fmt.Errorf("%s %q: want a non-negative duration like 30s", name, s))
+	}
+	return d
+}
+
+// HealthcheckURL is the default URL of `mcpbridge healthcheck`: the bridge's /mcp on the
+// loopback interface, at the port of LISTEN_ADDR.
+func HealthcheckURL(getenv func(string) string) string {
+	port := "3000"
+	if addr := getenv("LISTEN_ADDR"); addr != "" {
+		if _, p, err := net.SplitHostPort(addr); err == nil && p != "" {
+			port = p
+		}
+	}
+	return "http://" + net.JoinHostPort("127.0.0.1", port) + "/mcp"
+}

@@ -1,0 +1,389 @@
+// Package session owns the MCP sessions of the bridge: one child process per session,
+// the mapping between the ids the client chose and the ids the child sees, and the
+// routing of every message the child writes to the HTTP stream that should carry it.
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/mcp-oauth-gateway/gateway/mcpbridge/internal/child"
+	"github.com/mcp-oauth-gateway/gateway/mcpbridge/internal/jsonrpc"
+)
+
+// Errors of the session API.
+var (
+	ErrEnded           = errors.New("session ended")
+	ErrStreamOpen      = errors.New("session already has a GET stream")
+	ErrNotFound        = errors.New("unknown or ended session")
+	ErrTooManySessions = errors.New("too many sessions")
+	ErrShuttingDown    = errors.New("bridge is shutting down")
+)
+
+// backlogLimit bounds the messages kept for a client that has no stream open to take
+// them (say, a list_changed notification before the GET stream is opened).
+const backlogLimit = 256
+
+// Exchange is the set of requests of one POST, and the mailbox their responses (and the
+// messages that belong to them) arrive in. The mailbox closes after the last response.
+type Exchange struct {
+	Box *Mailbox
+	// Streaming is whether the client accepts text/event-stream, that is, whether the
+	// exchange may carry messages other than its responses.
+	Streaming bool
+
+	remaining int // guarded by the session's mutex
+	calls     []*call
+}
+
+type call struct {
+	clientID json.RawMessage
+	childID  int64
+	method   string
+	token    string // progress token, raw JSON
+	ex       *Exchange
+	timer    *time.Timer
+	start    time.Time
+	done     bool
+}
+
+// Session is one MCP session: its id, its user and its child process.
+type Session struct {
+	// ID is the Mcp-Session-Id, cryptographically random.
+	ID string
+	// User is the X-User-Id of the request that created the session.
+	User string
+
+	log        *slog.Logger
+	proc       *child.Process
+	reqTimeout time.Duration
+	onEnd      func(*Session)
+
+	mu         sync.Mutex
+	version    string // negotiated protocol version, once initialize succeeded
+	nextID     int64
+	calls      map[int64]*call
+	byClient   map[string]*call
+	progress   map[string]*call
+	standalone *Mailbox
+	backlog    [][]byte
+	closed     bool
+	busy       int // HTTP requests in progress
+	lastActive time.Time
+	ended      chan struct{}
+}
+
+// Version returns the protocol version negotiated by initialize, or "" before it.
+func (s *Session) Version() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.version
+}
+
+// SetVersion records the protocol version the child agreed to in initialize.
+func (s *Session) SetVersion(v string) {
+	s.mu.Lock()
+	s.version = v
+	s.mu.Unlock()
+}
+
+// Ended is closed once the session is over and its child is gone.
+func (s *Session) Ended() <-chan struct{} { return s.ended }
+
+// Begin marks an HTTP request as in progress on the session (it is not idle then) and
+// returns the function that ends it. It fails once the session has ended.
+func (s *Session) Begin() (end func(), err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ErrEnded
+	}
+	s.busy++
+	s.lastActive = time.Now()
+	return func() {
+		s.mu.Lock()
+		s.busy--
+		s.lastActive = time.Now()
+		s.mu.Unlock()
+	}, nil
+}
+
+func (s *Session) idleSince(now time.Time) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.busy > 0 || s.standalone != nil || len(s.calls) > 0 {
+		return 0
+	}
+	return now.Sub(s.lastActive)
+}
+
+// Submit relays the messages of one POST to the child. Requests get fresh child-side
+// ids and are tracked until their response; the returned exchange is nil when there
+// were no requests (notifications and responses only).
+func (s *Session) Submit(msgs []*jsonrpc.Message, streaming bool) (*Exchange, error) {
+	var ex *Exchange
+	out := make([][]byte, 0, len(msgs))
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, ErrEnded
+	}
+	for _, m := range msgs {
+		switch m.Kind {
+		case jsonrpc.KindRequest:
+			if ex == nil {
+				ex = &Exchange{Box: NewMailbox(), Streaming: streaming}
+			}
+			s.nextID++
+			c := &call{clientID: m.ID, childID: s.nextID, method: m.Method, ex: ex, start: time.Now()}
+			s.calls[c.childID] = c
+			s.byClient[string(m.ID)] = c
+			if m.ProgressToken != nil {
+				c.token = string(m.ProgressToken)
+				s.progress[c.token] = c
+			}
+			ex.remaining++
+			ex.calls = append(ex.calls, c)
+			out = append(out, m.WithID(json.RawMessage(strconv.FormatInt(c.childID, 10))))
+		case jsonrpc.KindNotification:
+			if m.RequestID != nil {
+				// A cancellation names the client's id; the child only knows its own.
+				if c, ok := s.byClient[string(m.RequestID)]; ok {
+					out = append(out, m.WithRequestID(json.RawMessage(strconv.FormatInt(c.childID, 10))))
+					s.finishLocked(c, nil, "cancelled by client")
+					continue
+				}
+			}
+			out = append(out, m.Raw)
+		default:
+			// Responses answer the child's own requests, whose ids it chose: as is.
+			out = append(out, m.Raw)
+		}
+	}
+	if ex != nil && s.reqTimeout > 0 {
+		for _, c := range ex.calls {
+			c.timer = time.AfterFunc(s.reqTimeout, func() { s.timeout(c) })
+		}
+	}
+	s.mu.Unlock()
+	for _, msg := range out {
+		if err := s.proc.Send(msg); err != nil {
+			return ex, fmt.Errorf("%w: %w", ErrEnded, err)
+		}
+	}
+	return ex, nil
+}
+
+// finishLocked ends a call: it forgets it and, if reply is not nil, delivers reply as
+// its final message. The exchange's mailbox closes with its last call.
+func (s *Session) finishLocked(c *call, reply []byte, outcome string) {
+	if c.done {
+		return
+	}
+	c.done = true
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	delete(s.calls, c.childID)
+	if cur, ok := s.byClient[string(c.clientID)]; ok && cur == c {
+		delete(s.byClient, string(c.clientID))
+	}
+	if c.token != "" {
+		if cur, ok := s.progress[c.token]; ok && cur == c {
+			delete(s.progress, c.token)
+		}
+	}
+	c.ex.remaining--
+	if c.ex.remaining == 0 {
+		c.ex.Box.PushClose(reply)
+	} else if reply != nil {
+		c.ex.Box.Push(reply)
+	}
+	s.log.Info("request", "method", c.method, "duration", time.Since(c.start), "status", outcome)
+}
+
+// timeout gives up on a call: the child is told to cancel it and the client gets an
+// error in place of the response.
+func (s *Session) timeout(c *call) {
+	s.mu.Lock()
+	if c.done || s.closed {
+		s.mu.Unlock()
+		return
+	}
+	msg := fmt.Sprintf("request timed out after %s", s.reqTimeout)
+	s.finishLocked(c, jsonrpc.ErrorResponse(c.clientID, jsonrpc.CodeRequestTimeout, msg), "timeout")
+	s.mu.Unlock()
+	_ = s.proc.Send(cancelled(c.childID, msg))
+}
+
+func cancelled(childID int64, reason string) []byte {
+	return jsonrpc.Notification("notifications/cancelled", map[string]any{
+		"requestId": childID,
+		"reason":    reason,
+	})
+}
+
+// Abandon is called when the client went away before every response of ex arrived:
+// the child is told to cancel what is still running.
+func (s *Session) Abandon(ex *Exchange) {
+	var ids []int64
+	s.mu.Lock()
+	for _, c := range ex.calls {
+		if !c.done && !s.closed {
+			ids = append(ids, c.childID)
+			s.finishLocked(c, nil, "client disconnected")
+		}
+	}
+	s.mu.Unlock()
+	for _, id := range ids {
+		_ = s.proc.Send(cancelled(id, "client disconnected"))
+	}
+}
+
+// OpenStream attaches the session's one standalone (GET) stream. Messages that waited
+// for it are delivered first.
+func (s *Session) OpenStream() (*Mailbox, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ErrEnded
+	}
+	if s.standalone != nil {
+		return nil, ErrStreamOpen
+	}
+	box := NewMailbox()
+	for _, m := range s.backlog {
+		box.Push(m)
+	}
+	s.backlog = nil
+	s.standalone = box
+	return box, nil
+}
+
+// CloseStream detaches box, the standalone stream, when its HTTP response ends.
+func (s *Session) CloseStream(box *Mailbox) {
+	s.mu.Lock()
+	if s.standalone == box {
+		s.standalone = nil
+		s.lastActive = time.Now()
+	}
+	s.mu.Unlock()
+	box.Close()
+}
+
+// onMessage routes one line the child wrote.
+func (s *Session) onMessage(line []byte) {
+	m, err := jsonrpc.Parse(line)
+	if err != nil {
+		s.log.Warn("dropped invalid message from child", "error", err)
+		return
+	}
+	msg := m.Raw
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m.Kind == jsonrpc.KindResponse {
+		id, err := strconv.ParseInt(string(m.ID), 10, 64)
+		c, ok := s.calls[id]
+		if err != nil || !ok {
+			s.log.Debug("dropped response to an unknown or abandoned request", "id", string(m.ID))
+			return
+		}
+		outcome := "ok"
+		if m.IsError() {
+			outcome = "error"
+		}
+		if c.method == "initialize" {
+			s.initializedLocked(m)
+		}
+		s.finishLocked(c, m.WithID(c.clientID), outcome)
+		return
+	}
+	if m.Method == "notifications/progress" {
+		if m.ProgressToken != nil {
+			if c, ok := s.progress[string(m.ProgressToken)]; ok && c.ex.Streaming {
+				c.ex.Box.Push(msg)
+				return
+			}
+		}
+	}
+	s.deliverLocked(msg)
+}
+
+// initializedLocked records the negotiated version; a failed initialize ends the
+// session, whose id the client will never use.
+func (s *Session) initializedLocked(m *jsonrpc.Message) {
+	if m.ProtocolVersion != "" {
+		s.version = m.ProtocolVersion
+		return
+	}
+	go s.Close(context.Background(), "initialize failed")
+}
+
+// deliverLocked sends a message that answers no particular request: on the stream of
+// the oldest running request that can carry it (a stdio server sends sampling,
+// elicitation and log messages while it works on a request), else on the GET stream,
+// else it waits for one.
+func (s *Session) deliverLocked(msg []byte) {
+	var oldest *call
+	for _, c := range s.calls {
+		if c.ex.Streaming && (oldest == nil || c.childID < oldest.childID) {
+			oldest = c
+		}
+	}
+	if oldest != nil && oldest.ex.Box.Push(msg) {
+		return
+	}
+	if s.standalone != nil && s.standalone.Push(msg) {
+		return
+	}
+	if len(s.backlog) >= backlogLimit {
+		s.log.Warn("no stream open for server messages: dropping the oldest", "limit", backlogLimit)
+		s.backlog = s.backlog[1:]
+	}
+	s.backlog = append(s.backlog, msg)
+}
+
+// Close ends the session and stops its child; it returns when the child is gone or ctx
+// ends.
+func (s *Session) Close(ctx context.Context, reason string) {
+	s.mu.Lock()
+	already := s.closed
+	s.closed = true
+	proc := s.proc
+	s.mu.Unlock()
+	if !already {
+		s.log.Info("ending session", "reason", reason)
+	}
+	if proc != nil {
+		proc.Stop(ctx)
+	}
+}
+
+// onExit runs once the child is gone: every open request gets an error, every stream
+// ends, and the registry forgets the session.
+func (s *Session) onExit(err error) {
+	s.mu.Lock()
+	s.closed = true
+	for _, c := range s.calls {
+		s.finishLocked(c, jsonrpc.ErrorResponse(c.clientID, jsonrpc.CodeSessionEnded,
+			"the MCP server process of this session exited"), "session ended")
+	}
+	if s.standalone != nil {
+		s.standalone.Close()
+	}
+	s.backlog = nil
+	s.mu.Unlock()
+	attrs := []any{}
+	if err != nil {
+		attrs = append(attrs, "exit", err.Error())
+	}
+	s.log.Info("session ended", attrs...)
+	s.onEnd(s)
+	close(s.ended)
+}

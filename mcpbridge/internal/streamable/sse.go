@@ -1,0 +1,47 @@
+package streamable
+
+import (
+	"bufio"
+	"net/http"
+)
+
+// sseWriter writes Server-Sent Events: one `message` event per JSON-RPC message, as the
+// Streamable HTTP transport frames them. JSON-RPC messages are compacted JSON, so a
+// message is always a single `data:` line.
+type sseWriter struct {
+	w  *bufio.Writer
+	rc *http.ResponseController
+}
+
+func newSSEWriter(w http.ResponseWriter) *sseWriter {
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache, no-transform")
+	// Tell buffering proxies (nginx and friends) to pass events through at once.
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	return &sseWriter{w: bufio.NewWriterSize(w, 16<<10), rc: http.NewResponseController(w)}
+}
+
+// Write queues one message event; Flush sends what is queued.
+func (s *sseWriter) Write(msg []byte) {
+	s.w.WriteString("event: message\ndata: ")
+	s.w.Write(msg)
+	s.w.WriteString("\n\n")
+}
+
+// Comment queues an SSE comment, which clients ignore: it keeps idle connections alive
+// through proxies and detects clients that went away.
+func (s *sseWriter) Comment(text string) {
+	s.w.WriteString(": ")
+	s.w.WriteString(text)
+	s.w.WriteString("\n\n")
+}
+
+// Flush sends the queued events to the client.
+func (s *sseWriter) Flush() error {
+	if err := s.w.Flush(); err != nil {
+		return err
+	}
+	return s.rc.Flush()
+}

@@ -1,0 +1,149 @@
+// Command mcpbridge serves one stdio MCP server as a Streamable HTTP endpoint at /mcp,
+// one child process per session:
+//
+//	mcpbridge [flags] -- <command> [args...]
+//	mcpbridge healthcheck [--url http://127.0.0.1:3000/mcp]
+//
+// See docs/bridge.md for the flags and their environment variables.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/mcp-oauth-gateway/gateway/mcpbridge/internal/config"
+	"github.com/mcp-oauth-gateway/gateway/mcpbridge/internal/health"
+	"github.com/mcp-oauth-gateway/gateway/mcpbridge/internal/session"
+	"github.com/mcp-oauth-gateway/gateway/mcpbridge/internal/streamable"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout)
+	stop()
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "mcpbridge:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) > 0 && args[0] == "healthcheck" {
+		return healthcheck(ctx, args[1:], getenv, stdout)
+	}
+	cfg, err := config.Parse(args, getenv, stdout)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stdout)
+	env := os.Environ()
+	reg, err := session.NewRegistry(session.Options{
+		Command: cfg.Command, Env: env, MaxSessions: cfg.MaxSessions,
+		IdleTimeout: cfg.IdleTimeout, RequestTimeout: cfg.RequestTimeout,
+		MaxMessage: cfg.MaxMessageBytes, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	mcp, err := streamable.New(reg, streamable.Options{
+		AllowedOrigins: cfg.AllowedOrigins, ProtocolVersions: cfg.ProtocolVersions,
+		MaxMessage: int64(cfg.MaxMessageBytes), Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	probe, err := health.NewProbe(health.ProbeOptions{
+		Command: cfg.Command, Env: env, Versions: cfg.ProtocolVersions,
+		CacheFor: cfg.ReadyCache, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/mcp", mcp)
+	mux.Handle("GET /health", health.LiveHandler())
+	mux.Handle("GET /ready", health.ReadyHandler(probe))
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	reapCtx, stopReaper := context.WithCancel(context.Background())
+	defer stopReaper()
+	go reg.Reap(reapCtx, reapInterval(cfg.IdleTimeout))
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.Info("mcpbridge listening", "addr", ln.Addr().String(), "command", cfg.Command[0])
+
+	select {
+	case err := <-serveErr:
+		reg.CloseAll(context.Background())
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	// Stop accepting first, then end the sessions: their streams close, which lets the
+	// in-flight requests finish, and every child process is gone before we return.
+	shutdownDone := make(chan error, 1)
+	go func() { shutdownDone <- srv.Shutdown(shutCtx) }()
+	reg.CloseAll(shutCtx)
+	if err := <-shutdownDone; err != nil {
+		_ = srv.Close()
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func reapInterval(idle time.Duration) time.Duration {
+	if idle <= 0 {
+		return time.Hour
+	}
+	return min(max(idle/4, 100*time.Millisecond), time.Minute)
+}
+
+func newLogger(cfg *config.Config, out io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(out, opts))
+	}
+	return slog.New(slog.NewTextHandler(out, opts))
+}
+
+func healthcheck(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("mcpbridge healthcheck", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	url := fs.String("url", config.HealthcheckURL(getenv), "the bridge's /mcp endpoint")
+	timeout := fs.Duration("timeout", 10*time.Second, "give up after this long")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	versions := config.DefaultProtocolVersions
+	if v := getenv("MCPBRIDGE_PROTOCOL_VERSIONS"); v != "" {
+		c, err := config.Parse([]string{"--protocol-versions", v, "--", "x"}, func(string) string { return "" }, io.Discard)
+		if err != nil {
+			return err
+		}
+		versions = c.ProtocolVersions
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	if err := health.CheckBridge(ctx, http.DefaultClient, *url, versions); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "healthy:", *url)
+	return nil
+}
