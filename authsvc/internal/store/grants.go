@@ -23,6 +23,7 @@ import (
 //	oauth:family_members:{fid}      set of "at:{jti}:{exp}" and "rt:{hash}"
 //	oauth:user_tokens:{sub}         sorted set of the user's family ids by creation time
 //	oauth:client_tokens:{client_id} sorted set of the client's family ids
+//	oauth:login:{lower(login)}      the sub last seen with that GitHub login (admin lookups)
 //
 // Family keys live as long as the newest refresh token in them.
 
@@ -66,6 +67,7 @@ type Grant struct {
 func familyKey(fid string) string  { return Key("family", fid) }
 func membersKey(fid string) string { return Key("family_members", fid) }
 func userIndex(sub string) string  { return Key("user_tokens", sub) }
+func loginKey(login string) string { return Key("login", strings.ToLower(login)) }
 func clientIndexKey(cid string) string {
 	return Key("client_tokens", cid)
 }
@@ -102,6 +104,7 @@ func (s *Store) SaveGrant(ctx context.Context, g *Grant) error {
 	pipe.ExpireAt(ctx, familyKey(fid), time.Unix(r.ExpiresAt, 0))
 	pipe.ExpireAt(ctx, membersKey(fid), time.Unix(r.ExpiresAt, 0))
 	pipe.ZAdd(ctx, userIndex(r.Sub), redis.Z{Score: float64(r.ExpiresAt), Member: fid})
+	pipe.Set(ctx, loginKey(r.Login), r.Sub, refreshTTL)
 	pipe.ZAdd(ctx, clientIndexKey(r.ClientID), redis.Z{Score: float64(r.ExpiresAt), Member: fid})
 	revoked := pipe.HGet(ctx, familyKey(fid), "revoked")
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
@@ -324,4 +327,11 @@ func (s *Store) PurgeExpired(ctx context.Context, accessLifetime time.Duration) 
 	}
 	n, err := s.PruneRevocations(ctx, accessLifetime)
 	return total + n, err
+}
+
+// SubForLogin returns the GitHub user id last seen with login (case-insensitive) in
+// a token grant, or [ErrNotFound].
+func (s *Store) SubForLogin(ctx context.Context, login string) (string, error) {
+	v, err := s.rdb.Get(ctx, loginKey(login)).Result()
+	return v, s.wrap(err)
 }
