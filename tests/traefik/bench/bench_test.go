@@ -1,0 +1,413 @@
+// Package bench measures the mcpauth plugin inside a real Traefik with wrk, side by
+// side in one run: no middleware, mcpauth with one repeated token (the verified-token
+// cache), mcpauth with never-seen RS256 tokens (full verification under Yaegi each
+// time) and ForwardAuth to authsvc's /verify. It is a Go benchmark so that it runs
+// only when asked for: `just bench-plugin`.
+package bench
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v4"
+
+	"github.com/mcp-oauth-gateway/gateway/internal/jwtvectors"
+	"github.com/mcp-oauth-gateway/gateway/tests/internal/traefiktest"
+)
+
+const (
+	issuer   = "https://auth.bench.test"
+	resource = "https://mcp.bench.test/mcp"
+)
+
+func env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// BenchmarkPluginWrk prints one table; b.N is ignored (run with -benchtime 1x).
+func BenchmarkPluginWrk(b *testing.B) {
+	wrk, err := exec.LookPath("wrk")
+	if err != nil {
+		b.Fatal("wrk not found: run `just deps-wrk` (or `just bench-plugin`, which installs it)")
+	}
+	duration := env("BENCH_DURATION", "8s")
+	conns := env("BENCH_CONNECTIONS", "32")
+	nTokens, _ := strconv.Atoi(env("BENCH_TOKENS", "40000"))
+	dir := b.TempDir()
+
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		b.Fatal(err)
+	}
+	der, _ := x509.MarshalPKCS8PrivateKey(key)
+	pemKey := string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+
+	backend := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "ok\n")
+	})}
+	bl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go func() { _ = backend.Serve(bl) }()
+	defer backend.Close()
+
+	// authsvc (for its JWKS, its revocation feed and ForwardAuth /verify) with its
+	// own Redis, when AUTHSVC_BIN is given.
+	var authURL, kid string
+	var redisAddr string
+	if bin := os.Getenv("AUTHSVC_BIN"); bin != "" {
+		redisAddr = startRedis(b, dir)
+		authURL = startAuthsvc(b, bin, redisAddr, pemKey)
+		kid = authsvcKid(b, authURL, &key.PublicKey)
+	} else {
+		b.Log("AUTHSVC_BIN not set: no ForwardAuth row; the plugin gets an inline JWKS")
+		kid = "bench"
+	}
+
+	sign := func(sub string) (string, string) {
+		c := jwtvectors.Claims(time.Now(), sub)
+		c["iss"], c["aud"] = issuer, []any{resource}
+		return jwtvectors.Sign("RS256", key, map[string]any{"typ": "at+jwt", "kid": kid}, c), c["jti"].(string)
+	}
+	b.Logf("minting %d RS256 tokens…", nTokens)
+	tokens := make([]string, nTokens)
+	jtis := make([]string, nTokens)
+	var wg sync.WaitGroup
+	for w := 0; w < 2; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < nTokens; i += 2 {
+				tokens[i], jtis[i] = sign(fmt.Sprintf("u%d", i))
+			}
+		}(w)
+	}
+	wg.Wait()
+	cached, cachedJTI := sign("cached")
+	if redisAddr != "" {
+		// authsvc's /verify checks that the token's record is live (oauth:token:{jti}).
+		setKeys(b, redisAddr, append([]string{cachedJTI}, jtis...))
+	}
+	tokFile := filepath.Join(dir, "tokens.txt")
+	if err := os.WriteFile(tokFile, []byte(strings.Join(tokens, "\n")+"\n"), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	lua := filepath.Join(dir, "never-seen.lua")
+	if err := os.WriteFile(lua, []byte(neverSeenLua), 0o644); err != nil {
+		b.Fatal(err)
+	}
+
+	plugin := map[string]any{"issuer": issuer, "resource": resource}
+	if authURL != "" {
+		plugin["jwksURL"] = authURL + "/.well-known/jwks.json"
+		plugin["revocationURL"] = authURL + "/internal/revocations"
+		plugin["revocationToken"] = "bench-feed-token-0123456789abcdef0123"
+	} else {
+		plugin["jwks"] = inlineJWKS(kid, &key.PublicKey)
+	}
+	routers := map[string]any{
+		"plain":   map[string]any{"rule": "Host(`plain.bench.test`)", "service": "backend"},
+		"mcpauth": map[string]any{"rule": "Host(`mcp.bench.test`)", "service": "backend", "middlewares": []any{"mcpauth"}},
+	}
+	middlewares := map[string]any{"mcpauth": map[string]any{"plugin": map[string]any{"mcpauth": plugin}}}
+	if authURL != "" {
+		routers["forwardauth"] = map[string]any{"rule": "Host(`fa.bench.test`)", "service": "backend", "middlewares": []any{"forwardauth"}}
+		middlewares["forwardauth"] = map[string]any{"forwardAuth": map[string]any{
+			"address":             authURL + "/verify?resource=" + resource,
+			"authResponseHeaders": []any{"X-User-Id", "X-User-Login", "X-User-Name", "X-Auth-Client-Id", "X-Auth-Scopes"},
+		}}
+	}
+	dyn, _ := yaml.Marshal(map[string]any{"http": map[string]any{
+		"routers":     routers,
+		"middlewares": middlewares,
+		"services":    map[string]any{"backend": map[string]any{"loadBalancer": map[string]any{"servers": []any{map[string]any{"url": "http://" + bl.Addr().String()}}}}},
+	}})
+	tr := traefiktest.Start(b, traefiktest.Options{
+		LocalPlugin: true,
+		Dynamic:     string(dyn),
+		LogLevel:    "ERROR",
+		ReadyHost:   "mcp.bench.test",
+		ReadyPath:   "/.well-known/oauth-protected-resource",
+		ReadyStatus: 200,
+	})
+	// Every scenario must answer 200 before it is measured.
+	check := func(host, token string) {
+		resp, body, err := traefiktest.RawRequest(tr.Addr, "GET", "/mcp", host, http.Header{"Authorization": {"Bearer " + token}})
+		if err != nil || resp.StatusCode != 200 {
+			b.Fatalf("%s: %v %v %s", host, err, resp, body)
+		}
+	}
+	check("plain.bench.test", "")
+	check("mcp.bench.test", cached)
+	check("mcp.bench.test", tokens[len(tokens)-1])
+	if authURL != "" {
+		check("fa.bench.test", cached)
+	}
+
+	type row struct {
+		name string
+		res  wrkResult
+	}
+	run := func(name, host string, extra ...string) row {
+		args := []string{"-t2", "-c" + conns, "-d" + duration, "--latency", "-H", "Host: " + host}
+		var scriptArgs []string
+		for i, e := range extra {
+			if e == "--" {
+				extra, scriptArgs = extra[:i], extra[i:]
+				break
+			}
+		}
+		args = append(append(append(args, extra...), tr.URL+"/mcp"), scriptArgs...)
+		out, err := exec.Command(wrk, args...).CombinedOutput()
+		if err != nil {
+			b.Fatalf("wrk %v: %v\n%s", args, err, out)
+		}
+		res := parseWrk(string(out))
+		if res.non2xx > 0 || res.rps == 0 {
+			b.Fatalf("%s: %d non-2xx responses or no throughput:\n%s", name, res.non2xx, out)
+		}
+		return row{name, res}
+	}
+	rows := []row{
+		run("no middleware", "plain.bench.test"),
+		run("mcpauth, repeated token (cached)", "mcp.bench.test", "-H", "Authorization: Bearer "+cached),
+		run("mcpauth, never-seen RS256 tokens", "mcp.bench.test", "-s", lua, "--", tokFile),
+	}
+	if authURL != "" {
+		rows = append(rows, run("ForwardAuth to authsvc /verify", "fa.bench.test", "-H", "Authorization: Bearer "+cached))
+	}
+	never := rows[2].res
+	if never.requests > int64(nTokens) {
+		b.Logf("note: %d never-seen requests but only %d tokens: some were repeats (raise BENCH_TOKENS)", never.requests, nTokens)
+	}
+	base := rows[0].res.rps
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "\nwrk -t2 -c%s -d%s on loopback, Traefik v3.6.12 (GOMAXPROCS %d CPUs shared with wrk and the backend)\n", conns, duration, cpus())
+	fmt.Fprintf(&sb, "%-36s %10s %9s %9s %9s %8s\n", "scenario", "req/s", "p50", "p99", "requests", "× none")
+	for _, r := range rows {
+		fmt.Fprintf(&sb, "%-36s %10.0f %9s %9s %9d %8.2f\n", r.name, r.res.rps, r.res.p50, r.res.p99, r.res.requests, r.res.rps/base)
+	}
+	if len(rows) == 4 {
+		fmt.Fprintf(&sb, "cached mcpauth vs ForwardAuth: %.2f×; never-seen vs ForwardAuth: %.2f×\n", rows[1].res.rps/rows[3].res.rps, rows[2].res.rps/rows[3].res.rps)
+	}
+	fmt.Print(sb.String())
+}
+
+// neverSeenLua gives each wrk thread its own stride through the token file, so no
+// token is sent twice while there are tokens left.
+const neverSeenLua = `
+local tokens = {}
+local counter = 0
+local threads = 0
+function setup(thread)
+  thread:set("tid", threads)
+  threads = threads + 1
+end
+function init(args)
+  for line in io.lines(args[1]) do
+    if #line > 0 then tokens[#tokens + 1] = line end
+  end
+  counter = tid
+end
+function request()
+  local t = tokens[(counter % #tokens) + 1]
+  counter = counter + 2
+  return wrk.format(nil, nil, {["Authorization"] = "Bearer " .. t})
+end
+`
+
+type wrkResult struct {
+	rps      float64
+	p50, p99 string
+	requests int64
+	non2xx   int64
+}
+
+var (
+	reRPS   = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+	reP50   = regexp.MustCompile(`\s50%\s+(\S+)`)
+	reP99   = regexp.MustCompile(`\s99%\s+(\S+)`)
+	reReqs  = regexp.MustCompile(`(\d+) requests in`)
+	reNon2x = regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`)
+)
+
+func parseWrk(out string) wrkResult {
+	var r wrkResult
+	if m := reRPS.FindStringSubmatch(out); m != nil {
+		r.rps, _ = strconv.ParseFloat(m[1], 64)
+	}
+	if m := reP50.FindStringSubmatch(out); m != nil {
+		r.p50 = m[1]
+	}
+	if m := reP99.FindStringSubmatch(out); m != nil {
+		r.p99 = m[1]
+	}
+	if m := reReqs.FindStringSubmatch(out); m != nil {
+		r.requests, _ = strconv.ParseInt(m[1], 10, 64)
+	}
+	if m := reNon2x.FindStringSubmatch(out); m != nil {
+		r.non2xx, _ = strconv.ParseInt(m[1], 10, 64)
+	}
+	return r
+}
+
+func cpus() int {
+	out, err := exec.Command("nproc").Output()
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(strings.TrimSpace(string(out)))
+	return n
+}
+
+func inlineJWKS(kid string, pub *rsa.PublicKey) string {
+	b, _ := json.Marshal(map[string]any{"keys": []any{map[string]any{
+		"kty": "RSA", "kid": kid, "use": "sig", "alg": "RS256",
+		"n": b64(pub.N.Bytes()), "e": b64(big.NewInt(int64(pub.E)).Bytes()),
+	}}})
+	return string(b)
+}
+
+func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+func startRedis(b *testing.B, dir string) string {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		b.Fatal("redis-server not found: run `just deps-redis`")
+	}
+	port := traefiktest.FreePort(b)
+	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir)
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	waitTCP(b, addr)
+	return addr
+}
+
+// setKeys marks access-token records live the way authsvc stores them
+// (oauth:token:{jti}), so ForwardAuth's /verify accepts the pre-minted tokens.
+func setKeys(b *testing.B, addr string, jtis []string) {
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	w := bufio.NewWriter(conn)
+	for _, j := range jtis {
+		key := "oauth:token:" + j
+		fmt.Fprintf(w, "*5\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$1\r\n1\r\n$2\r\nEX\r\n$4\r\n3600\r\n", len(key), key)
+	}
+	if err := w.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	r := bufio.NewReader(conn)
+	for range jtis {
+		line, err := r.ReadString('\n')
+		if err != nil || !strings.HasPrefix(line, "+OK") {
+			b.Fatalf("redis SET: %q %v", line, err)
+		}
+	}
+}
+
+func startAuthsvc(b *testing.B, bin, redisAddr, pemKey string) string {
+	port := traefiktest.FreePort(b)
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = append(os.Environ(),
+		"LISTEN_ADDR=127.0.0.1:"+strconv.Itoa(port),
+		"AUTH_ISSUER_URL="+issuer,
+		"BASE_DOMAIN=bench.test",
+		"REDIS_URL=redis://"+redisAddr+"/0",
+		"GITHUB_CLIENT_ID=bench",
+		"GITHUB_CLIENT_SECRET=bench-secret",
+		"ALLOWED_GITHUB_USERS=*",
+		"JWT_ALGORITHM=RS256",
+		"JWT_PRIVATE_KEY="+pemKey,
+		"DEFAULT_AUDIENCE="+resource,
+		"REVOCATION_FEED_TOKEN=bench-feed-token-0123456789abcdef0123",
+		"LOG_LEVEL=error",
+	)
+	logf, _ := os.Create(filepath.Join(b.TempDir(), "authsvc.log"))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	u := "http://127.0.0.1:" + strconv.Itoa(port)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for {
+		resp, err := http.Get(u + "/health")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return u
+			}
+		}
+		select {
+		case <-ctx.Done():
+			out, _ := os.ReadFile(logf.Name())
+			b.Fatalf("authsvc not healthy within 30s:\n%s", out)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// authsvcKid finds the kid authsvc publishes for pub (an RFC 7638 thumbprint).
+func authsvcKid(b *testing.B, authURL string, pub *rsa.PublicKey) string {
+	resp, err := http.Get(authURL + "/.well-known/jwks.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var doc struct {
+		Keys []map[string]any `json:"keys"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+		b.Fatal(err)
+	}
+	for _, k := range doc.Keys {
+		if k["n"] == b64(pub.N.Bytes()) {
+			return k["kid"].(string)
+		}
+	}
+	b.Fatalf("authsvc's JWKS does not list the configured key: %v", doc.Keys)
+	return ""
+}
+
+func waitTCP(b *testing.B, addr string) {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	b.Fatalf("%s not listening within 10s", addr)
+}
