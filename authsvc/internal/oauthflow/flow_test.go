@@ -2,6 +2,7 @@ package oauthflow_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -294,4 +295,9 @@ func TestParallelRefresh(t *testing.T) {
 	if ok != 1 {
 		t.Fatalf("%d of %d parallel refreshes succeeded (%v), want exactly 1", ok, n, statuses)
 	}
+}
+
+func decodeJSON(resp *http.Response, v any) error {
+	defer resp.Body.Close()
+	return json.NewDecoder(resp.Body).Decode(v)
 }

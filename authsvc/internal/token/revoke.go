@@ -100,7 +100,7 @@ func (h *Handler) introspect(r *http.Request) (map[string]any, error) {
 	ctx := r.Context()
 	if strings.HasPrefix(tok, RefreshPrefix) {
 		rec, err := h.store.GetRefresh(ctx, store.HashSecret(tok))
-		if err != nil || rec.ClientID != client.ID {
+		if err != nil || rec.ClientID != client.ID || rec.ExpiresAt <= h.opts.Now().Unix() {
 			return inactive, nil
 		}
 		return map[string]any{"active": true, "token_type": "refresh_token", "client_id": rec.ClientID,
