@@ -154,11 +154,14 @@ func (s *Session) Submit(msgs []*jsonrpc.Message, streaming bool) (*Exchange, er
 		case jsonrpc.KindNotification:
 			if m.RequestID != nil {
 				// A cancellation names the client's id; the child only knows its own.
+				// A cancellation for a request that is already over (answered, timed out,
+				// or abandoned when the client hung up, which already told the child) is
+				// dropped: passed on as is, its id could name another request of the child.
 				if c, ok := s.byClient[string(m.RequestID)]; ok {
 					out = append(out, m.WithRequestID(json.RawMessage(strconv.FormatInt(c.childID, 10))))
 					s.finishLocked(c, nil, "cancelled by client")
-					continue
 				}
+				continue
 			}
 			out = append(out, m.Raw)
 		default:
