@@ -227,25 +227,9 @@ func TestParallelCodeRedemption(t *testing.T) {
 	ver := oauth2.GenerateVerifier()
 	code := env.NewBrowser().Code(t, cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(ver)), "s")
 
-	const n = 50
-	statuses := make([]int, n)
-	tokens := make([]string, n)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {ver},
-				"redirect_uri": {c.RedirectURI}, "client_id": {c.ID}}
-			st, body, _ := env.PostForm(t, "/token", form, "", "")
-			statuses[i] = st
-			tokens[i], _ = body["access_token"].(string)
-		}()
-	}
-	close(start)
-	wg.Wait()
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {ver},
+		"redirect_uri": {c.RedirectURI}, "client_id": {c.ID}}
+	statuses, tokens := together(t, env, 50, form, "access_token")
 	ok, winner := 0, ""
 	for i, s := range statuses {
 		if s == http.StatusOK {
@@ -256,7 +240,7 @@ func TestParallelCodeRedemption(t *testing.T) {
 		}
 	}
 	if ok != 1 {
-		t.Fatalf("%d of %d parallel redemptions succeeded (%v), want exactly 1", ok, n, statuses)
+		t.Fatalf("%d of %d parallel redemptions succeeded (%v), want exactly 1", ok, len(statuses), statuses)
 	}
 	// The replays revoked what the winner got.
 	if got := introspect(t, env, c, winner); got["active"] != false {
@@ -270,8 +254,30 @@ func TestParallelRefresh(t *testing.T) {
 	tok := obtain(t, env, env.NewBrowser(), c)
 
 	const n = 20
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}, "client_id": {c.ID}}
+	statuses, refresh := together(t, env, n, form, "refresh_token")
+	ok, winner := 0, ""
+	for i, s := range statuses {
+		if s == http.StatusOK {
+			ok++
+			winner = refresh[i]
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d of %d parallel refreshes succeeded (%v), want exactly 1", ok, n, statuses)
+	}
+	// The losers presented a rotated token: reuse, so the winner's family is dead too.
+	if got := introspect(t, env, c, winner); got["active"] != false {
+		t.Fatalf("winner's refresh token after concurrent reuse: %v, want revoked", got)
+	}
+}
+
+// together posts form to /token n times at once and returns each status and the
+// named field of each answer.
+func together(t *testing.T, env *oauthtest.Env, n int, form url.Values, field string) ([]int, []string) {
+	t.Helper()
 	statuses := make([]int, n)
-	refresh := make([]string, n)
+	values := make([]string, n)
 	var wg sync.WaitGroup
 	start := make(chan struct{})
 	for i := range n {
@@ -279,22 +285,14 @@ func TestParallelRefresh(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			st, body, _ := env.PostForm(t, "/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}, "client_id": {c.ID}}, "", "")
+			st, body, _ := env.PostForm(t, "/token", form, "", "")
 			statuses[i] = st
-			refresh[i], _ = body["refresh_token"].(string)
+			values[i], _ = body[field].(string)
 		}()
 	}
 	close(start)
 	wg.Wait()
-	ok := 0
-	for _, s := range statuses {
-		if s == http.StatusOK {
-			ok++
-		}
-	}
-	if ok != 1 {
-		t.Fatalf("%d of %d parallel refreshes succeeded (%v), want exactly 1", ok, n, statuses)
-	}
+	return statuses, values
 }
 
 func decodeJSON(resp *http.Response, v any) error {

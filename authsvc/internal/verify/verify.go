@@ -244,34 +244,46 @@ func (h *Handler) build(entries []store.Revocation, cursor string, reset bool) *
 	now := h.opts.Now().Unix()
 	keep := int64(h.opts.AccessLifetime / time.Second)
 	out := &FeedResponse{Cursor: cursor, Reset: reset, Tokens: []feedToken{}, Users: []feedUser{}, Clients: []feedClient{}}
-	users, clients := map[string]int{}, map[string]int{}
+	var users, clients latest
 	for _, e := range entries {
-		switch e.Kind {
-		case store.KindToken:
+		switch {
+		case e.Kind == store.KindToken:
 			if e.At >= now {
 				out.Tokens = append(out.Tokens, feedToken{JTI: e.ID, Exp: e.At})
 			}
-		case store.KindUser:
-			if reset && keep > 0 && e.At+keep < now {
-				continue
-			}
-			if i, ok := users[e.ID]; ok {
-				out.Users[i].Before = max(out.Users[i].Before, e.At)
-				continue
-			}
-			users[e.ID] = len(out.Users)
-			out.Users = append(out.Users, feedUser{Sub: e.ID, Before: e.At})
-		case store.KindClient:
-			if reset && keep > 0 && e.At+keep < now {
-				continue
-			}
-			if i, ok := clients[e.ID]; ok {
-				out.Clients[i].Before = max(out.Clients[i].Before, e.At)
-				continue
-			}
-			clients[e.ID] = len(out.Clients)
-			out.Clients = append(out.Clients, feedClient{ClientID: e.ID, Before: e.At})
+		case reset && keep > 0 && e.At+keep < now:
+			// A users/clients entry older than the token lifetime covers nothing live.
+		case e.Kind == store.KindUser:
+			users.add(e.ID, e.At)
+		case e.Kind == store.KindClient:
+			clients.add(e.ID, e.At)
 		}
 	}
+	for i, id := range users.ids {
+		out.Users = append(out.Users, feedUser{Sub: id, Before: users.at[i]})
+	}
+	for i, id := range clients.ids {
+		out.Clients = append(out.Clients, feedClient{ClientID: id, Before: clients.at[i]})
+	}
 	return out
+}
+
+// latest keeps, per id and in first-seen order, the latest "before" time.
+type latest struct {
+	ids   []string
+	at    []int64
+	index map[string]int
+}
+
+func (l *latest) add(id string, at int64) {
+	if l.index == nil {
+		l.index = map[string]int{}
+	}
+	if i, ok := l.index[id]; ok {
+		l.at[i] = max(l.at[i], at)
+		return
+	}
+	l.index[id] = len(l.ids)
+	l.ids = append(l.ids, id)
+	l.at = append(l.at, at)
 }
