@@ -299,3 +299,27 @@ func decodeJSON(resp *http.Response, v any) error {
 	defer resp.Body.Close()
 	return json.NewDecoder(resp.Body).Decode(v)
 }
+
+func TestRevokeUserEndsTokensAndSessions(t *testing.T) {
+	env := oauthtest.New(t, nil)
+	env.Stub.LoginAs(githubstub.User{ID: 777, Login: "frank"})
+	c := env.Register(t, "none", "http://127.0.0.1:8976/callback", nil)
+	b := env.NewBrowser()
+	tok := obtain(t, env, b, c)
+	logins := env.Stub.Count("token")
+
+	if _, err := env.Store.RevokeUser(context.Background(), "777"); err != nil {
+		t.Fatal(err)
+	}
+	if got := introspect(t, env, c, tok.AccessToken); got["active"] != false {
+		t.Fatalf("access token after revoke-user: %v, want inactive", got)
+	}
+	if got := introspect(t, env, c, tok.RefreshToken); got["active"] != false {
+		t.Fatalf("refresh token after revoke-user: %v, want inactive", got)
+	}
+	// The browser session ended: the next authorization logs in at GitHub again.
+	_ = obtain(t, env, b, c)
+	if got := env.Stub.Count("token"); got != logins+1 {
+		t.Fatalf("GitHub code exchanges = %d, want %d (a new login after revoke-user)", got, logins+1)
+	}
+}

@@ -13,6 +13,7 @@ import (
 //
 //	oauth:state:{state}              LoginState, single use (GETDEL), TTL ≤ 10 min
 //	oauth:session:{sid}              Session (browser session after GitHub login)
+//	oauth:user_sessions:{sub}        set of the user's session ids
 //	oauth:consent_req:{id}           ConsentRequest (the consent page's pending request)
 //	oauth:consents:{client_id}       hash sub → approved scope; TTL = the client's
 //	oauth:code:{sha256(code)}        Code, single use, TTL ≤ 10 min
@@ -113,9 +114,34 @@ func (s *Store) TakeLoginState(ctx context.Context, state string) (*LoginState, 
 	return &ls, nil
 }
 
-// PutSession stores a browser session for ttl.
+// PutSession stores a browser session for ttl and indexes it under the user, so that
+// revoking the user ends the session too.
 func (s *Store) PutSession(ctx context.Context, sess *Session, ttl time.Duration) error {
-	return s.putJSON(ctx, Key("session", sess.ID), sess, ttl)
+	b, err := json.Marshal(sess)
+	if err != nil {
+		return fmt.Errorf("store: encode session: %w", err)
+	}
+	pipe := s.rdb.TxPipeline()
+	pipe.Set(ctx, Key("session", sess.ID), b, ttl)
+	pipe.SAdd(ctx, userSessions(sess.Sub), sess.ID)
+	pipe.Expire(ctx, userSessions(sess.Sub), ttl)
+	_, err = pipe.Exec(ctx)
+	return s.wrap(err)
+}
+
+func userSessions(sub string) string { return Key("user_sessions", sub) }
+
+// EndUserSessions deletes every browser session of sub.
+func (s *Store) EndUserSessions(ctx context.Context, sub string) error {
+	ids, err := s.rdb.SMembers(ctx, userSessions(sub)).Result()
+	if err != nil {
+		return s.wrap(err)
+	}
+	keys := []string{userSessions(sub)}
+	for _, id := range ids {
+		keys = append(keys, Key("session", id))
+	}
+	return s.wrap(s.rdb.Del(ctx, keys...).Err())
 }
 
 // GetSession returns a live session or [ErrNotFound].

@@ -235,11 +235,15 @@ func (s *Store) RevokeFamily(ctx context.Context, fid string) (int, error) {
 	return killed, nil
 }
 
-// RevokeUser revokes every family of sub and publishes a users entry so that every
+// RevokeUser revokes every family of sub, ends the user's browser sessions (the next
+// authorization logs in at GitHub again) and publishes a users entry so that every
 // token issued to sub until now dies at the edge too.
 func (s *Store) RevokeUser(ctx context.Context, sub string) (int, error) {
 	killed, err := s.revokeIndex(ctx, userIndex(sub))
 	if err != nil {
+		return killed, err
+	}
+	if err := s.EndUserSessions(ctx, sub); err != nil {
 		return killed, err
 	}
 	return killed, s.AppendRevocation(ctx, Revocation{Kind: KindUser, ID: sub, At: s.now().Unix()})
