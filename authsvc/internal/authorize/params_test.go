@@ -89,3 +89,26 @@ func FuzzMatchRedirect(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseScope(f *testing.F) {
+	for _, s := range []string{"read write", "  a  b a ", `x"y`, "é", ""} {
+		f.Add(s, "read write")
+	}
+	f.Fuzz(func(t *testing.T, requested, registered string) {
+		got, err := ParseScope(requested, registered)
+		if err != nil {
+			return
+		}
+		if strings.Contains(got, "  ") || strings.HasPrefix(got, " ") || strings.HasSuffix(got, " ") {
+			t.Fatalf("ParseScope(%q) = %q, not normalised", requested, got)
+		}
+		for i := 0; i < len(got); i++ {
+			if got[i] < 0x20 || got[i] > 0x7e || got[i] == '"' || got[i] == '\\' {
+				t.Fatalf("ParseScope(%q) = %q, has a forbidden byte", requested, got)
+			}
+		}
+		if strings.TrimSpace(registered) != "" && !ScopeCovers(registered, got) {
+			t.Fatalf("ParseScope(%q, %q) = %q, beyond the registration", requested, registered, got)
+		}
+	})
+}
