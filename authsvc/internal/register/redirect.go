@@ -151,7 +151,13 @@ func validHost(h string) bool {
 	if _, err := netip.ParseAddr(h); err == nil {
 		return !strings.Contains(h, "%") // no IPv6 zones
 	}
-	for _, label := range strings.Split(strings.TrimSuffix(h, "."), ".") {
+	labels := strings.Split(strings.TrimSuffix(h, "."), ".")
+	if last := strings.ToLower(labels[len(labels)-1]); strings.HasPrefix(last, "0x") || strings.Trim(last, "0123456789") == "" {
+		// Browsers read a host whose last label is numeric as an IPv4 address in
+		// some legacy form (0, 127.1, 0x7f.1); only canonical dotted quads are allowed.
+		return false
+	}
+	for _, label := range labels {
 		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
 			return false
 		}

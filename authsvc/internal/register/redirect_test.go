@@ -61,6 +61,11 @@ func TestValidateRedirectURI(t *testing.T) {
 		{"empty host", "https:///cb", "", errRedirectHost},
 		{"wildcard host", "https://*.example.com/cb", "", errRedirectHost},
 		{"underscore host", "https://a_b.example.com/cb", "", errRedirectHost},
+		{"numeric host 0", "https://0/cb", "", errRedirectHost},
+		{"short ipv4 loopback", "http://127.1/cb", "", errRedirectHost},
+		{"hex ipv4", "https://0x7f.0.0.1/cb", "", errRedirectHost},
+		{"octal-looking ipv4", "http://0177.0.0.1/cb", "", errRedirectHost},
+		{"at sign in path is fine", "https://app.example.com/u/@me", "", nil},
 		{"opaque https", "https:app.example.com", "", errRedirectHost},
 		{"empty port", "https://app.example.com:/cb", "", errRedirectHost},
 		{"ipv6 zone", "http://[fe80::1%25lo]/cb", "", errRedirectHost},
@@ -91,8 +96,8 @@ func FuzzValidateRedirectURI(f *testing.F) {
 		if ValidateRedirectURI(uri, app) != nil {
 			return
 		}
-		if strings.ContainsAny(uri, "#\\ \t\r\n@") {
-			t.Fatalf("accepted %q with a forbidden character", uri)
+		if strings.ContainsAny(uri, "#\\ \t\r\n") || strings.Contains(authority(uri), "@") {
+			t.Fatalf("accepted %q with a forbidden character or user info", uri)
 		}
 		for i := 0; i < len(uri); i++ {
 			if uri[i] < 0x21 || uri[i] > 0x7e {

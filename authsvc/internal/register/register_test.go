@@ -34,7 +34,7 @@ type testEnv struct {
 }
 
 // newEnv serves the registration endpoints on a real Redis, routed like the server.
-func newEnv(t *testing.T, opts Options) *testEnv {
+func newEnv(t testing.TB, opts Options) *testEnv {
 	t.Helper()
 	st, err := store.Open(redistest.URL(t), "", nil)
 	if err != nil {
