@@ -32,7 +32,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	bridgeBin = filepath.Join(dir, "mcpbridge")
-	build := exec.Command("go", "build", "-o", bridgeBin, "github.com/mcp-oauth-gateway/gateway/mcpbridge")
+	// Built with the race detector: every test below also checks the real binary for
+	// data races (see startBridge's cleanup).
+	build := exec.Command("go", "build", "-race", "-o", bridgeBin, "github.com/mcp-oauth-gateway/gateway/mcpbridge")
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "building mcpbridge: %v\n%s", err, out)
 		os.Exit(1)
@@ -107,6 +109,9 @@ func startBridge(t *testing.T, args []string, command []string, env ...string) *
 	}()
 	t.Cleanup(func() {
 		b.stop(t)
+		if strings.Contains(b.logs.String(), "WARNING: DATA RACE") {
+			t.Error("the race detector found a data race in mcpbridge")
+		}
 		if t.Failed() {
 			t.Logf("mcpbridge log:\n%s", b.logs.String())
 		}
@@ -275,3 +280,48 @@ func sseMessages(body string) []string {
 }
 
 func writeFile(path, content string) error { return os.WriteFile(path, []byte(content), 0o644) }
+
+// stream is an open GET event stream.
+type stream struct {
+	resp   *http.Response
+	events chan string
+}
+
+// openStream opens the session's GET stream; events delivers each message's data.
+func openStream(t *testing.T, b *bridge, user, sid string) *stream {
+	t.Helper()
+	req, err := http.NewRequest("GET", b.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("X-User-Id", user)
+	req.Header.Set("Mcp-Session-Id", sid)
+	req.Header.Set("MCP-Protocol-Version", "2025-11-25")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET stream: %v", err)
+	}
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
+		resp.Body.Close()
+		t.Fatalf("GET stream: status %d content type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	s := &stream{resp: resp, events: make(chan string, 1024)}
+	go func() {
+		defer close(s.events)
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 0, 64<<10), 4<<20)
+		for sc.Scan() {
+			if data, ok := strings.CutPrefix(sc.Text(), "data:"); ok {
+				select {
+				case s.events <- strings.TrimSpace(data):
+				default:
+				}
+			}
+		}
+	}()
+	return s
+}
+
+// Close ends the stream from the client side.
+func (s *stream) Close() { s.resp.Body.Close() }

@@ -1,0 +1,295 @@
+package bridge
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mcp-oauth-gateway/gateway/tests/internal/mcpservers"
+)
+
+// longCall runs for 30 s, with a progress notification every second.
+const longCall = `{"jsonrpc":"2.0","id":"long","method":"tools/call","params":{"name":"trigger-long-running-operation","arguments":{"duration":30,"steps":30},"_meta":{"progressToken":"lp"}}}`
+
+// postEvents POSTs body and delivers the data of each event of the SSE answer; the
+// channel closes when the answer ends.
+func postEvents(t *testing.T, b *bridge, header map[string]string, body string) <-chan string {
+	t.Helper()
+	c, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	req, err := http.NewRequestWithContext(c, "POST", b.URL, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		cancel()
+		t.Fatalf("POST: %v", err)
+	}
+	if resp.Header.Get("Content-Type") != "text/event-stream" {
+		cancel()
+		t.Fatalf("POST: status %d content type %q, want an event stream", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	events := make(chan string, 256)
+	go func() {
+		defer cancel()
+		defer close(events)
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			if data, ok := strings.CutPrefix(sc.Text(), "data:"); ok {
+				events <- strings.TrimSpace(data)
+			}
+		}
+	}()
+	return events
+}
+
+// next waits for the next event.
+func next(t *testing.T, events <-chan string, what string) string {
+	t.Helper()
+	select {
+	case e, ok := <-events:
+		if !ok {
+			t.Fatalf("stream ended while waiting for %s", what)
+		}
+		return e
+	case <-time.After(60 * time.Second):
+		t.Fatalf("no %s within 60s", what)
+	}
+	return ""
+}
+
+// drain returns the remaining events once the stream ends.
+func drain(t *testing.T, events <-chan string) []string {
+	t.Helper()
+	var out []string
+	deadline := time.After(60 * time.Second)
+	for {
+		select {
+		case e, ok := <-events:
+			if !ok {
+				return out
+			}
+			out = append(out, e)
+		case <-deadline:
+			t.Fatalf("stream did not end within 60s (got %v)", out)
+		}
+	}
+}
+
+// TestChildCrash: a child killed mid-request ends its session; the pending request gets
+// a JSON-RPC error and the stream ends; later use gets 404.
+func TestChildCrash(t *testing.T) {
+	b := startBridge(t, nil, mcpservers.Everything(t))
+	sid := initSession(t, b, "alice")
+	pids := b.childPIDs()
+	if len(pids) != 1 {
+		t.Fatalf("want one child pid in the log, got %v", pids)
+	}
+	events := postEvents(t, b, sessionHeaders("alice", sid), longCall)
+	// Other server messages (list_changed) may come first; the progress shows the call runs.
+	for e := next(t, events, "progress"); !strings.Contains(e, "notifications/progress"); e = next(t, events, "progress") {
+	}
+	pid, _ := strconv.Atoi(pids[0])
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatalf("killing the child: %v", err)
+	}
+	rest := drain(t, events)
+	if len(rest) == 0 {
+		t.Fatal("the stream ended without an answer to the pending request")
+	}
+	last := rest[len(rest)-1]
+	if code, _ := rpcError(last); code != -32000 || !strings.Contains(last, `"id":"long"`) {
+		t.Errorf("last event = %s, want JSON-RPC error -32000 for id \"long\"", last)
+	}
+	b.waitLog(t, `"msg":"session ended"`, 30*time.Second)
+	if r := do(t, "POST", b.URL, sessionHeaders("alice", sid), `{"jsonrpc":"2.0","id":1,"method":"ping"}`); r.Status != http.StatusNotFound {
+		t.Errorf("POST after the crash: status %d, want 404", r.Status)
+	}
+	waitGone(t, pids, 15*time.Second)
+}
+
+// TestRequestTimeout: a request the child does not answer in time gets an error; the
+// child is told to cancel it and the session stays usable.
+func TestRequestTimeout(t *testing.T) {
+	b := startBridge(t, []string{"--request-timeout", "1500ms"}, mcpservers.Everything(t))
+	sid := initSession(t, b, "alice")
+	start := time.Now()
+	r := do(t, "POST", b.URL, sessionHeaders("alice", sid, "Accept", "application/json"),
+		`{"jsonrpc":"2.0","id":"slow","method":"tools/call","params":{"name":"trigger-long-running-operation","arguments":{"duration":20,"steps":2}}}`)
+	if code, msg := rpcError(r.Body); r.Status != 200 || code != -32001 || !strings.Contains(msg, "timed out") || !strings.Contains(r.Body, `"id":"slow"`) {
+		t.Fatalf("status %d body %s, want JSON-RPC error -32001 for id \"slow\"", r.Status, r.Body)
+	}
+	if elapsed := time.Since(start); elapsed > 15*time.Second {
+		t.Errorf("the timeout answer took %s", elapsed)
+	}
+	b.waitLog(t, `"status":"timeout"`, 10*time.Second)
+	r = do(t, "POST", b.URL, sessionHeaders("alice", sid, "Accept", "application/json"),
+		`{"jsonrpc":"2.0","id":"after","method":"tools/call","params":{"name":"echo","arguments":{"message":"still here"}}}`)
+	if !strings.Contains(r.Body, "still here") {
+		t.Errorf("request after a timeout: status %d body %s", r.Status, r.Body)
+	}
+}
+
+// TestIdleReaping: a session nobody uses is ended and its child stopped.
+func TestIdleReaping(t *testing.T) {
+	b := startBridge(t, []string{"--idle-timeout", "1s"}, mcpservers.GoEverything(t))
+	sid := initSession(t, b, "alice")
+	pids := b.childPIDs()
+	b.waitLog(t, `"reason":"idle timeout"`, 30*time.Second)
+	waitGone(t, pids, 15*time.Second)
+	if r := do(t, "POST", b.URL, sessionHeaders("alice", sid), `{"jsonrpc":"2.0","id":1,"method":"ping"}`); r.Status != http.StatusNotFound {
+		t.Errorf("POST to a reaped session: status %d, want 404", r.Status)
+	}
+}
+
+// TestMaxSessions: past the limit, initialize gets 503 with a clear message; closing a
+// session frees its slot.
+func TestMaxSessions(t *testing.T) {
+	b := startBridge(t, []string{"--max-sessions", "2"}, mcpservers.GoEverything(t))
+	first := initSession(t, b, "a")
+	initSession(t, b, "b")
+	r := do(t, "POST", b.URL, jsonHeaders("X-User-Id", "c"), initBody)
+	if _, msg := rpcError(r.Body); r.Status != http.StatusServiceUnavailable || !strings.Contains(msg, "session limit") || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("third initialize: status %d Retry-After %q body %s, want 503 with a message and Retry-After", r.Status, r.Header.Get("Retry-After"), r.Body)
+	}
+	if r := do(t, "DELETE", b.URL, sessionHeaders("a", first), ""); r.Status != http.StatusNoContent {
+		t.Fatalf("DELETE: %d", r.Status)
+	}
+	if r := do(t, "POST", b.URL, jsonHeaders("X-User-Id", "c"), initBody); r.Status != http.StatusOK {
+		t.Errorf("initialize after freeing a slot: status %d, body %s", r.Status, r.Body)
+	}
+}
+
+// TestConcurrentSessions: 100 sessions at once, each asking for an answer only it can
+// recognise, all with the same JSON-RPC ids: no answer reaches the wrong session.
+func TestConcurrentSessions(t *testing.T) {
+	const n = 100
+	b := startBridge(t, []string{"--max-sessions", "200"}, mcpservers.GoEverything(t))
+	var wg sync.WaitGroup
+	errs := make(chan string, n)
+	sem := make(chan struct{}, 25) // bounded start-up burst on a small machine
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			user := fmt.Sprintf("user-%d", i)
+			sid := initSession(t, b, user)
+			<-sem
+			for round := range 3 {
+				token := fmt.Sprintf("s%d-r%d", i, round)
+				r := do(t, "POST", b.URL, sessionHeaders(user, sid),
+					`{"jsonrpc":"2.0","id":2,"method":"prompts/get","params":{"name":"test_prompt_with_arguments","arguments":{"arg1":"`+token+`","arg2":"x"}}}`)
+				body := r.Body
+				if r.Header.Get("Content-Type") == "text/event-stream" {
+					body = strings.Join(sseMessages(r.Body), "\n")
+				}
+				if r.Status != 200 || !strings.Contains(body, token) || !strings.Contains(body, `"id":2`) {
+					errs <- fmt.Sprintf("session %d round %d: status %d body %s", i, round, r.Status, body)
+					return
+				}
+				for j := range n {
+					if j != i && strings.Contains(body, fmt.Sprintf(`"s%d-r`, j)) {
+						errs <- fmt.Sprintf("session %d got session %d's answer", i, j)
+					}
+				}
+			}
+			if r := do(t, "DELETE", b.URL, sessionHeaders(user, sid), ""); r.Status != http.StatusNoContent {
+				errs <- fmt.Sprintf("session %d: DELETE %d", i, r.Status)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	waitGone(t, b.childPIDs(), 30*time.Second)
+}
+
+// TestGracefulShutdown: SIGTERM ends every session (idle, streaming, mid-request), the
+// bridge exits 0 and no child process is left.
+func TestGracefulShutdown(t *testing.T) {
+	b := startBridge(t, nil, mcpservers.Everything(t))
+	idle := initSession(t, b, "a")
+	_ = idle
+	streaming := initSession(t, b, "b")
+	get := openStream(t, b, "b", streaming)
+	defer get.Close()
+	busy := initSession(t, b, "c")
+	events := postEvents(t, b, sessionHeaders("c", busy), longCall)
+	next(t, events, "progress")
+	pids := b.childPIDs()
+	if len(pids) != 3 {
+		t.Fatalf("want 3 child pids, got %v", pids)
+	}
+	if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-b.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the bridge did not exit within 30s of SIGTERM")
+	}
+	if b.err != nil {
+		t.Errorf("bridge exit: %v, want success", b.err)
+	}
+	rest := drain(t, events)
+	if len(rest) == 0 || !strings.Contains(rest[len(rest)-1], `"id":"long"`) {
+		t.Errorf("the pending request got no answer before shutdown: %v", rest)
+	}
+	waitGone(t, pids, 5*time.Second)
+	if !strings.Contains(b.logs.String(), `"msg":"stopped"`) {
+		t.Error("no \"stopped\" log line")
+	}
+	// The GET stream was closed by the bridge.
+	select {
+	case _, ok := <-get.events:
+		for ok {
+			_, ok = <-get.events
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("the GET stream stayed open after shutdown")
+	}
+}
+
+// TestNoTokenReachesChild: request headers never become part of the child's
+// environment or arguments.
+func TestNoTokenReachesChild(t *testing.T) {
+	b := startBridge(t, nil, mcpservers.Everything(t), "BRIDGE_TEST_MARKER=operator-config")
+	h := jsonHeaders("X-User-Id", "alice", "Authorization", "Bearer secret-token-xyz", "Cookie", "sid=secret-cookie")
+	r := do(t, "POST", b.URL, h, initBody)
+	sid := r.Header.Get("Mcp-Session-Id")
+	if r.Status != 200 || sid == "" {
+		t.Fatalf("initialize: %d %s", r.Status, r.Body)
+	}
+	h = sessionHeaders("alice", sid, "Accept", "application/json", "Authorization", "Bearer secret-token-xyz")
+	r = do(t, "POST", b.URL, h, `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"get-env","arguments":{}}}`)
+	if !strings.Contains(r.Body, "operator-config") {
+		t.Fatalf("get-env did not show the bridge's own environment: %s", r.Body)
+	}
+	if strings.Contains(r.Body, "secret-token-xyz") || strings.Contains(r.Body, "secret-cookie") {
+		t.Errorf("a request header reached the child's environment: %s", r.Body)
+	}
+	for _, pid := range b.childPIDs() {
+		cmdline, _ := os.ReadFile("/proc/" + pid + "/cmdline")
+		if strings.Contains(string(cmdline), "secret") {
+			t.Errorf("child %s command line carries a secret: %q", pid, cmdline)
+		}
+	}
+	if strings.Contains(b.logs.String(), "secret-token-xyz") {
+		t.Error("the token appears in the bridge log")
+	}
+}
