@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -263,6 +264,26 @@ func TestVariablesListsEveryName(t *testing.T) {
 	for _, want := range []string{"LISTEN_ADDR", "AUTH_ISSUER_URL", "REDIS_PASSWORD", "GATEWAY_JWT_SECRET", "TRUSTED_PROXIES", "REVOCATION_FEED_TOKEN", "MAX_BODY_BYTES"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("Variables() lacks %s", want)
+		}
+	}
+}
+
+// TestEnvExampleDocumentsEveryVariable keeps .env.example and docs/authsvc.md in step
+// with the variables authsvc reads.
+func TestEnvExampleDocumentsEveryVariable(t *testing.T) {
+	for _, file := range []string{"../../../.env.example", "../../../docs/authsvc.md"} {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range Variables() {
+			want := name + "="
+			if strings.HasSuffix(file, ".md") {
+				want = "`" + name + "`"
+			}
+			if !strings.Contains(string(b), want) {
+				t.Errorf("%s does not document %s", file, name)
+			}
 		}
 	}
 }
