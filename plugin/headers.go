@@ -11,6 +11,8 @@ type identityHeaders struct {
 	names   [5]string       // canonical names to set
 	normal  map[string]bool // normalised spellings to strip
 	lengths [256]bool       // lengths of those names: a cheap pre-filter per header
+	firsts  [256]bool       // their first bytes, both cases ('-' and '_' alike)
+	lasts   [256]bool       // their last bytes, likewise
 }
 
 func newIdentityHeaders(names [5]string) *identityHeaders {
@@ -20,6 +22,20 @@ func newIdentityHeaders(names [5]string) *identityHeaders {
 		h.normal[nn] = true
 		if len(nn) < len(h.lengths) {
 			h.lengths[len(nn)] = true
+		}
+		for _, c := range []byte{nn[0], nn[len(nn)-1]} {
+			variants := []byte{c, byte(strings.ToUpper(string(c))[0])}
+			if c == '-' {
+				variants = append(variants, '_')
+			}
+			for _, v := range variants {
+				if c == nn[0] {
+					h.firsts[v] = true
+				}
+				if c == nn[len(nn)-1] {
+					h.lasts[v] = true
+				}
+			}
 		}
 	}
 	return h
@@ -36,7 +52,7 @@ func normalizeHeaderName(name string) string {
 // "X_user_id", and keeps duplicates as several values: all are removed here.
 func (h *identityHeaders) strip(hdr http.Header) {
 	for k := range hdr {
-		if len(k) >= len(h.lengths) || !h.lengths[len(k)] {
+		if len(k) >= len(h.lengths) || !h.lengths[len(k)] || !h.firsts[k[0]] || !h.lasts[k[len(k)-1]] {
 			continue
 		}
 		if h.normal[normalizeHeaderName(k)] {

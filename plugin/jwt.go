@@ -55,72 +55,71 @@ type identity struct {
 	denied string
 }
 
-// keyLookup finds the key for a kid.
-type keyLookup interface {
-	key(ctx context.Context, kid string) (*publicKey, error)
-}
-
 var b64 = base64.RawURLEncoding.Strict()
 
 // verify checks token completely (structure, alg, key, signature, typ, iss, aud, time
-// claims, claim types) at unix time now and returns its identity. It does not look
-// at revocation or per-route policy.
-func (s *settings) verify(ctx context.Context, keys keyLookup, token string, now int64) (*identity, error) {
+// claims, claim types) at unix time now (seconds) and returns its identity. It does
+// not look at revocation. Keys come from s.inlineKeys or remote (jwksURL).
+func (s *settings) verify(ctx context.Context, remote *remoteKeys, token string, now int64) (*identity, error) {
 	if len(token) > maxTokenBytes {
 		return nil, errTooLarge
 	}
 	dot1 := strings.IndexByte(token, '.')
-	if dot1 < 0 {
-		return nil, errMalformed
-	}
-	dot2 := strings.IndexByte(token[dot1+1:], '.')
-	if dot2 < 0 {
-		return nil, errMalformed
-	}
-	dot2 += dot1 + 1
-	if strings.IndexByte(token[dot2+1:], '.') >= 0 {
-		return nil, errMalformed
-	}
-	hdrBytes, err := b64.DecodeString(token[:dot1])
-	if err != nil {
+	dot2 := strings.LastIndexByte(token, '.')
+	if dot1 < 0 || dot2 == dot1 || strings.IndexByte(token[dot1+1:dot2], '.') >= 0 {
 		return nil, errMalformed
 	}
 	var hdr map[string]interface{}
-	if err := json.Unmarshal(hdrBytes, &hdr); err != nil {
+	if json.Unmarshal(decodeSegment(token[:dot1]), &hdr) != nil {
 		return nil, errMalformed
 	}
 	alg, _ := hdr["alg"].(string)
 	if !s.algorithms[alg] {
 		return nil, errAlgorithm
 	}
-	typ, _ := hdr["typ"].(string)
-	if !strings.EqualFold(typ, "at+jwt") && !strings.EqualFold(typ, "application/at+jwt") {
-		return nil, errType
-	}
-	if _, ok := hdr["crit"]; ok {
-		return nil, errCritical
+	if err := checkHeader(hdr); err != nil {
+		return nil, err
 	}
 	sig, err := b64.DecodeString(token[dot2+1:])
 	if err != nil {
 		return nil, errMalformed
 	}
-	if err := s.checkSignature(ctx, keys, hdr, alg, token[:dot2], sig); err != nil {
+	if err := s.checkSignature(ctx, remote, hdr, alg, token[:dot2], sig); err != nil {
 		return nil, err
 	}
-	payload, err := b64.DecodeString(token[dot1+1 : dot2])
-	if err != nil {
-		return nil, errMalformed
-	}
 	var claims map[string]interface{}
-	if err := json.Unmarshal(payload, &claims); err != nil {
+	if json.Unmarshal(decodeSegment(token[dot1+1:dot2]), &claims) != nil {
 		return nil, errMalformed
 	}
 	return s.checkClaims(claims, now)
 }
 
+// decodeSegment decodes strict unpadded base64url; errors give nil, which no JSON
+// decoder accepts.
+func decodeSegment(seg string) []byte {
+	b, err := b64.DecodeString(seg)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// checkHeader enforces typ at+jwt (RFC 9068; media types compare case-insensitively)
+// and refuses critical extensions, which this verifier implements none of.
+func checkHeader(hdr map[string]interface{}) error {
+	typ, _ := hdr["typ"].(string)
+	if !strings.EqualFold(typ, "at+jwt") && !strings.EqualFold(typ, "application/at+jwt") {
+		return errType
+	}
+	if c, ok := hdr["crit"]; ok && c != nil {
+		return errCritical
+	}
+	return nil
+}
+
 // checkSignature verifies sig over signingInput. jku, x5u and jwk headers are never
 // read: keys come only from the configured set, by kid.
-func (s *settings) checkSignature(ctx context.Context, keys keyLookup, hdr map[string]interface{}, alg, signingInput string, sig []byte) error {
+func (s *settings) checkSignature(ctx context.Context, remote *remoteKeys, hdr map[string]interface{}, alg, signingInput string, sig []byte) error {
 	if alg == algHS256 {
 		mac := hmac.New(sha256.New, s.hmacKey)
 		mac.Write([]byte(signingInput))
@@ -130,12 +129,15 @@ func (s *settings) checkSignature(ctx context.Context, keys keyLookup, hdr map[s
 		return nil
 	}
 	kid, _ := hdr["kid"].(string)
-	if kid == "" {
-		return errUnknownKey
+	k := s.inlineKeys[kid]
+	if remote != nil {
+		var err error
+		if k, err = remote.key(ctx, kid); err != nil {
+			return err
+		}
 	}
-	k, err := keys.key(ctx, kid)
-	if err != nil {
-		return err
+	if k == nil {
+		return errUnknownKey
 	}
 	if k.alg != alg {
 		return errAlgorithm
@@ -147,63 +149,68 @@ func (s *settings) checkSignature(ctx context.Context, keys keyLookup, hdr map[s
 		}
 		return nil
 	}
-	if len(sig) != 64 {
-		return errSignature
-	}
-	r := new(big.Int).SetBytes(sig[:32])
-	sv := new(big.Int).SetBytes(sig[32:])
-	if !ecdsa.Verify(k.ec, digest[:], r, sv) {
+	if len(sig) != 64 || !ecdsa.Verify(k.ec, digest[:], new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])) {
 		return errSignature
 	}
 	return nil
 }
 
-// checkClaims validates the RFC 9068 claims and builds the identity.
+// checkClaims validates the RFC 9068 claims and builds the identity. Numeric dates
+// must be JSON numbers (fractions truncate, as jwt/v5 compares at second precision);
+// exp and iat are required, nbf optional.
 func (s *settings) checkClaims(c map[string]interface{}, now int64) (*identity, error) {
-	if iss, ok := c["iss"].(string); !ok || iss != s.issuer {
+	if iss, _ := c["iss"].(string); iss != s.issuer || iss == "" {
 		return nil, errIssuer
 	}
 	if !s.audienceOK(c["aud"]) {
 		return nil, errAudience
 	}
-	exp, ok := numericDate(c, "exp", true)
-	if !ok {
+	expF, okExp := c["exp"].(float64)
+	iatF, okIat := c["iat"].(float64)
+	nbfV, hasNbf := c["nbf"]
+	nbfF, okNbf := nbfV.(float64)
+	if !okExp || !okIat || (hasNbf && !okNbf) || expF > 1e15 || iatF > 1e15 || nbfF > 1e15 || expF < -1e15 || iatF < -1e15 || nbfF < -1e15 {
 		return nil, errClaims
 	}
-	if now >= exp+s.skew {
+	exp, iat := int64(expF), int64(iatF)
+	switch {
+	case now >= exp+s.skew:
 		return nil, errExpired
-	}
-	iat, ok := numericDate(c, "iat", true)
-	if !ok {
-		return nil, errClaims
-	}
-	if iat > now+s.skew {
+	case iat > now+s.skew:
 		return nil, errIssuedInFuture
-	}
-	nbf, ok := numericDate(c, "nbf", false)
-	if !ok {
-		return nil, errClaims
-	}
-	if nbf > now+s.skew {
+	case int64(nbfF) > now+s.skew:
 		return nil, errNotYetValid
 	}
 	id := &identity{iat: iat, exp: exp}
-	var okSub, okLogin, okName, okClient, okScope, okJTI bool
-	id.sub, okSub = stringClaim(c, "sub", true)
-	id.login, okLogin = stringClaim(c, "login", false)
-	id.name, okName = stringClaim(c, "name", false)
-	id.clientID, okClient = stringClaim(c, "client_id", true)
-	id.scope, okScope = stringClaim(c, "scope", false)
-	id.jti, okJTI = stringClaim(c, "jti", true)
-	if !okSub || !okLogin || !okName || !okClient || !okScope || !okJTI {
+	id.sub, _ = c["sub"].(string)
+	id.clientID, _ = c["client_id"].(string)
+	id.jti, _ = c["jti"].(string)
+	if id.sub == "" || id.clientID == "" || id.jti == "" || !optionalStrings(c, id) {
 		return nil, errClaims
 	}
-	if hasControl(id.sub) || hasControl(id.login) || hasControl(id.name) ||
-		hasControl(id.clientID) || hasControl(id.scope) {
+	if hasControl(id.sub + id.login + id.name + id.clientID + id.scope) {
 		return nil, errControlChars
 	}
 	id.denied = s.deny(id)
 	return id, nil
+}
+
+// optionalStrings reads login, name and scope, which may be absent but, when
+// present, must be strings.
+func optionalStrings(c map[string]interface{}, id *identity) bool {
+	v, has := c["login"]
+	if id.login, _ = v.(string); has && v != id.login {
+		return false
+	}
+	v, has = c["name"]
+	if id.name, _ = v.(string); has && v != id.name {
+		return false
+	}
+	v, has = c["scope"]
+	if id.scope, _ = v.(string); has && v != id.scope {
+		return false
+	}
+	return true
 }
 
 func (s *settings) audienceOK(v interface{}) bool {
@@ -226,41 +233,18 @@ func (s *settings) audienceOK(v interface{}) bool {
 	return false
 }
 
-// numericDate reads an integer-valued NumericDate (seconds); fractions are truncated
-// as jwt/v5 does for comparisons at second precision.
-func numericDate(c map[string]interface{}, name string, required bool) (int64, bool) {
-	v, present := c[name]
-	if !present {
-		return 0, !required
-	}
-	f, ok := v.(float64)
-	if !ok || f != f || f > 1e15 || f < -1e15 {
-		return 0, false
-	}
-	return int64(f), true
-}
+// controlChars are the runes no header value may carry: C0 controls, DEL, C1
+// controls, and U+FFFD (what invalid UTF-8 decodes to, whose bytes could be read as
+// anything downstream).
+const controlChars = "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f" +
+	"\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\x7f" +
+	"\u0080\u0081\u0082\u0083\u0084\u0085\u0086\u0087\u0088\u0089\u008a\u008b\u008c\u008d\u008e\u008f" +
+	"\u0090\u0091\u0092\u0093\u0094\u0095\u0096\u0097\u0098\u0099\u009a\u009b\u009c\u009d\u009e\u009f\ufffd"
 
-func stringClaim(c map[string]interface{}, name string, required bool) (string, bool) {
-	v, present := c[name]
-	if !present {
-		return "", !required
-	}
-	s, ok := v.(string)
-	if !ok || (required && s == "") {
-		return "", false
-	}
-	return s, true
-}
-
-// hasControl reports C0 controls, DEL and C1 controls (and invalid UTF-8, whose
-// bytes could be read as anything downstream): none may become header bytes.
+// hasControl reports whether s contains a controlChars rune. One native call: a
+// rune loop would be interpreted statement by statement under Yaegi.
 func hasControl(s string) bool {
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f) || r == '\uFFFD' {
-			return true
-		}
-	}
-	return false
+	return strings.ContainsAny(s, controlChars)
 }
 
 // deny applies requiredScopes and allowedUsers.

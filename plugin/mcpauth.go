@@ -31,7 +31,7 @@ type Middleware struct {
 	next    http.Handler
 	name    string
 	s       *settings
-	keys    keyLookup    // nil in HMAC mode
+	remote  *remoteKeys  // nil unless jwksURL
 	rev     *revocations // nil without revocationURL
 	headers *identityHeaders
 	log     *slog.Logger
@@ -39,9 +39,29 @@ type Middleware struct {
 	// it is the lifetime of this instance and bounds the fetches it starts on behalf
 	// of all requests (a request's own context would let one client abort them).
 	ctx context.Context
+	// fast is false when CORS is configured: requests with an Origin then need the
+	// per-request work of serveFull.
+	fast bool
+	// Copies of settings the fast path reads: under Yaegi each selector in a chain
+	// such as m.s.prmPaths[0] costs a frame slot on every call.
+	prm0, prm1  string
+	names       [5]string
+	forwardAuth bool
+	revInterval int64
 
-	mu    sync.Mutex
-	cache map[string]*identity
+	// cache maps an Authorization header value ("Bearer <jwt>") to its *cacheEntry.
+	// A sync.Map costs one call per lookup, which matters under Yaegi.
+	cache   sync.Map
+	countMu sync.Mutex // guards count
+	count   int
+}
+
+// cacheEntry is a verified token with everything the fast path needs precomputed.
+type cacheEntry struct {
+	id       *identity
+	notAfter int64       // exp + skew, unix nanoseconds
+	ok       bool        // not denied by requiredScopes or allowedUsers
+	values   [5][]string // header values, in identityHeaders.names order
 }
 
 // New validates and parses cfg once and returns the middleware. It never touches the
@@ -53,21 +73,23 @@ func New(ctx context.Context, next http.Handler, cfg *Config, name string) (http
 		return nil, fmt.Errorf("mcpauth %q: %w", name, err)
 	}
 	m := &Middleware{
-		next:    next,
-		name:    name,
-		s:       s,
-		headers: newIdentityHeaders(s.headerNames),
-		log:     slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("plugin", "mcpauth", "middleware", name),
-		ctx:     ctx,
-		cache:   map[string]*identity{},
+		next:        next,
+		name:        name,
+		s:           s,
+		headers:     newIdentityHeaders(s.headerNames),
+		log:         slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("plugin", "mcpauth", "middleware", name),
+		ctx:         ctx,
+		fast:        !s.corsAll && len(s.corsOrigins) == 0,
+		prm0:        s.prmPaths[0],
+		prm1:        s.prmPaths[1],
+		names:       s.headerNames,
+		forwardAuth: s.forwardAuth,
+		revInterval: s.revInterval,
 	}
 	switch {
 	case s.jwksURL != "":
-		rk := sharedKeys(s.jwksURL)
-		m.keys = rk
-		go rk.prefetch(ctx)
-	case s.inlineKeys != nil:
-		m.keys = &staticKeys{keys: s.inlineKeys}
+		m.remote = sharedKeys(s.jwksURL)
+		go m.remote.prefetch(ctx)
 	}
 	if s.revURL != "" {
 		m.rev = sharedRevocations(s.revURL, s.revToken)
@@ -76,10 +98,43 @@ func New(ctx context.Context, next http.Handler, cfg *Config, name string) (http
 	return m, nil
 }
 
-// ServeHTTP authenticates one request. Order matters: metadata and preflights need no
-// token; query tokens and duplicate Authorization headers are refused before any
-// token is looked at; identity headers are replaced only after the token passed.
+// ServeHTTP authenticates one request. Under Yaegi a function call allocates every
+// value slot of the callee, whether its code runs or not, and every statement is
+// interpreted: so a request with one Authorization header carrying an already
+// verified token takes this deliberately small fast path, and everything else goes
+// through serveFull, which applies the checks in their documented order.
 func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hdr := r.Header
+	auth := hdr["Authorization"]
+	u := r.URL
+	// Anything serveFull treats differently leaves the fast path: duplicate headers,
+	// query strings (access_token), OPTIONS (preflights), CORS requests, metadata
+	// paths, unknown, expired, refused or revoked tokens.
+	if len(auth) == 1 && u.RawQuery == "" && r.Method != http.MethodOptions && (m.fast || hdr["Origin"] == nil) &&
+		u.Path != m.prm0 && u.Path != m.prm1 {
+		if v, ok := m.cache.Load(auth[0]); ok {
+			e := v.(*cacheEntry)
+			now := time.Now().UnixNano()
+			if now < e.notAfter && e.ok && (m.rev == nil || !m.rev.check(m.ctx, m.log, e.id, now, m.revInterval)) {
+				m.headers.strip(hdr)
+				for i := 0; i < 5; i++ {
+					hdr[m.names[i]] = e.values[i]
+				}
+				if !m.forwardAuth {
+					delete(hdr, "Authorization")
+				}
+				m.next.ServeHTTP(w, r)
+				return
+			}
+		}
+	}
+	m.serveFull(w, r)
+}
+
+// serveFull is the complete, ordered check: metadata and preflights need no token;
+// query tokens and duplicate Authorization headers are refused before any token is
+// looked at; identity headers are replaced only after the token passed.
+func (m *Middleware) serveFull(w http.ResponseWriter, r *http.Request) {
 	s := m.s
 	path := r.URL.Path
 	if path == s.prmPaths[0] || path == s.prmPaths[1] {
@@ -87,7 +142,7 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	origin := ""
-	if s.corsAll || len(s.corsOrigins) > 0 {
+	if !m.fast {
 		origin = m.corsOrigin(w, r)
 	}
 	if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
@@ -113,8 +168,8 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := time.Now().UnixNano()
-	id, err := m.authenticate(token, now/int64(time.Second))
-	if err == nil && m.rev != nil && m.rev.check(m.ctx, m.log, id, now, s.revInterval) {
+	e, err := m.authenticate(auth[0], token, now)
+	if err == nil && m.rev != nil && m.rev.check(m.ctx, m.log, e.id, now, s.revInterval) {
 		err = errRevoked
 	}
 	if err != nil {
@@ -126,57 +181,74 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		m.fail(w, http.StatusUnauthorized, "invalid_token", err.Error())
 		return
 	}
-	if id.denied != "" {
-		m.fail(w, http.StatusForbidden, "insufficient_scope", id.denied)
+	if e.id.denied != "" {
+		m.fail(w, http.StatusForbidden, "insufficient_scope", e.id.denied)
 		return
 	}
 	m.headers.strip(r.Header)
-	m.headers.set(r.Header, id)
+	m.headers.set(r.Header, e.id)
 	if !s.forwardAuth {
 		delete(r.Header, "Authorization")
 	}
 	m.next.ServeHTTP(w, r)
 }
 
-// authenticate returns the identity of token from the cache or by verifying it.
-func (m *Middleware) authenticate(token string, now int64) (*identity, error) {
-	m.mu.Lock()
-	id := m.cache[token]
-	m.mu.Unlock()
-	if id != nil && now < id.exp+m.s.skew {
-		return id, nil
-	}
-	id, err := m.s.verify(m.ctx, m.keys, token, now)
-	if err != nil {
-		if err == errExpired {
-			m.mu.Lock()
-			delete(m.cache, token)
-			m.mu.Unlock()
+// authenticate returns the cache entry of token (from the Authorization value
+// header), verifying and caching it when it is not cached or expired. now is in unix
+// nanoseconds.
+func (m *Middleware) authenticate(header, token string, now int64) (*cacheEntry, error) {
+	if v, ok := m.cache.Load(header); ok {
+		e := v.(*cacheEntry)
+		if now < e.notAfter {
+			return e, nil
 		}
+		m.forget(header)
+	}
+	id, err := m.s.verify(m.ctx, m.remote, token, now/1e9)
+	if err != nil {
 		return nil, err
 	}
-	m.mu.Lock()
-	if len(m.cache) >= maxCachedTokens {
+	e := &cacheEntry{id: id, notAfter: (id.exp + m.s.skew) * 1e9, ok: id.denied == ""}
+	e.values[0] = []string{id.sub}
+	e.values[1] = []string{id.login}
+	e.values[2] = []string{id.name}
+	e.values[3] = []string{id.clientID}
+	e.values[4] = []string{id.scope}
+	m.countMu.Lock()
+	if m.count >= maxCachedTokens {
 		m.evictLocked(now)
 	}
-	m.cache[token] = id
-	m.mu.Unlock()
-	return id, nil
+	if _, loaded := m.cache.LoadOrStore(header, e); !loaded {
+		m.count++
+	}
+	m.countMu.Unlock()
+	return e, nil
 }
 
-// evictLocked drops expired entries, then arbitrary ones until a quarter is free.
+// forget drops an expired entry.
+func (m *Middleware) forget(header string) {
+	if _, loaded := m.cache.LoadAndDelete(header); loaded {
+		m.countMu.Lock()
+		m.count--
+		m.countMu.Unlock()
+	}
+}
+
+// evictLocked drops expired entries, then arbitrary ones until half is free (a
+// Range calls back into interpreted code per entry: evict rarely, in bulk).
+// countMu must be held.
 func (m *Middleware) evictLocked(now int64) {
-	for k, v := range m.cache {
-		if now >= v.exp+m.s.skew {
-			delete(m.cache, k)
+	var drop []interface{}
+	m.cache.Range(func(k, v interface{}) bool {
+		if now >= v.(*cacheEntry).notAfter || m.count-len(drop) > maxCachedTokens/2 {
+			drop = append(drop, k)
 		}
+		return true
+	})
+	for _, k := range drop {
+		m.cache.Delete(k)
 	}
-	for k := range m.cache {
-		if len(m.cache) <= maxCachedTokens*3/4 {
-			break
-		}
-		delete(m.cache, k)
-	}
+	m.count -= len(drop)
 }
 
 // bearerToken extracts the token of an RFC 6750 "Bearer" credential; the scheme is
@@ -205,17 +277,4 @@ func queryHasToken(raw string) bool {
 	}
 	_, ok := q["access_token"]
 	return ok
-}
-
-// staticKeys is an inline JWKS.
-type staticKeys struct {
-	keys map[string]*publicKey
-}
-
-func (s *staticKeys) key(_ context.Context, kid string) (*publicKey, error) {
-	k := s.keys[kid]
-	if k == nil {
-		return nil, errUnknownKey
-	}
-	return k, nil
 }

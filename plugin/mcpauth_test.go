@@ -62,7 +62,7 @@ func (b *backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // nativeDoer builds one plugin instance per mode (with change applied to the config
 // map) and runs requests through it with a recorder.
-func nativeDoer(t *testing.T, jwksURL string, change func(map[string]interface{})) jwtvectors.Doer {
+func nativeDoer(t testing.TB, jwksURL string, change func(map[string]interface{})) jwtvectors.Doer {
 	k := testKeys(t)
 	type inst struct {
 		h  http.Handler

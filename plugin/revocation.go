@@ -65,19 +65,26 @@ func sharedRevocations(feedURL, token string) *revocations {
 }
 
 // check reports whether id is revoked and starts a poll when one is due. ctx (the
-// middleware's lifetime) bounds the poll; log receives failures.
+// middleware's lifetime) bounds the poll; log receives failures. It runs on every
+// request, so the common case (no poll due) is one lock and up to three lookups.
 func (rv *revocations) check(ctx context.Context, log *slog.Logger, id *identity, now int64, interval int64) bool {
-	if wait := rv.startPoll(ctx, log, now, interval); wait != nil {
-		t := time.NewTimer(staleWait)
-		select {
-		case <-wait:
-		case <-t.C:
-		}
-		t.Stop()
-	}
 	rv.mu.Lock()
+	due := now-rv.lastPoll >= interval
 	revoked := rv.revokedLocked(id)
 	rv.mu.Unlock()
+	if due {
+		if wait := rv.startPoll(ctx, log, now, interval); wait != nil {
+			t := time.NewTimer(staleWait)
+			select {
+			case <-wait:
+			case <-t.C:
+			}
+			t.Stop()
+			rv.mu.Lock()
+			revoked = rv.revokedLocked(id)
+			rv.mu.Unlock()
+		}
+	}
 	return revoked
 }
 
@@ -101,14 +108,20 @@ func (rv *revocations) startPoll(ctx context.Context, log *slog.Logger, now int6
 }
 
 func (rv *revocations) revokedLocked(id *identity) bool {
-	if _, ok := rv.tokens[id.jti]; ok {
-		return true
+	if len(rv.tokens) > 0 {
+		if _, ok := rv.tokens[id.jti]; ok {
+			return true
+		}
 	}
-	if before, ok := rv.users[id.sub]; ok && id.iat <= before {
-		return true
+	if len(rv.users) > 0 {
+		if before, ok := rv.users[id.sub]; ok && id.iat <= before {
+			return true
+		}
 	}
-	if before, ok := rv.clients[id.clientID]; ok && id.iat <= before {
-		return true
+	if len(rv.clients) > 0 {
+		if before, ok := rv.clients[id.clientID]; ok && id.iat <= before {
+			return true
+		}
 	}
 	return false
 }

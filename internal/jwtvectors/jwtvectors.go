@@ -380,7 +380,7 @@ func (k *Keys) Oracle(mode Mode, token string, now time.Time) error {
 		if !strings.EqualFold(typ, "at+jwt") && !strings.EqualFold(typ, "application/at+jwt") {
 			return nil, errors.New("typ is not at+jwt")
 		}
-		if _, ok := t.Header["crit"]; ok {
+		if c, ok := t.Header["crit"]; ok && c != nil {
 			return nil, errors.New("crit not supported")
 		}
 		if mode == ModeHMAC {
