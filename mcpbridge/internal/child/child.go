@@ -38,7 +38,8 @@ type Options struct {
 	// OnMessage is called, from a single goroutine, with each line the child writes on
 	// stdout. The slice is only valid during the call.
 	OnMessage func([]byte)
-	// OnExit is called once, after the process and its stdout are done.
+	// OnExit is called once, after the process and its stdout are done and before Done
+	// closes.
 	OnExit func(error)
 	// StopGrace is how long Stop waits after closing stdin and SIGTERM before SIGKILL.
 	StopGrace time.Duration
@@ -237,6 +238,8 @@ func (p *Process) wait(readers *sync.WaitGroup) {
 	p.writeMu.Lock()
 	_ = p.stdin.Close()
 	p.writeMu.Unlock()
-	close(p.exited)
+	// OnExit first: whoever waits in Stop sees the exit fully handled (the session gone
+	// from the registry) when it returns.
 	p.opts.OnExit(err)
+	close(p.exited)
 }

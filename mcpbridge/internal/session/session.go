@@ -219,10 +219,14 @@ func (s *Session) timeout(c *call) {
 		s.mu.Unlock()
 		return
 	}
+	s.mu.Unlock()
+	// The child hears of the cancellation before the client hears of the timeout. Should
+	// the response slip in between, the client gets it and the cancellation is moot.
 	msg := fmt.Sprintf("request timed out after %s", s.reqTimeout)
+	_ = s.proc.Send(cancelled(c.childID, msg))
+	s.mu.Lock()
 	s.finishLocked(c, jsonrpc.ErrorResponse(c.clientID, jsonrpc.CodeRequestTimeout, msg), "timeout")
 	s.mu.Unlock()
-	_ = s.proc.Send(cancelled(c.childID, msg))
 }
 
 func cancelled(childID int64, reason string) []byte {

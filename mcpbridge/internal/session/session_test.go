@@ -1,0 +1,283 @@
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mcp-oauth-gateway/gateway/mcpbridge/internal/jsonrpc"
+	"github.com/mcp-oauth-gateway/gateway/mcpbridge/internal/stdiotest"
+)
+
+func TestMain(m *testing.M) {
+	stdiotest.MaybeRun()
+	os.Exit(m.Run())
+}
+
+func newRegistry(t *testing.T, opts Options) *Registry {
+	t.Helper()
+	argv, _ := stdiotest.Command()
+	opts.Command, opts.Env = argv, stdiotest.Env()
+	r, err := NewRegistry(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		r.CloseAll(ctx)
+	})
+	return r
+}
+
+func newSession(t *testing.T, r *Registry, user string) *Session {
+	t.Helper()
+	s, err := r.Create(user)
+	if err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	ex := submit(t, s, true, `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25"}}`)
+	collect(t, ex)
+	if s.Version() != "2025-11-25" {
+		t.Fatalf("Version = %q after initialize", s.Version())
+	}
+	return s
+}
+
+func submit(t *testing.T, s *Session, streaming bool, msgs ...string) *Exchange {
+	t.Helper()
+	var parsed []*jsonrpc.Message
+	for _, m := range msgs {
+		p, err := jsonrpc.Parse([]byte(m))
+		if err != nil {
+			t.Fatalf("Parse %s: %v", m, err)
+		}
+		parsed = append(parsed, p)
+	}
+	ex, err := s.Submit(parsed, streaming)
+	if err != nil {
+		t.Fatalf("Submit: %v", err)
+	}
+	return ex
+}
+
+// collect waits for the exchange to end and returns every message it carried.
+func collect(t *testing.T, ex *Exchange) []string {
+	t.Helper()
+	var out []string
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case <-ex.Box.Ready():
+		case <-deadline:
+			t.Fatalf("exchange did not end; got %v", out)
+		}
+		msgs, closed := ex.Box.Take()
+		for _, m := range msgs {
+			out = append(out, string(m))
+		}
+		if closed {
+			return out
+		}
+	}
+}
+
+func errorCode(msg string) int {
+	var r struct {
+		Error struct{ Code int } `json:"error"`
+	}
+	_ = json.Unmarshal([]byte(msg), &r)
+	return r.Error.Code
+}
+
+func TestIDMapping(t *testing.T) {
+	r := newRegistry(t, Options{})
+	s := newSession(t, r, "alice")
+	// Two exchanges in flight with the same client id: each gets its own answer back,
+	// under the id exactly as the client wrote it.
+	a := submit(t, s, false, `{"jsonrpc":"2.0","id":"dup","method":"echo","params":{"who":"a"}}`)
+	b := submit(t, s, false, `{"jsonrpc":"2.0","id":"dup","method":"echo","params":{"who":"b"}}`)
+	for name, ex := range map[string]*Exchange{"a": a, "b": b} {
+		got := collect(t, ex)
+		if len(got) != 1 || !strings.Contains(got[0], `"id":"dup"`) || !strings.Contains(got[0], `"who":"`+name+`"`) {
+			t.Errorf("exchange %s got %v", name, got)
+		}
+	}
+	// A batch: one exchange, closed after the last of its responses.
+	got := collect(t, submit(t, s, false,
+		`{"jsonrpc":"2.0","id":1.0,"method":"echo","params":{"n":1}}`,
+		`{"jsonrpc":"2.0","method":"notifications/whatever"}`,
+		`{"jsonrpc":"2.0","id":"two","method":"echo","params":{"n":2}}`))
+	if len(got) != 2 || !strings.Contains(strings.Join(got, " "), `"id":1.0`) || !strings.Contains(strings.Join(got, " "), `"id":"two"`) {
+		t.Errorf("batch got %v", got)
+	}
+}
+
+func TestProgressOnRequestStream(t *testing.T) {
+	r := newRegistry(t, Options{})
+	s := newSession(t, r, "alice")
+	got := collect(t, submit(t, s, true, `{"jsonrpc":"2.0","id":7,"method":"progress","params":{"steps":3,"_meta":{"progressToken":"tok"}}}`))
+	if len(got) != 4 {
+		t.Fatalf("got %d messages, want 3 progress + response: %v", len(got), got)
+	}
+	for _, m := range got[:3] {
+		if !strings.Contains(m, `"progressToken":"tok"`) {
+			t.Errorf("message %s is not the request's progress", m)
+		}
+	}
+	if !strings.Contains(got[3], `"id":7`) {
+		t.Errorf("last message %s is not the response", got[3])
+	}
+	// A JSON-only exchange cannot carry progress: it only gets its response, and the
+	// progress goes to the GET stream.
+	box, err := s.OpenStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.CloseStream(box)
+	got = collect(t, submit(t, s, false, `{"jsonrpc":"2.0","id":8,"method":"progress","params":{"steps":1,"_meta":{"progressToken":"t2"}}}`))
+	if len(got) != 1 || !strings.Contains(got[0], `"id":8`) {
+		t.Errorf("JSON exchange got %v, want only its response", got)
+	}
+	if msgs, _ := box.Take(); len(msgs) != 1 || !strings.Contains(string(msgs[0]), "t2") {
+		t.Errorf("GET stream got %q, want the progress", msgs)
+	}
+}
+
+func TestServerRequestDuringCall(t *testing.T) {
+	r := newRegistry(t, Options{})
+	s := newSession(t, r, "alice")
+	ex := submit(t, s, true, `{"jsonrpc":"2.0","id":"c1","method":"sample"}`)
+	<-ex.Box.Ready()
+	msgs, closed := ex.Box.Take()
+	if closed || len(msgs) != 1 || !strings.Contains(string(msgs[0]), `"method":"sampling/createMessage"`) {
+		t.Fatalf("request stream got %q (closed %v), want the server's sampling request", msgs, closed)
+	}
+	// The client answers on a new POST: relayed with the server's own id, 202-style.
+	if ex2 := submit(t, s, true, `{"jsonrpc":"2.0","id":"srv-1","result":{"text":"42"}}`); ex2 != nil {
+		t.Fatal("a client response opened an exchange")
+	}
+	got := collect(t, ex)
+	if len(got) != 1 || !strings.Contains(got[0], `"id":"c1"`) || !strings.Contains(got[0], `"text":"42"`) {
+		t.Errorf("final response = %v", got)
+	}
+}
+
+func TestUnrelatedMessagesWaitForStream(t *testing.T) {
+	r := newRegistry(t, Options{})
+	s := newSession(t, r, "alice")
+	collect(t, submit(t, s, false, `{"jsonrpc":"2.0","id":1,"method":"notify"}`))
+	box, err := s.OpenStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.OpenStream(); !errors.Is(err, ErrStreamOpen) {
+		t.Errorf("second OpenStream: %v, want ErrStreamOpen", err)
+	}
+	if msgs, _ := box.Take(); len(msgs) != 1 || !strings.Contains(string(msgs[0]), "notifications/message") {
+		t.Errorf("GET stream got %q, want the backlogged notification", msgs)
+	}
+	s.CloseStream(box)
+	if box2, err := s.OpenStream(); err != nil {
+		t.Errorf("OpenStream after CloseStream: %v", err)
+	} else {
+		s.CloseStream(box2)
+	}
+}
+
+func TestCancellationIsMapped(t *testing.T) {
+	r := newRegistry(t, Options{})
+	s := newSession(t, r, "alice")
+	hang := submit(t, s, true, `{"jsonrpc":"2.0","id":"h","method":"hang"}`)
+	childID := hang.calls[0].childID
+	submit(t, s, true, `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"h","reason":"user"}}`)
+	if got := collect(t, hang); len(got) != 0 {
+		t.Errorf("a cancelled request still got %v", got)
+	}
+	// A cancellation of a request that is over is not passed on: its id could name
+	// another of the child's requests.
+	submit(t, s, true, `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}}`)
+	got := collect(t, submit(t, s, false, `{"jsonrpc":"2.0","id":"q","method":"cancelled"}`))
+	var res struct {
+		Result struct{ IDs []json.RawMessage } `json:"result"`
+	}
+	if len(got) != 1 || json.Unmarshal([]byte(got[0]), &res) != nil {
+		t.Fatalf("cancelled query got %v", got)
+	}
+	if len(res.Result.IDs) != 1 || string(res.Result.IDs[0]) != jsonInt(childID) {
+		t.Errorf("child saw cancellations %s, want only [%d]", res.Result.IDs, childID)
+	}
+}
+
+func jsonInt(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+func TestRequestTimeout(t *testing.T) {
+	r := newRegistry(t, Options{RequestTimeout: 300 * time.Millisecond})
+	s := newSession(t, r, "alice")
+	got := collect(t, submit(t, s, true, `{"jsonrpc":"2.0","id":"slow","method":"hang"}`))
+	if len(got) != 1 || errorCode(got[0]) != jsonrpc.CodeRequestTimeout || !strings.Contains(got[0], `"id":"slow"`) {
+		t.Fatalf("timed out request got %v, want error %d", got, jsonrpc.CodeRequestTimeout)
+	}
+	got = collect(t, submit(t, s, false, `{"jsonrpc":"2.0","id":"q","method":"cancelled"}`))
+	if len(got) != 1 || !strings.Contains(got[0], `"ids":[`) || strings.Contains(got[0], `"ids":[]`) {
+		t.Errorf("the child was not told to cancel: %v", got)
+	}
+}
+
+func TestChildCrash(t *testing.T) {
+	r := newRegistry(t, Options{})
+	s := newSession(t, r, "alice")
+	pending := submit(t, s, true, `{"jsonrpc":"2.0","id":"p","method":"hang"}`)
+	submit(t, s, true, `{"jsonrpc":"2.0","id":"c","method":"crash"}`)
+	got := collect(t, pending)
+	if len(got) != 1 || errorCode(got[0]) != jsonrpc.CodeSessionEnded {
+		t.Errorf("pending request got %v, want error %d", got, jsonrpc.CodeSessionEnded)
+	}
+	select {
+	case <-s.Ended():
+	case <-time.After(20 * time.Second):
+		t.Fatal("session did not end")
+	}
+	if _, err := r.Get(s.ID, "alice"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Get after crash: %v, want ErrNotFound", err)
+	}
+	if _, err := s.Submit(nil, false); !errors.Is(err, ErrEnded) {
+		t.Errorf("Submit after crash: %v, want ErrEnded", err)
+	}
+}
+
+func TestRegistry(t *testing.T) {
+	r := newRegistry(t, Options{MaxSessions: 2, IdleTimeout: 200 * time.Millisecond})
+	a := newSession(t, r, "alice")
+	newSession(t, r, "bob")
+	if _, err := r.Create("carol"); !errors.Is(err, ErrTooManySessions) {
+		t.Errorf("third Create: %v, want ErrTooManySessions", err)
+	}
+	if _, err := r.Get(a.ID, "bob"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Get by another user: %v, want ErrNotFound", err)
+	}
+	if got, err := r.Get(a.ID, "alice"); err != nil || got != a {
+		t.Errorf("Get by the owner: %v, %v", got, err)
+	}
+	if len(a.ID) != 32 || strings.Trim(a.ID, "0123456789abcdef") != "" {
+		t.Errorf("session id %q is not 128 bits of hex", a.ID)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go r.Reap(ctx, 20*time.Millisecond)
+	deadline := time.Now().Add(20 * time.Second)
+	for r.Len() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d idle sessions were not reaped", r.Len())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	r.CloseAll(context.Background())
+	if _, err := r.Create("dave"); !errors.Is(err, ErrShuttingDown) {
+		t.Errorf("Create after CloseAll: %v, want ErrShuttingDown", err)
+	}
+}
