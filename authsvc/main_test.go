@@ -76,6 +76,17 @@ func TestServe(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Errorf("health: %d %s", resp.StatusCode, body)
 	}
+	// Header sizes are bounded by the real server: 431, not a crash.
+	req, _ := http.NewRequest("GET", "http://"+addr+"/health", nil)
+	req.Header.Set("X-Big", strings.Repeat("a", 100<<10))
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Errorf("oversized header: %v", err)
+	} else {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+			t.Errorf("oversized header: %d, want 431", resp.StatusCode)
+		}
+	}
 	cancel()
 	select {
 	case err := <-done:

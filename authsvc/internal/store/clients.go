@@ -81,14 +81,21 @@ func (s *Store) CreateClient(ctx context.Context, c *Client, ttl time.Duration) 
 	if err != nil {
 		return fmt.Errorf("store: encode client: %w", err)
 	}
-	ok, err := s.rdb.SetNX(ctx, clientKey(c.ID), b, ttl).Result()
+	// One MULTI round trip: the record and its index entry appear together. On a
+	// collision the ZADD only refreshes the existing id's score, which is harmless.
+	var set *redis.BoolCmd
+	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		set = p.SetNX(ctx, clientKey(c.ID), b, ttl)
+		p.ZAdd(ctx, clientIndex, redis.Z{Score: float64(c.IssuedAt), Member: c.ID})
+		return nil
+	})
 	if err != nil {
 		return s.wrap(err)
 	}
-	if !ok {
+	if !set.Val() {
 		return ErrExists
 	}
-	return s.wrap(s.rdb.ZAdd(ctx, clientIndex, redis.Z{Score: float64(c.IssuedAt), Member: c.ID}).Err())
+	return nil
 }
 
 // GetClient returns the client, or [ErrNotFound] if it never existed, was deleted or
@@ -124,14 +131,16 @@ func (s *Store) UpdateClient(ctx context.Context, c *Client) error {
 
 // DeleteClient removes the client. Deleting a missing client is [ErrNotFound].
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
-	n, err := s.rdb.Del(ctx, clientKey(id)).Result()
+	var del *redis.IntCmd
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		del = p.Del(ctx, clientKey(id))
+		p.ZRem(ctx, clientIndex, id)
+		return nil
+	})
 	if err != nil {
 		return s.wrap(err)
 	}
-	if err := s.rdb.ZRem(ctx, clientIndex, id).Err(); err != nil {
-		return s.wrap(err)
-	}
-	if n == 0 {
+	if del.Val() == 0 {
 		return ErrNotFound
 	}
 	return nil
