@@ -145,7 +145,11 @@ func TestStatefulVolumes(t *testing.T) {
 // TestRequiredVariablesFailFast: a missing secret stops `docker compose up` with a
 // message naming it, instead of starting a service with an empty value.
 func TestRequiredVariablesFailFast(t *testing.T) {
+	required := requiredVariables(t)
 	for _, name := range []string{"BASE_DOMAIN", "ACME_EMAIL", "REDIS_PASSWORD", "GITHUB_CLIENT_ID", "GITHUB_CLIENT_SECRET", "ALLOWED_GITHUB_USERS", "REVOCATION_FEED_TOKEN"} {
+		if !required[name] {
+			t.Errorf("%s is not read as ${%s:?…} by any compose file", name, name)
+		}
 		t.Run(name, func(t *testing.T) {
 			env := exampleEnv(t)
 			env[name] = ""

@@ -6,8 +6,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/mcp-oauth-gateway/gateway/tests/internal/labels"
 )
 
 // TestRedisCommandAndHealthcheck runs the redis service's own command line (from the
@@ -23,20 +26,7 @@ func TestRedisCommandAndHealthcheck(t *testing.T) {
 	}
 	st, env := loadStack(t)
 	redis := st.Project.Services["redis"]
-	if len(redis.Command) == 0 || redis.Command[0] != "redis-server" {
-		t.Fatalf("redis command %q does not start redis-server", redis.Command)
-	}
-	dir := t.TempDir()
-	port := freePorts(t, 1)[0]
-	args := append(append([]string{}, redis.Command[1:]...),
-		"--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "")
-	srv := exec.Command("redis-server", args...)
-	srv.Dir = dir
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
-
+	dir, port, _ := startRedis(t, st)
 	// The healthcheck's shell command, pointed at this port.
 	hc := redis.HealthCheck.Test
 	if hc[0] != "CMD-SHELL" || len(hc) != 2 {
@@ -67,4 +57,30 @@ func TestRedisCommandAndHealthcheck(t *testing.T) {
 	if len(aof) == 0 {
 		t.Errorf("no append-only file under %s/appendonlydir: --appendonly is not in effect", dir)
 	}
+}
+
+// startRedis runs the redis service's command line with a real redis-server on a free
+// loopback port and a temporary data directory; stop kills it early.
+func startRedis(t *testing.T, st *labels.Stack) (dir string, port int, stop func()) {
+	t.Helper()
+	redis := st.Project.Services["redis"]
+	if len(redis.Command) == 0 || redis.Command[0] != "redis-server" {
+		t.Fatalf("redis command %q does not start redis-server", redis.Command)
+	}
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Fatalf("redis-server is not installed: `just deps-redis` installs it")
+	}
+	dir = t.TempDir()
+	port = freePorts(t, 1)[0]
+	args := append(append([]string{}, redis.Command[1:]...),
+		"--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "")
+	srv := exec.Command("redis-server", args...)
+	srv.Dir = dir
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	stop = func() { once.Do(func() { _ = srv.Process.Kill(); _ = srv.Wait() }) }
+	t.Cleanup(stop)
+	return dir, port, stop
 }

@@ -6,8 +6,11 @@
 package stack_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"testing"
 
@@ -26,22 +29,45 @@ const (
 var mcpServices = []string{"everything", "fetch", "filesystem", "memory", "time"}
 
 // exampleEnv is .env.example as compose reads it, with BASE_DOMAIN set to testDomain
-// and every variable left empty there (secrets the operator must generate or paste)
-// filled with a placeholder, so the stack loads the way it does once .env is filled.
+// and each variable the compose files require (${VAR:?…}) but .env.example leaves
+// empty (secrets the operator generates or pastes) filled with 32 bytes in hex, like
+// `just generate-all-secrets` writes: the stack as it loads once .env is filled.
 func exampleEnv(t *testing.T) map[string]string {
 	t.Helper()
 	env, err := labels.ReadEnvFile(envExample)
 	if err != nil {
 		t.Fatalf("reading .env.example (it documents every variable): %v", err)
 	}
-	for k, v := range env {
-		if v == "" {
-			env[k] = "placeholder-" + k
+	for k := range requiredVariables(t) {
+		if env[k] == "" {
+			sum := sha256.Sum256([]byte(k))
+			env[k] = hex.EncodeToString(sum[:])
 		}
 	}
 	env["BASE_DOMAIN"] = testDomain
 	env["ACME_EMAIL"] = "ops@" + testDomain
 	return env
+}
+
+// requiredVariables are the variables a compose file reads as ${VAR:?message}.
+func requiredVariables(t *testing.T) map[string]bool {
+	t.Helper()
+	files, err := filepath.Glob(repoPath(t, "compose/*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := map[string]bool{}
+	re := regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*):\?`)
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range re.FindAllStringSubmatch(string(b), -1) {
+			req[m[1]] = true
+		}
+	}
+	return req
 }
 
 func loadStack(t *testing.T) (*labels.Stack, map[string]string) {
