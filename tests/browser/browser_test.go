@@ -417,3 +417,59 @@ func TestBrowserConsentRefusesFraming(t *testing.T) {
 func htmlAttr(s string) string {
 	return strings.NewReplacer("&", "&amp;", `"`, "&quot;", "<", "&lt;", ">", "&gt;").Replace(s)
 }
+
+func TestBrowserErrorPages(t *testing.T) {
+	ctx := newBrowser(t)
+	app := newClientApp(t)
+	c := register(t, "Error Page App", app.redirectURI)
+	tests := []struct {
+		name      string
+		url       string
+		user      *githubstub.User
+		login     bool // the stand-in's login page comes first
+		wantTitle string
+		wantText  string
+	}{
+		{"unknown client", issuer + "/authorize?response_type=code&client_id=nope&redirect_uri=" + url.QueryEscape(app.redirectURI), nil, false,
+			"Unknown application", "Reconnect the application"},
+		{"redirect URI mismatch", strings.Replace(authorizeURL(c, app.redirectURI), url.QueryEscape("/callback"), url.QueryEscape("/elsewhere"), 1), nil, false,
+			"Redirect URI mismatch", "not one the application registered"},
+		{"user not on the allow-list", authorizeURL(c, app.redirectURI), &githubstub.User{ID: 666, Login: "mallory"}, true,
+			"Access denied", "mallory is not allowed"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.user != nil {
+				stub.LoginAs(*tc.user)
+				defer stub.LoginAs(githubstub.User{ID: 9001, Login: "alice", Name: "Alice"})
+			}
+			tctx, cancel := context.WithTimeout(ctx, time.Minute)
+			defer cancel()
+			steps := []chromedp.Action[chromedp.Void]{chromedp.Navigate(tc.url)}
+			if tc.login {
+				steps = append(steps, chromedp.WaitVisible(chromedp.ID("authorize")), chromedp.Click(chromedp.ID("authorize")))
+			}
+			steps = append(steps, chromedp.WaitVisible(chromedp.ID("message")))
+			if err := chromedp.Do(tctx, steps...); err != nil {
+				t.Fatalf("error page: %v", err)
+			}
+			title, err := chromedp.Run(tctx, chromedp.Title())
+			if err != nil {
+				t.Fatal(err)
+			}
+			body := text(t, tctx, "message") + " " + text(t, tctx, "hint")
+			loc, err := chromedp.Run(tctx, chromedp.Location())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if title != tc.wantTitle || !strings.Contains(body, tc.wantText) || !strings.HasPrefix(loc, issuer) {
+				t.Fatalf("title %q text %q at %s; want %q with %q on authsvc", title, body, loc, tc.wantTitle, tc.wantText)
+			}
+			select {
+			case q := <-app.got:
+				t.Fatalf("the client was called back with %v", q)
+			default:
+			}
+		})
+	}
+}
