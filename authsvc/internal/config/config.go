@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -222,6 +223,18 @@ func (v *validator) convert(r *raw, mode Mode, checkKey KeyCheck) *Config {
 			v.bad("SESSION_SECRET", "is %d bytes; it must be at least %d (generate one with `just generate-jwt-secret`)", len(r.SessionSecret), MinSecretBytes)
 		}
 		c.SessionSecret = []byte(r.SessionSecret)
+	}
+	if t := r.RevocationFeedToken; t != "" {
+		// No length rule: the plugin and local tooling choose it; it only has to
+		// survive being sent as a Bearer token.
+		if strings.ContainsFunc(t, func(r rune) bool { return r <= ' ' || r >= 0x7f }) {
+			v.bad("REVOCATION_FEED_TOKEN", "must be printable ASCII without spaces (it is sent as a Bearer token)")
+		}
+	}
+	if d := r.JWTKeyDir; d != "" {
+		if fi, err := os.Stat(d); err == nil && !fi.IsDir() {
+			v.bad("JWT_KEY_DIR", "%q exists and is not a directory", d)
+		}
 	}
 	c.RegistrationRateLimit = int(v.integer("REGISTRATION_RATE_LIMIT", r.RegistrationRateLimit, 0, 1_000_000))
 	c.MaxBodyBytes = v.integer("MAX_BODY_BYTES", r.MaxBodyBytes, 1024, 16<<20)

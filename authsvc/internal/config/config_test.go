@@ -144,6 +144,8 @@ func TestProblems(t *testing.T) {
 		{"session secret short", "SESSION_SECRET", "short", "at least 32"},
 		{"default audience relative", "DEFAULT_AUDIENCE", "not a uri", "absolute URI"},
 		{"default audience fragment", "DEFAULT_AUDIENCE", "https://x.example/#f", "absolute URI"},
+		{"revocation token space", "REVOCATION_FEED_TOKEN", strings.Repeat("a", 32) + " b", "without spaces"},
+		{"key dir is a file", "JWT_KEY_DIR", "config_test.go", "not a directory"},
 		{"rate limit text", "REGISTRATION_RATE_LIMIT", "many", "whole number"},
 		{"rate limit negative", "REGISTRATION_RATE_LIMIT", "-1", "out of range"},
 		{"trusted proxies", "TRUSTED_PROXIES", "10.0.0.0/33", "CIDR"},
