@@ -1,6 +1,8 @@
 package stack_test
 
 import (
+	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -158,5 +160,41 @@ func TestRequiredVariablesFailFast(t *testing.T) {
 				t.Errorf("loading with %s empty: error = %v, want one naming %s", name, err, name)
 			}
 		})
+	}
+}
+
+// TestMCPServerImages: each MCP service's image installs the server it runs, pinned,
+// and the npm servers are the versions the bridge's tests run against
+// (scripts/install-mcp-npm.sh), so the images ship what CI has exercised.
+func TestMCPServerImages(t *testing.T) {
+	st, env := loadStack(t)
+	script, err := os.ReadFile(repoPath(t, "scripts/install-mcp-npm.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^SERVERS_VERSION=(\S+)`).FindSubmatch(script)
+	if m == nil {
+		t.Fatal("scripts/install-mcp-npm.sh has no SERVERS_VERSION")
+	}
+	tested := string(m[1])
+	if env["MCP_NPM_SERVERS_VERSION"] != tested {
+		t.Errorf(".env.example MCP_NPM_SERVERS_VERSION = %q, want %q (scripts/install-mcp-npm.sh)", env["MCP_NPM_SERVERS_VERSION"], tested)
+	}
+	want := map[string]struct{ pkg, bin string }{
+		"everything": {"@modelcontextprotocol/server-everything@" + tested, "mcp-server-everything"},
+		"memory":     {"@modelcontextprotocol/server-memory@" + tested, "mcp-server-memory"},
+		"filesystem": {"@modelcontextprotocol/server-filesystem@" + tested, "mcp-server-filesystem"},
+		"fetch":      {"mcp-server-fetch==" + env["MCP_FETCH_VERSION"], "mcp-server-fetch"},
+		"time":       {"mcp-server-time==" + env["MCP_TIME_VERSION"], "mcp-server-time"},
+	}
+	for _, name := range mcpServices {
+		svc := st.Project.Services[name]
+		w := want[name]
+		if svc.Build == nil || svc.Build.Args["MCP_PACKAGE"] == nil || *svc.Build.Args["MCP_PACKAGE"] != w.pkg {
+			t.Errorf("%s: MCP_PACKAGE build arg is not %q", name, w.pkg)
+		}
+		if len(svc.Command) < 2 || svc.Command[0] != "--" || svc.Command[1] != w.bin {
+			t.Errorf("%s: command %q, want [-- %s …] (mcpbridge's arguments)", name, svc.Command, w.bin)
+		}
 	}
 }
