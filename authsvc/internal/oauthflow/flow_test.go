@@ -323,3 +323,18 @@ func TestRevokeUserEndsTokensAndSessions(t *testing.T) {
 		t.Fatalf("GitHub code exchanges = %d, want %d (a new login after revoke-user)", got, logins+1)
 	}
 }
+
+func TestTokensNeverOutliveTheClient(t *testing.T) {
+	env := oauthtest.New(t, &oauthtest.Options{ClientLifetime: 10 * time.Minute, AccessLifetime: time.Hour})
+	c := env.Register(t, "client_secret_post", "http://127.0.0.1:8976/callback", nil)
+	tok := obtain(t, env, env.NewBrowser(), c)
+	if left := time.Until(tok.Expiry); left > 10*time.Minute+5*time.Second {
+		t.Fatalf("access token lives %v, beyond the client's 10 minutes", left)
+	}
+	env.Clock.Advance(11 * time.Minute)
+	_, err := env.OAuth2(c).TokenSource(context.Background(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) || re.Response.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("refresh after the client expired: %v, want 401 invalid_client", err)
+	}
+}
