@@ -5,43 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"testing"
 
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/golden"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/keys"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
-
-// golden compares got with testdata/name, or rewrites it under -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file:\ngot:\n%s\nwant:\n%s", name, got, want)
-	}
-}
-
-func indent(t *testing.T, b []byte) []byte {
-	t.Helper()
-	var out bytes.Buffer
-	if err := json.Indent(&out, b, "", "  "); err != nil {
-		t.Fatal(err)
-	}
-	return append(out.Bytes(), '\n')
-}
 
 func TestMetadataGolden(t *testing.T) {
 	h := NewHandler("https://auth.example.com")
@@ -51,7 +20,7 @@ func TestMetadataGolden(t *testing.T) {
 		if rec.Code != 200 || rec.Header().Get("Content-Type") != "application/json" {
 			t.Fatalf("%s: %d %s", path, rec.Code, rec.Header().Get("Content-Type"))
 		}
-		golden(t, "authorization-server.json", indent(t, rec.Body.Bytes()))
+		golden.Check(t, "authorization-server.json", golden.JSON(t, rec.Body.Bytes()))
 	}
 }
 

@@ -140,17 +140,12 @@ func (h *Handler) Create(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) create(w http.ResponseWriter, r *http.Request) error {
-	if err := requireJSON(r); err != nil {
-		return err
-	}
+	// Every attempt counts against the limit, malformed ones too: floods cost the
+	// flooder, not Redis or the parser.
 	if err := h.rateLimit(w, r); err != nil {
 		return err
 	}
-	body, err := h.readBody(w, r)
-	if err != nil {
-		return err
-	}
-	req, err := parse(body, false)
+	req, err := h.readRequest(w, r, false)
 	if err != nil {
 		return err
 	}
@@ -207,14 +202,7 @@ func (h *Handler) update(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := requireJSON(r); err != nil {
-		return err
-	}
-	body, err := h.readBody(w, r)
-	if err != nil {
-		return err
-	}
-	req, err := parse(body, true)
+	req, err := h.readRequest(w, r, true)
 	if err != nil {
 		return err
 	}
@@ -312,6 +300,19 @@ func requireJSON(r *http.Request) error {
 		return oauth.ErrUnsupportedMediaType.WithDescription("Content-Type must be application/json")
 	}
 	return nil
+}
+
+// readRequest checks the content type, reads the bounded body and parses it as a
+// registration (update: as an RFC 7592 update).
+func (h *Handler) readRequest(w http.ResponseWriter, r *http.Request, update bool) (*request, error) {
+	if err := requireJSON(r); err != nil {
+		return nil, err
+	}
+	body, err := h.readBody(w, r)
+	if err != nil {
+		return nil, err
+	}
+	return parse(body, update)
 }
 
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {

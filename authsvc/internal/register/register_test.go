@@ -1,30 +1,25 @@
 package register
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"flag"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gorilla/mux"
 
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/golden"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/store"
 	"github.com/mcp-oauth-gateway/gateway/internal/redistest"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 const cbURI = "https://app.example.com/callback"
 
@@ -181,21 +176,8 @@ func TestRegisterGolden(t *testing.T) {
 		r.body[k] = v
 	}
 	r.body["registration_client_uri"] = strings.Replace(str(r, "registration_client_uri"), id, "CLIENT_ID", 1)
-	got, _ := json.MarshalIndent(r.body, "", "  ")
-	got = append(got, '\n')
-	path := filepath.Join("testdata", "registration-response.json")
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("registration response differs from golden file:\ngot:\n%s\nwant:\n%s", got, want)
-	}
+	got, _ := json.Marshal(r.body)
+	golden.Check(t, "registration-response.json", golden.JSON(t, got))
 }
 
 func TestRegisterHTTPRefusals(t *testing.T) {
