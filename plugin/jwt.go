@@ -69,16 +69,23 @@ func (s *settings) verify(ctx context.Context, remote *remoteKeys, token string,
 	if dot1 < 0 || dot2 == dot1 || strings.IndexByte(token[dot1+1:dot2], '.') >= 0 {
 		return nil, errMalformed
 	}
+	hb, err := b64.DecodeString(token[:dot1])
 	var hdr map[string]interface{}
-	if json.Unmarshal(decodeSegment(token[:dot1]), &hdr) != nil {
+	if err != nil || json.Unmarshal(hb, &hdr) != nil {
 		return nil, errMalformed
 	}
 	alg, _ := hdr["alg"].(string)
+	typ, _ := hdr["typ"].(string)
+	// typ per RFC 9068 (media types compare case-insensitively); no critical
+	// extensions, as this verifier implements none.
 	if !s.algorithms[alg] {
 		return nil, errAlgorithm
 	}
-	if err := checkHeader(hdr); err != nil {
-		return nil, err
+	if typ != "at+jwt" && !strings.EqualFold(typ, "at+jwt") && !strings.EqualFold(typ, "application/at+jwt") {
+		return nil, errType
+	}
+	if crit, ok := hdr["crit"]; ok && crit != nil {
+		return nil, errCritical
 	}
 	sig, err := b64.DecodeString(token[dot2+1:])
 	if err != nil {
@@ -87,34 +94,12 @@ func (s *settings) verify(ctx context.Context, remote *remoteKeys, token string,
 	if err := s.checkSignature(ctx, remote, hdr, alg, token[:dot2], sig); err != nil {
 		return nil, err
 	}
+	pb, err := b64.DecodeString(token[dot1+1 : dot2])
 	var claims map[string]interface{}
-	if json.Unmarshal(decodeSegment(token[dot1+1:dot2]), &claims) != nil {
+	if err != nil || json.Unmarshal(pb, &claims) != nil {
 		return nil, errMalformed
 	}
 	return s.checkClaims(claims, now)
-}
-
-// decodeSegment decodes strict unpadded base64url; errors give nil, which no JSON
-// decoder accepts.
-func decodeSegment(seg string) []byte {
-	b, err := b64.DecodeString(seg)
-	if err != nil {
-		return nil
-	}
-	return b
-}
-
-// checkHeader enforces typ at+jwt (RFC 9068; media types compare case-insensitively)
-// and refuses critical extensions, which this verifier implements none of.
-func checkHeader(hdr map[string]interface{}) error {
-	typ, _ := hdr["typ"].(string)
-	if !strings.EqualFold(typ, "at+jwt") && !strings.EqualFold(typ, "application/at+jwt") {
-		return errType
-	}
-	if c, ok := hdr["crit"]; ok && c != nil {
-		return errCritical
-	}
-	return nil
 }
 
 // checkSignature verifies sig over signingInput. jku, x5u and jwk headers are never
@@ -169,6 +154,7 @@ func (s *settings) checkClaims(c map[string]interface{}, now int64) (*identity, 
 	iatF, okIat := c["iat"].(float64)
 	nbfV, hasNbf := c["nbf"]
 	nbfF, okNbf := nbfV.(float64)
+	// Bounds keep the int64 conversions meaningful (±1e15 s is ±31 million years).
 	if !okExp || !okIat || (hasNbf && !okNbf) || expF > 1e15 || iatF > 1e15 || nbfF > 1e15 || expF < -1e15 || iatF < -1e15 || nbfF < -1e15 {
 		return nil, errClaims
 	}

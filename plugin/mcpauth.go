@@ -112,20 +112,23 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// paths, unknown, expired, refused or revoked tokens.
 	if len(auth) == 1 && u.RawQuery == "" && r.Method != http.MethodOptions && (m.fast || hdr["Origin"] == nil) &&
 		u.Path != m.prm0 && u.Path != m.prm1 {
-		if v, ok := m.cache.Load(auth[0]); ok {
-			e := v.(*cacheEntry)
-			now := time.Now().UnixNano()
-			if now < e.notAfter && e.ok && (m.rev == nil || !m.rev.check(m.ctx, m.log, e.id, now, m.revInterval)) {
-				m.headers.strip(hdr)
-				for i := 0; i < 5; i++ {
-					hdr[m.names[i]] = e.values[i]
-				}
-				if !m.forwardAuth {
-					delete(hdr, "Authorization")
-				}
-				m.next.ServeHTTP(w, r)
-				return
+		v, ok := m.cache.Load(auth[0])
+		if !ok {
+			m.serveToken(w, r, auth[0])
+			return
+		}
+		e := v.(*cacheEntry)
+		now := time.Now().UnixNano()
+		if now < e.notAfter && e.ok && (m.rev == nil || !m.rev.check(m.ctx, m.log, e.id, now, m.revInterval)) {
+			m.headers.strip(hdr)
+			for i := 0; i < 5; i++ {
+				hdr[m.names[i]] = e.values[i]
 			}
+			if !m.forwardAuth {
+				delete(hdr, "Authorization")
+			}
+			m.next.ServeHTTP(w, r)
+			return
 		}
 	}
 	m.serveFull(w, r)
@@ -162,35 +165,50 @@ func (m *Middleware) serveFull(w http.ResponseWriter, r *http.Request) {
 		m.fail(w, http.StatusBadRequest, "invalid_request", "more than one Authorization header")
 		return
 	}
-	token, ok := bearerToken(auth[0])
+	m.serveToken(w, r, auth[0])
+}
+
+// serveToken authenticates the request's one Authorization value and passes the
+// request on or refuses it. ServeHTTP calls it directly for a token it has not seen
+// when nothing else about the request needs serveFull's checks.
+func (m *Middleware) serveToken(w http.ResponseWriter, r *http.Request, header string) {
+	token, ok := bearerToken(header)
 	if !ok {
 		m.challenge(w)
 		return
 	}
 	now := time.Now().UnixNano()
-	e, err := m.authenticate(auth[0], token, now)
-	if err == nil && m.rev != nil && m.rev.check(m.ctx, m.log, e.id, now, s.revInterval) {
+	e, err := m.authenticate(header, token, now)
+	if err == nil && m.rev != nil && m.rev.check(m.ctx, m.log, e.id, now, m.revInterval) {
 		err = errRevoked
 	}
 	if err != nil {
-		if errors.Is(err, errKeysUnavailable) {
-			m.log.Error("cannot verify tokens: signing keys unavailable", "error", err.Error())
-			m.fail(w, http.StatusServiceUnavailable, "temporarily_unavailable", "signing keys unavailable")
-			return
-		}
-		m.fail(w, http.StatusUnauthorized, "invalid_token", err.Error())
+		m.refuse(w, err)
 		return
 	}
-	if e.id.denied != "" {
+	if !e.ok {
 		m.fail(w, http.StatusForbidden, "insufficient_scope", e.id.denied)
 		return
 	}
-	m.headers.strip(r.Header)
-	m.headers.set(r.Header, e.id)
-	if !s.forwardAuth {
-		delete(r.Header, "Authorization")
+	hdr := r.Header
+	m.headers.strip(hdr)
+	for i := 0; i < 5; i++ {
+		hdr[m.names[i]] = e.values[i]
+	}
+	if !m.forwardAuth {
+		delete(hdr, "Authorization")
 	}
 	m.next.ServeHTTP(w, r)
+}
+
+// refuse answers a token that failed verification or was revoked.
+func (m *Middleware) refuse(w http.ResponseWriter, err error) {
+	if errors.Is(err, errKeysUnavailable) {
+		m.log.Error("cannot verify tokens: signing keys unavailable", "error", err.Error())
+		m.fail(w, http.StatusServiceUnavailable, "temporarily_unavailable", "signing keys unavailable")
+		return
+	}
+	m.fail(w, http.StatusUnauthorized, "invalid_token", err.Error())
 }
 
 // authenticate returns the cache entry of token (from the Authorization value
