@@ -6,6 +6,7 @@
 package mcpservers
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,14 +33,24 @@ func CacheDir() string {
 // NPMDir returns where the npm group (servers, conformance, supergateway) is installed.
 func NPMDir(group string) string { return filepath.Join(CacheDir(), "npm", group) }
 
-func npmBin(t testing.TB, group, name, recipe string) string {
-	t.Helper()
+// NPMBin returns the path of an installed npm executable of group, or an error naming
+// recipe, which installs it.
+func NPMBin(group, name, recipe string) (string, error) {
 	p := filepath.Join(NPMDir(group), "node_modules", ".bin", name)
 	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("%s is not installed (%v): run `%s`", name, err, recipe)
+		return "", fmt.Errorf("%s is not installed (%v): run `%s`", name, err, recipe)
 	}
 	if _, err := exec.LookPath("node"); err != nil {
-		t.Fatalf("node is not installed: run `%s`", recipe)
+		return "", fmt.Errorf("node is not installed: run `%s`", recipe)
+	}
+	return p, nil
+}
+
+func npmBin(t testing.TB, group, name, recipe string) string {
+	t.Helper()
+	p, err := NPMBin(group, name, recipe)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return p
 }
@@ -88,13 +99,11 @@ var (
 	goOnce sync.Once
 	goBin  string
 	goErr  error
-	goOut  []byte
 )
 
-// GoEverything returns the argv of the Go SDK's conformance everything-server on stdio,
-// building it (go build from the tests module) the first time it is asked for.
-func GoEverything(t testing.TB) []string {
-	t.Helper()
+// BuildGoEverything builds the Go SDK's conformance everything-server (go build from the
+// tests module, once per process) and returns its path.
+func BuildGoEverything() (string, error) {
 	goOnce.Do(func() {
 		dir := filepath.Join(CacheDir(), "bin")
 		if goErr = os.MkdirAll(dir, 0o755); goErr != nil {
@@ -103,12 +112,21 @@ func GoEverything(t testing.TB) []string {
 		goBin = filepath.Join(dir, "go-sdk-everything-server")
 		cmd := exec.Command("go", "build", "-o", goBin, "github.com/modelcontextprotocol/go-sdk/conformance/everything-server")
 		cmd.Dir = moduleDir()
-		goOut, goErr = cmd.CombinedOutput()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			goErr = fmt.Errorf("building the Go SDK everything-server: %w\n%s", err, out)
+		}
 	})
-	if goErr != nil {
-		t.Fatalf("building the Go SDK everything-server: %v\n%s", goErr, goOut)
+	return goBin, goErr
+}
+
+// GoEverything returns the argv of the Go SDK's conformance everything-server on stdio.
+func GoEverything(t testing.TB) []string {
+	t.Helper()
+	bin, err := BuildGoEverything()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return []string{goBin}
+	return []string{bin}
 }
 
 // moduleDir is the tests module's root, where the go-sdk requirement lives.

@@ -1,0 +1,492 @@
+// Command bench-bridge measures mcpbridge against talking stdio to the same MCP server
+// directly and against supergateway 4.x (--stateful), side by side in one run: the
+// round-trip latency (p50/p99) of a cheap tool call, throughput with several sessions
+// at once, and the bridge's own memory per session at 100 and 500 sessions.
+//
+//	go run ./cmd/bench-bridge -bridge ../bin/mcpbridge   (from tests/; `just bench-bridge`)
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/mcp-oauth-gateway/gateway/tests/internal/mcpservers"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench-bridge:", err)
+		os.Exit(1)
+	}
+}
+
+// client makes one tool call and waits for its answer.
+type client interface {
+	call(ctx context.Context) error
+	close()
+}
+
+type options struct {
+	bridge      string
+	calls       int
+	warmup      int
+	workers     int
+	duration    time.Duration
+	memSessions []int
+}
+
+func run() error {
+	var o options
+	var sessions string
+	flag.StringVar(&o.bridge, "bridge", "", "mcpbridge binary (required)")
+	flag.IntVar(&o.calls, "calls", 2000, "sequential calls for the latency figures")
+	flag.IntVar(&o.warmup, "warmup", 200, "calls before measuring")
+	flag.IntVar(&o.workers, "workers", 8, "concurrent sessions for the throughput figure, one caller each")
+	flag.DurationVar(&o.duration, "duration", 5*time.Second, "length of the throughput run")
+	flag.StringVar(&sessions, "mem-sessions", "100,500", "session counts for the memory figures")
+	flag.Parse()
+	if o.bridge == "" {
+		return errors.New("-bridge is required")
+	}
+	for _, s := range strings.Split(sessions, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil {
+			return fmt.Errorf("-mem-sessions: %w", err)
+		}
+		o.memSessions = append(o.memSessions, n)
+	}
+	everything, err := mcpservers.NPMBin("servers", "mcp-server-everything", mcpservers.Installer)
+	if err != nil {
+		return err
+	}
+	sgw, err := mcpservers.NPMBin("supergateway", "supergateway", "just deps-supergateway")
+	if err != nil {
+		return err
+	}
+	goServer, err := mcpservers.BuildGoEverything()
+	if err != nil {
+		return err
+	}
+	servers := []struct {
+		name string
+		argv []string
+		tool string
+	}{
+		{"server-everything (npm, tool echo)", []string{everything, "stdio"}, `{"name":"echo","arguments":{"message":"hi"}}`},
+		{"Go SDK everything-server (tool test_simple_text)", []string{goServer}, `{"name":"test_simple_text","arguments":{}}`},
+	}
+	fmt.Printf("# bench-bridge %s, %d cores, GOMAXPROCS %s\n\n", time.Now().UTC().Format(time.RFC3339), numCPU(), os.Getenv("GOMAXPROCS"))
+	for _, srv := range servers {
+		fmt.Printf("## %s\n\n", srv.name)
+		fmt.Printf("latency: %d sequential calls after %d warm-up, one session; throughput: %d sessions, one caller each, %s\n\n",
+			o.calls, o.warmup, o.workers, o.duration)
+		fmt.Println("| path | p50 | p99 | throughput (calls/s) |")
+		fmt.Println("|---|---|---|---|")
+		direct := func() (client, error) { return newStdio(srv.argv, srv.tool) }
+		if err := measure(o, "direct stdio", direct, nil); err != nil {
+			return err
+		}
+		b, err := startHTTP(o.bridge, append([]string{"--listen", "127.0.0.1:0", "--log-level", "error", "--max-sessions", "1000", "--"}, srv.argv...), "")
+		if err != nil {
+			return err
+		}
+		err = measure(o, "mcpbridge", func() (client, error) { return newHTTPClient(b.url, srv.tool) }, b)
+		b.stop()
+		if err != nil {
+			return err
+		}
+		port, err := freePort()
+		if err != nil {
+			return err
+		}
+		s, err := startHTTP(sgw, []string{"--stdio", shellJoin(srv.argv), "--outputTransport", "streamableHttp", "--stateful",
+			"--port", strconv.Itoa(port), "--logLevel", "none"}, fmt.Sprintf("http://127.0.0.1:%d/mcp", port))
+		if err != nil {
+			return err
+		}
+		err = measure(o, "supergateway 4.0.0 --stateful", func() (client, error) { return newHTTPClient(s.url, srv.tool) }, s)
+		s.stop()
+		if err != nil {
+			return err
+		}
+		fmt.Println()
+	}
+	return memory(o, goServer)
+}
+
+// measure prints one table row: latency of sequential calls on one session, then
+// throughput of o.workers sessions calling at once.
+func measure(o options, name string, newClient func() (client, error), _ *proc) error {
+	c, err := newClient()
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	ctx := context.Background()
+	for range o.warmup {
+		if err := c.call(ctx); err != nil {
+			c.close()
+			return fmt.Errorf("%s: warm-up: %w", name, err)
+		}
+	}
+	lat := make([]time.Duration, o.calls)
+	for i := range lat {
+		start := time.Now()
+		if err := c.call(ctx); err != nil {
+			c.close()
+			return fmt.Errorf("%s: call: %w", name, err)
+		}
+		lat[i] = time.Since(start)
+	}
+	c.close()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+
+	clients := make([]client, o.workers)
+	for i := range clients {
+		if clients[i], err = newClient(); err != nil {
+			return fmt.Errorf("%s: session %d: %w", name, i, err)
+		}
+		for range 20 {
+			_ = clients[i].call(ctx)
+		}
+	}
+	var done atomic.Int64
+	var firstErr atomic.Value
+	tctx, cancel := context.WithTimeout(ctx, o.duration)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for _, c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for tctx.Err() == nil {
+				if err := c.call(ctx); err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+				done.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	cancel()
+	for _, c := range clients {
+		c.close()
+	}
+	if err, _ := firstErr.Load().(error); err != nil {
+		return fmt.Errorf("%s: throughput: %w", name, err)
+	}
+	fmt.Printf("| %s | %s | %s | %.0f |\n", name, ms(lat[len(lat)/2]), ms(lat[len(lat)*99/100]), float64(done.Load())/elapsed.Seconds())
+	return nil
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.3f ms", float64(d.Microseconds())/1000) }
+
+// memory starts a bridge wrapping the Go server and reports its resident memory as
+// sessions are added (the children's memory is theirs, not counted).
+func memory(o options, goServer string) error {
+	fmt.Println("## mcpbridge memory per session (RSS of the bridge process only, Go SDK everything-server children)")
+	fmt.Println()
+	b, err := startHTTP(o.bridge, []string{"--listen", "127.0.0.1:0", "--log-level", "error", "--max-sessions", "1000", "--", goServer}, "")
+	if err != nil {
+		return err
+	}
+	defer b.stop()
+	// One session created and ended first, so lazily built state (TLS-free HTTP, pools)
+	// is in the baseline rather than charged to the sessions.
+	c, err := newHTTPClient(b.url, `{"name":"test_simple_text","arguments":{}}`)
+	if err != nil {
+		return err
+	}
+	c.close()
+	time.Sleep(500 * time.Millisecond)
+	base, err := rss(b.cmd.Process.Pid)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("baseline RSS %.1f MiB\n\n| sessions | bridge RSS | per session |\n|---|---|---|\n", mib(base))
+	var open []client
+	defer func() {
+		for _, c := range open {
+			c.close()
+		}
+	}()
+	for _, n := range o.memSessions {
+		for len(open) < n {
+			c, err := newHTTPClient(b.url, `{"name":"test_simple_text","arguments":{}}`)
+			if err != nil {
+				return fmt.Errorf("session %d: %w", len(open)+1, err)
+			}
+			if err := c.call(context.Background()); err != nil {
+				return err
+			}
+			open = append(open, c)
+		}
+		time.Sleep(time.Second)
+		r, err := rss(b.cmd.Process.Pid)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("| %d | %.1f MiB | %.3f MiB |\n", n, mib(r), mib(r-base)/float64(n))
+	}
+	fmt.Println()
+	return nil
+}
+
+func mib(b int64) float64 { return float64(b) / (1 << 20) }
+
+func rss(pid int) (int64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb * 1024, err
+		}
+	}
+	return 0, errors.New("no VmRSS")
+}
+
+func numCPU() int {
+	data, _ := os.ReadFile("/proc/cpuinfo")
+	return strings.Count(string(data), "processor\t:")
+}
+
+// --- direct stdio ---
+
+type stdioClient struct {
+	cmd  *exec.Cmd
+	in   io.WriteCloser
+	out  *bufio.Reader
+	tool json.RawMessage
+	id   int
+}
+
+func newStdio(argv []string, tool string) (client, error) {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	c := &stdioClient{cmd: cmd, in: in, out: bufio.NewReaderSize(out, 1<<20), tool: json.RawMessage(tool)}
+	if _, err := c.roundTrip("initialize", json.RawMessage(`{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}`)); err != nil {
+		c.close()
+		return nil, err
+	}
+	if _, err := io.WriteString(in, `{"jsonrpc":"2.0","method":"notifications/initialized"}`+"\n"); err != nil {
+		c.close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *stdioClient) roundTrip(method string, params json.RawMessage) ([]byte, error) {
+	c.id++
+	req, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": c.id, "method": method, "params": params})
+	if _, err := c.in.Write(append(req, '\n')); err != nil {
+		return nil, err
+	}
+	want := []byte(`"id":` + strconv.Itoa(c.id))
+	for {
+		line, err := c.out.ReadBytes('\n')
+		if err != nil {
+			return nil, err
+		}
+		if bytes.Contains(line, want) && !bytes.Contains(line, []byte(`"method"`)) {
+			return line, nil
+		}
+	}
+}
+
+func (c *stdioClient) call(context.Context) error {
+	_, err := c.roundTrip("tools/call", c.tool)
+	return err
+}
+
+func (c *stdioClient) close() {
+	_ = c.in.Close()
+	_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
+	_ = c.cmd.Wait()
+}
+
+// --- Streamable HTTP (mcpbridge or supergateway) ---
+
+var httpClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024, MaxConnsPerHost: 1024}}
+
+type httpMCPClient struct {
+	url, sid string
+	tool     json.RawMessage
+	id       int
+}
+
+func newHTTPClient(url, tool string) (client, error) {
+	c := &httpMCPClient{url: url, tool: json.RawMessage(tool)}
+	resp, err := c.post(`{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}`, "0")
+	if err != nil {
+		return nil, fmt.Errorf("initialize: %w", err)
+	}
+	c.sid = resp
+	if _, err := c.post(`{"jsonrpc":"2.0","method":"notifications/initialized"}`, ""); err != nil {
+		return nil, fmt.Errorf("initialized: %w", err)
+	}
+	return c, nil
+}
+
+// post sends one message; for a request (wantID set) it reads the answer, JSON or SSE,
+// and returns the session id header.
+func (c *httpMCPClient) post(body, wantID string) (string, error) {
+	req, err := http.NewRequest("POST", c.url, strings.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	if c.sid != "" {
+		req.Header.Set("Mcp-Session-Id", c.sid)
+		req.Header.Set("Mcp-Protocol-Version", "2025-11-25")
+	}
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode/100 != 2 {
+		return "", fmt.Errorf("HTTP %d: %s", resp.StatusCode, data)
+	}
+	if wantID != "" && !bytes.Contains(data, []byte(`"id":`+wantID)) {
+		return "", fmt.Errorf("no response with id %s in %s", wantID, data)
+	}
+	return resp.Header.Get("Mcp-Session-Id"), nil
+}
+
+func (c *httpMCPClient) call(context.Context) error {
+	c.id++
+	id := strconv.Itoa(c.id)
+	_, err := c.post(`{"jsonrpc":"2.0","id":`+id+`,"method":"tools/call","params":`+string(c.tool)+`}`, id)
+	return err
+}
+
+func (c *httpMCPClient) close() {
+	req, _ := http.NewRequest("DELETE", c.url, nil)
+	req.Header.Set("Mcp-Session-Id", c.sid)
+	req.Header.Set("Mcp-Protocol-Version", "2025-11-25")
+	if resp, err := httpClient.Do(req); err == nil {
+		resp.Body.Close()
+	}
+}
+
+// --- processes ---
+
+type proc struct {
+	cmd *exec.Cmd
+	url string
+}
+
+// startHTTP starts a server process and waits until it answers. For mcpbridge (url
+// empty) the address comes from its "listening" log line.
+func startHTTP(bin string, args []string, url string) (*proc, error) {
+	cmd := exec.Command(bin, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Env = append(os.Environ(), "LOG_FORMAT=json")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &proc{cmd: cmd, url: url}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			var rec struct{ Msg, Addr string }
+			if json.Unmarshal(sc.Bytes(), &rec) == nil && rec.Msg == "mcpbridge listening" {
+				addr <- rec.Addr
+			}
+		}
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	if url == "" {
+		select {
+		case a := <-addr:
+			p.url = "http://" + a + "/mcp"
+		case <-time.After(30 * time.Second):
+			p.stop()
+			return nil, fmt.Errorf("%s did not start", bin)
+		}
+	}
+	for {
+		conn, err := net.Dial("tcp", strings.TrimSuffix(strings.TrimPrefix(p.url, "http://"), "/mcp"))
+		if err == nil {
+			conn.Close()
+			return p, nil
+		}
+		if time.Now().After(deadline) {
+			p.stop()
+			return nil, fmt.Errorf("%s did not start listening: %w", bin, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (p *proc) stop() {
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+	}
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func shellJoin(argv []string) string {
+	quoted := make([]string, len(argv))
+	for i, a := range argv {
+		quoted[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	return strings.Join(quoted, " ")
+}
