@@ -11,6 +11,8 @@ import (
 	"runtime/debug"
 	"sync"
 	"time"
+
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/oauth"
 )
 
 // Middleware wraps a handler.
@@ -111,7 +113,7 @@ func Logging(log *slog.Logger) Middleware {
 	}
 }
 
-// Recover turns a panic in a handler into a logged 500 with a generic JSON body, so
+// Recover turns a panic in a handler into a logged 500 server_error, so
 // one bad request never takes the process down. http.ErrAbortHandler is re-raised:
 // it is net/http's own way to abort a response.
 func Recover(log *slog.Logger) Middleware {
@@ -126,10 +128,7 @@ func Recover(log *slog.Logger) Middleware {
 					panic(v)
 				}
 				log.Error("panic in handler", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
-				w.Header().Set("Content-Type", "application/json")
-				w.Header().Set("Cache-Control", "no-store")
-				w.WriteHeader(http.StatusInternalServerError)
-				_, _ = w.Write([]byte(`{"error":"server_error","error_description":"internal error"}`))
+				oauth.WriteError(w, r, log, oauth.ErrServerError)
 			}()
 			next.ServeHTTP(w, r)
 		})
@@ -142,10 +141,7 @@ func LimitBody(n int64) Middleware {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.ContentLength > n {
-				w.Header().Set("Content-Type", "application/json")
-				w.Header().Set("Cache-Control", "no-store")
-				w.WriteHeader(http.StatusRequestEntityTooLarge)
-				_, _ = w.Write([]byte(`{"error":"invalid_request","error_description":"request body too large"}`))
+				oauth.WriteError(w, r, nil, oauth.ErrRequestTooLarge.WithDescription("the request body is larger than %d bytes", n))
 				return
 			}
 			if r.Body != nil {
