@@ -18,6 +18,7 @@ import (
 //	oauth:consents:{client_id}       hash sub → approved scope; TTL = the client's
 //	oauth:code:{sha256(code)}        Code, single use, TTL ≤ 10 min
 //	oauth:code_used:{sha256(code)}   family id of a redeemed code, for replay detection
+//	oauth:code_fail:{sha256(code)}   count of wrong PKCE verifiers presented for a code
 //
 // Codes are keyed by their hash so a Redis dump does not hand out live codes.
 
@@ -250,4 +251,23 @@ func (s *Store) RedeemCode(ctx context.Context, code, familyID string, usedTTL t
 func (s *Store) RedeemedCodeFamily(ctx context.Context, code string) (string, error) {
 	v, err := s.rdb.Get(ctx, Key("code_used", HashSecret(code))).Result()
 	return v, s.wrap(err)
+}
+
+// CodeVerifierFailed counts a wrong PKCE verifier for code and, once the count
+// reaches limit, deletes the code: guessing a verifier is hopeless, but nobody gets
+// unlimited tries. It returns the count so far.
+func (s *Store) CodeVerifierFailed(ctx context.Context, code string, limit int64, ttl time.Duration) (int64, error) {
+	h := HashSecret(code)
+	pipe := s.rdb.TxPipeline()
+	n := pipe.Incr(ctx, Key("code_fail", h))
+	pipe.Expire(ctx, Key("code_fail", h), ttl)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return 0, s.wrap(err)
+	}
+	if n.Val() >= limit {
+		if err := s.rdb.Del(ctx, Key("code", h)).Err(); err != nil {
+			return n.Val(), s.wrap(err)
+		}
+	}
+	return n.Val(), nil
 }

@@ -35,6 +35,7 @@ type Store interface {
 	PeekCode(ctx context.Context, code string) (*store.Code, error)
 	RedeemCode(ctx context.Context, code, familyID string, usedTTL time.Duration) (*store.Code, error)
 	RedeemedCodeFamily(ctx context.Context, code string) (string, error)
+	CodeVerifierFailed(ctx context.Context, code string, limit int64, ttl time.Duration) (int64, error)
 	SaveGrant(ctx context.Context, g *store.Grant) error
 	GetRefresh(ctx context.Context, hash string) (*store.RefreshRecord, error)
 	TakeRefresh(ctx context.Context, hash, familyID string, markerTTL time.Duration) (*store.RefreshRecord, error)
@@ -220,6 +221,11 @@ func (h *Handler) token(r *http.Request) (*Response, error) {
 
 var errGrant = oauth.ErrInvalidGrant
 
+// MaxVerifierFailures is how many wrong PKCE verifiers a code survives. Other
+// refusals (wrong client, redirect URI, resource) never consume the code; wrong
+// verifiers do, eventually, so that nobody gets unlimited guesses.
+const MaxVerifierFailures = 10
+
 func (h *Handler) authorizationCode(ctx context.Context, client *store.Client, form url.Values) (*Response, error) {
 	code := form.Get("code")
 	if code == "" {
@@ -249,6 +255,9 @@ func (h *Handler) authorizationCode(ctx context.Context, client *store.Client, f
 		return nil, errGrant.WithDescription("code_verifier is required")
 	}
 	if !pkce.Verify(verifier, req.Challenge) {
+		if _, err := h.store.CodeVerifierFailed(ctx, code, MaxVerifierFailures, h.opts.CodeLifetime); err != nil {
+			return nil, err
+		}
 		return nil, errGrant.WithDescription("code_verifier does not match the code_challenge")
 	}
 	aud, err := narrowAudience(form["resource"], req.Resources, h.opts.DefaultAudience)

@@ -1,6 +1,7 @@
 package token_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/oauthtest"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/pkce"
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/token"
 	"github.com/mcp-oauth-gateway/gateway/internal/redistest"
 )
 
@@ -260,5 +262,21 @@ func TestRevokeAndIntrospectNeedClientAuth(t *testing.T) {
 		if s, _, _ := env.PostForm(t, "/revoke", url.Values{"token": {tok}}, c.ID, c.Secret); s != 200 {
 			t.Fatalf("revoke %q: %d, want 200", tok[:min(len(tok), 10)], s)
 		}
+	}
+}
+
+func TestVerifierGuessingIsBounded(t *testing.T) {
+	env := oauthtest.New(t, nil)
+	c := env.Register(t, "none", redirect, nil)
+	cd := code(t, env, env.NewBrowser(), c, "")
+	for i := range token.MaxVerifierFailures {
+		form := exchangeForm(cd)
+		form.Set("code_verifier", fmt.Sprintf("%043d", i))
+		if status, body, _ := post(t, env, c, form); status != 400 || body["error"] != "invalid_grant" {
+			t.Fatalf("guess %d: %d %v, want invalid_grant", i, status, body)
+		}
+	}
+	if status, body, _ := post(t, env, c, exchangeForm(cd)); status != 400 || body["error"] != "invalid_grant" {
+		t.Fatalf("right verifier after %d wrong guesses: %d %v, want the code gone", token.MaxVerifierFailures, status, body)
 	}
 }
