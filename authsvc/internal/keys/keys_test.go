@@ -8,6 +8,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"math/big"
@@ -347,5 +348,49 @@ func TestParsePEM(t *testing.T) {
 				t.Errorf("err = %v, want %q", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+// TestAlgorithmSwitch: changing JWT_ALGORITHM makes a key of the new algorithm
+// current and keeps the old one published until its tokens expired.
+func TestAlgorithmSwitch(t *testing.T) {
+	ctx := context.Background()
+	rdb := newRedis(t)
+	clk := &clock{t: time.Unix(1_700_000_000, 0)}
+	old, err := newManager(t, NewRedisBackend(rdb), RS256, clk).Signing(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := newManager(t, NewRedisBackend(rdb), ES256, clk)
+	cur, err := m.Signing(ctx)
+	if err != nil || cur.Alg != ES256 {
+		t.Fatalf("after switching to ES256: %v, %v", cur, err)
+	}
+	set, _ := m.JWKS(ctx)
+	if got := kids(set); len(got) != 2 || got[1] != old.ID {
+		t.Errorf("JWKS = %v, want the ES256 key and the retired RS256 key", got)
+	}
+}
+
+// TestJWKSHasNoPrivateMaterial guards the published document against ever carrying
+// private key members (d, p, q, dp, dq, qi) or a symmetric key (k).
+func TestJWKSHasNoPrivateMaterial(t *testing.T) {
+	ctx := context.Background()
+	for _, alg := range []string{RS256, ES256} {
+		m := newManager(t, NewRedisBackend(newRedis(t)), alg, &clock{t: time.Unix(1_700_000_000, 0)})
+		set, err := m.JWKS(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(set)
+		var doc struct{ Keys []map[string]any }
+		_ = json.Unmarshal(b, &doc)
+		for _, k := range doc.Keys {
+			for _, private := range []string{"d", "p", "q", "dp", "dq", "qi", "k"} {
+				if _, ok := k[private]; ok {
+					t.Errorf("%s JWK has private member %q", alg, private)
+				}
+			}
+		}
 	}
 }
