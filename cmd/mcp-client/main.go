@@ -51,9 +51,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	local := fs.Bool("local", false, "use the local gateway of `just run` even if BASE_DOMAIN is set")
 	issuer := fs.String("issuer", "", "issuer URL of the gateway (overrides BASE_DOMAIN / RUN_PORT)")
 	servers := fs.String("servers", "", "comma-separated MCP services (env MCP_SERVERS)")
-	var service, envFile, scope *string
+	var service, resource, envFile, scope *string
 	if cmd == "token" {
 		service = fs.String("service", "", "comma-separated services the token is for (default: all)")
+		resource = fs.String("resource", "", "comma-separated MCP URLs the token is for (instead of -service)")
 		envFile = fs.String("env-file", ".env", "file to write MCP_CLIENT_* to")
 		scope = fs.String("scope", "", "space-separated scopes to request")
 	}
@@ -68,15 +69,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	case "config":
 		return mcpclient.WriteConfigs(stdout, target)
 	case "token":
-		return token(ctx, target, *service, *envFile, *scope, stdout)
+		return token(ctx, target, *service, *resource, *envFile, *scope, stdout)
 	default:
 		return fmt.Errorf("unknown command %q: use token or config", cmd)
 	}
 }
 
-func token(ctx context.Context, target mcpclient.Target, service, envFile, scope string, out io.Writer) error {
+func token(ctx context.Context, target mcpclient.Target, service, resource, envFile, scope string, out io.Writer) error {
 	var resources []string
-	if service == "" {
+	if resource != "" {
+		for _, r := range strings.Split(resource, ",") {
+			resources = append(resources, strings.TrimSpace(r))
+		}
+	} else if service == "" {
 		for _, s := range target.Services {
 			resources = append(resources, s.URL)
 		}

@@ -89,7 +89,8 @@ type Config struct {
 	// RedisPersist keeps Redis data (AOF) in StateDir/redis across runs; tests leave
 	// it off.
 	RedisPersist bool
-	// RevocationInterval is how often the plugin polls the revocation feed (default 2s).
+	// RevocationInterval is how old the plugin's revocation list may get before it
+	// polls again; zero keeps the plugin's default, as the compose labels do.
 	RevocationInterval time.Duration
 	// ReadyTimeout bounds each process's start-up (default 90s: npx and Yaegi are
 	// slow on a busy machine).
@@ -217,9 +218,6 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	if cfg.Host == "" {
 		cfg.Host = "localhost"
 	}
-	if cfg.RevocationInterval <= 0 {
-		cfg.RevocationInterval = 2 * time.Second
-	}
 	if cfg.ReadyTimeout <= 0 {
 		cfg.ReadyTimeout = 90 * time.Second
 	}
@@ -288,9 +286,11 @@ func newPlan(cfg *Config) (RoutingPlan, error) {
 			EntryPoint: AuthService,
 			Backend:    originURL("127.0.0.1", authBackend),
 		},
-		AuthInternal:       originURL("127.0.0.1", authBackend),
-		RevocationToken:    token,
-		RevocationInterval: cfg.RevocationInterval.String(),
+		AuthInternal:    originURL("127.0.0.1", authBackend),
+		RevocationToken: token,
+	}
+	if cfg.RevocationInterval > 0 {
+		p.RevocationInterval = cfg.RevocationInterval.String()
 	}
 	p.Issuer = p.Auth.PublicURL
 	for i, srv := range cfg.Servers {
@@ -399,7 +399,7 @@ func (s *Stack) startBridges(ctx context.Context, cfg *Config) error {
 		go func(i int, p *process) {
 			defer wg.Done()
 			errs[i] = waitReady(ctx, p, cfg.ReadyTimeout, func(ctx context.Context) error {
-				return httpOK(ctx, s.Plan.Services[i].Backend+"/health")
+				return httpOK(ctx, s.Plan.Services[i].Backend+"/ready") // a real initialize handshake
 			})
 		}(i, p)
 	}

@@ -1,0 +1,331 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/auth"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/modelcontextprotocol/go-sdk/oauthex"
+	"golang.org/x/oauth2"
+
+	"github.com/mcp-oauth-gateway/gateway/internal/githubstub"
+	"github.com/mcp-oauth-gateway/gateway/internal/mcpclient"
+)
+
+// httpClient talks to loopback directly, whatever HTTP_PROXY says.
+var httpClient = &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: 60 * time.Second}
+
+// noRedirect does not follow redirects, to look at them.
+var noRedirect = &http.Client{
+	Transport:     &http.Transport{Proxy: nil},
+	Timeout:       60 * time.Second,
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+}
+
+// sdkRedirectURI is the redirect URI the SDK clients register. Nothing listens there:
+// the test browser stops at the redirect and hands code and state to the SDK.
+const sdkRedirectURI = "http://127.0.0.1:9/callback"
+
+// sdkOAuth is the official Go SDK's OAuth client (auth.AuthorizationCodeHandler)
+// with the test browser as the human.
+type sdkOAuth struct {
+	handler *auth.AuthorizationCodeHandler
+	// authURLs are the authorization URLs the SDK asked the human to open.
+	mu       sync.Mutex
+	authURLs []string
+	// away makes the human refuse to log in again (to see a refused call fail).
+	away atomic.Bool
+}
+
+func newSDKOAuth(t *testing.T, user githubstub.User) *sdkOAuth {
+	t.Helper()
+	o := &sdkOAuth{}
+	h, err := auth.NewAuthorizationCodeHandler(&auth.AuthorizationCodeHandlerConfig{
+		DynamicClientRegistrationConfig: &auth.DynamicClientRegistrationConfig{
+			Metadata: &oauthex.ClientRegistrationMetadata{
+				ClientName:              "e2e Go SDK client",
+				RedirectURIs:            []string{sdkRedirectURI},
+				GrantTypes:              []string{"authorization_code", "refresh_token"},
+				ResponseTypes:           []string{"code"},
+				TokenEndpointAuthMethod: "none",
+			},
+		},
+		AuthorizationCodeFetcher: func(ctx context.Context, args *auth.AuthorizationArgs) (*auth.AuthorizationResult, error) {
+			if o.away.Load() {
+				return nil, errors.New("the human is away: no new login")
+			}
+			o.mu.Lock()
+			o.authURLs = append(o.authURLs, args.URL)
+			o.mu.Unlock()
+			github.LoginAs(user)
+			loc, err := newBrowser(t).authorize(ctx, args.URL, sdkRedirectURI)
+			if err != nil {
+				return nil, err
+			}
+			q := loc.Query()
+			if e := q.Get("error"); e != "" {
+				return nil, fmt.Errorf("authorization error %s: %s", e, q.Get("error_description"))
+			}
+			return &auth.AuthorizationResult{Code: q.Get("code"), State: q.Get("state"), Iss: q.Get("iss")}, nil
+		},
+		RequestRefreshToken: true,
+		Client:              httpClient,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.handler = h
+	return o
+}
+
+func (o *sdkOAuth) logins() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.authURLs)
+}
+
+// token returns the SDK's current token.
+func (o *sdkOAuth) token(t *testing.T) *oauth2.Token {
+	t.Helper()
+	ts, err := o.handler.TokenSource(context.Background())
+	if err != nil || ts == nil {
+		t.Fatalf("SDK has no token source: %v", err)
+	}
+	tok, err := ts.Token()
+	if err != nil {
+		t.Fatalf("SDK token: %v", err)
+	}
+	return tok
+}
+
+// connectSDK connects the official SDK client to an MCP URL through Traefik.
+func connectSDK(t *testing.T, ctx context.Context, mcpURL string, o *sdkOAuth) *mcp.ClientSession {
+	t.Helper()
+	tr := &mcp.StreamableClientTransport{Endpoint: mcpURL, HTTPClient: httpClient, OAuthHandler: o.handler, MaxRetries: -1}
+	c := mcp.NewClient(&mcp.Implementation{Name: "mcp-oauth-gateway-e2e", Version: "1.0.0"}, nil)
+	s, err := c.Connect(ctx, tr, nil)
+	if err != nil {
+		t.Fatalf("SDK connect to %s: %v", mcpURL, err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// toolCall is one cheap, deterministic tool call per official server and a piece of
+// text its answer must contain.
+type toolCall struct {
+	name string
+	args map[string]any
+	want func() string
+}
+
+func serverCalls() map[string]toolCall {
+	return map[string]toolCall{
+		"everything": {"echo", map[string]any{"message": "hello through the gateway"}, func() string { return "hello through the gateway" }},
+		"memory":     {"read_graph", map[string]any{}, func() string { return "entities" }},
+		"filesystem": {"list_allowed_directories", map[string]any{}, func() string { return "files" }},
+	}
+}
+
+func callText(t *testing.T, ctx context.Context, s *mcp.ClientSession, name string, args map[string]any) string {
+	t.Helper()
+	res, err := s.CallTool(ctx, &mcp.CallToolParams{Name: name, Arguments: args})
+	if err != nil {
+		t.Fatalf("tools/call %s: %v", name, err)
+	}
+	if res.IsError {
+		t.Fatalf("tools/call %s returned a tool error: %+v", name, res.Content)
+	}
+	var b strings.Builder
+	for _, c := range res.Content {
+		if tc, ok := c.(*mcp.TextContent); ok {
+			b.WriteString(tc.Text)
+		}
+	}
+	return b.String()
+}
+
+// claims decodes a JWT's payload without verifying it (the gateway verifies; tests
+// only read).
+func claims(t *testing.T, jwt string) map[string]any {
+	t.Helper()
+	parts := strings.Split(jwt, ".")
+	if len(parts) != 3 {
+		t.Fatalf("access token is not a JWT: %d parts", len(parts))
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatalf("JWT payload: %v", err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("JWT payload: %v", err)
+	}
+	return m
+}
+
+// userToken runs the gateway's own client flow (mcp-client-token's) for user and
+// the given MCP URLs, with the test browser following every step.
+func userToken(t *testing.T, ctx context.Context, user githubstub.User, resources ...string) *mcpclient.Result {
+	t.Helper()
+	github.LoginAs(user)
+	b := newBrowser(t)
+	browserErr := make(chan error, 1)
+	res, err := mcpclient.Authorize(ctx, mcpclient.Options{
+		Issuer:     stack.Issuer,
+		Resources:  resources,
+		ClientName: "e2e " + user.Login,
+		HTTPClient: httpClient,
+		OpenBrowser: func(ctx context.Context, u string) error {
+			go func() { browserErr <- b.follow(ctx, u) }()
+			return nil
+		},
+		Timeout: 20 * time.Second,
+	})
+	if err != nil {
+		select {
+		case berr := <-browserErr:
+			t.Fatalf("token flow for %s: %v (browser: %v)", user.Login, err, berr)
+		default:
+			t.Fatalf("token flow for %s: %v", user.Login, err)
+		}
+	}
+	return res
+}
+
+// mcpRequest sends one raw JSON-RPC message to an MCP URL with an optional bearer
+// token and session, and returns the response with its body read.
+func mcpRequest(t *testing.T, ctx context.Context, method, u, token, session, body string, hdr http.Header) (*http.Response, string) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("MCP-Protocol-Version", "2025-06-18")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if session != "" {
+		req.Header.Set("Mcp-Session-Id", session)
+	}
+	for k, vs := range hdr {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	resp, err := noRedirect.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, u, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return resp, string(b)
+}
+
+const initializeBody = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"e2e-raw","version":"1"}}}`
+
+// initSession opens a raw MCP session with token and returns its id.
+func initSession(t *testing.T, ctx context.Context, mcpURL, token string, hdr http.Header) string {
+	t.Helper()
+	resp, body := mcpRequest(t, ctx, http.MethodPost, mcpURL, token, "", initializeBody, hdr)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("initialize: status %d, want 200: %s", resp.StatusCode, body)
+	}
+	sid := resp.Header.Get("Mcp-Session-Id")
+	if sid == "" {
+		t.Fatalf("initialize: no Mcp-Session-Id")
+	}
+	resp, body = mcpRequest(t, ctx, http.MethodPost, mcpURL, token, sid, `{"jsonrpc":"2.0","method":"notifications/initialized"}`, nil)
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("notifications/initialized: status %d, want 202: %s", resp.StatusCode, body)
+	}
+	return sid
+}
+
+const toolsListBody = `{"jsonrpc":"2.0","id":2,"method":"tools/list"}`
+
+// postForm posts a form and decodes a JSON answer.
+func postForm(t *testing.T, ctx context.Context, u string, form url.Values) (*http.Response, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return doJSON(t, req)
+}
+
+func doJSON(t *testing.T, req *http.Request) (*http.Response, map[string]any) {
+	t.Helper()
+	resp, err := noRedirect.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	var m map[string]any
+	if len(bytes.TrimSpace(b)) > 0 {
+		_ = json.Unmarshal(b, &m)
+	}
+	return resp, m
+}
+
+func getJSON(t *testing.T, ctx context.Context, u string) (*http.Response, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return doJSON(t, req)
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, within time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	last := ""
+	for {
+		ok, detail := cond()
+		if ok {
+			return
+		}
+		last = detail
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s (last: %s)", what, within, last)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+func testContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func contextWithClient(ctx context.Context) context.Context {
+	return context.WithValue(ctx, oauth2.HTTPClient, httpClient)
+}
+
+func toolParams(name string, args map[string]any) *mcp.CallToolParams {
+	return &mcp.CallToolParams{Name: name, Arguments: args}
+}
