@@ -12,6 +12,7 @@
 //
 //	env, _ := labels.ReadEnvFile("../.env.example")
 //	env["BASE_DOMAIN"] = "localhost"
+//	env["ACME_EMAIL"] = "ops@localhost" // and every other ${VAR:?} the files require
 //	st, err := labels.Load("../compose", env)
 //	cfg, err := st.DynamicConfig(labels.Options{
 //		Backends: map[string]string{"auth": "http://127.0.0.1:8000", "everything": "http://127.0.0.1:3001"},
