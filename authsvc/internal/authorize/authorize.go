@@ -303,7 +303,7 @@ func (h *Handler) Callback(w http.ResponseWriter, r *http.Request) {
 // and shows the consent page otherwise.
 func (h *Handler) proceed(w http.ResponseWriter, r *http.Request, sess *store.Session, client *store.Client, req *store.AuthRequest) {
 	approved, err := h.store.Consent(r.Context(), sess.Sub, client.ID)
-	if err == nil && scopeCovers(approved, req.Scope) {
+	if err == nil && ScopeCovers(approved, req.Scope) {
 		h.issueCode(w, r, sess, client, req, http.StatusFound)
 		return
 	}

@@ -87,5 +87,3 @@ func ScopeCovers(granted, scope string) bool {
 	}
 	return true
 }
-
-func scopeCovers(granted, scope string) bool { return ScopeCovers(granted, scope) }
