@@ -52,6 +52,13 @@ type sdkOAuth struct {
 
 func newSDKOAuth(t *testing.T, user githubstub.User) *sdkOAuth {
 	t.Helper()
+	return newSDKOAuthLogin(t, func() { github.LoginAs(user) })
+}
+
+// newSDKOAuthLogin is newSDKOAuth with the stand-in's user chosen by login (nil: the
+// stand-in's default user).
+func newSDKOAuthLogin(t *testing.T, login func()) *sdkOAuth {
+	t.Helper()
 	o := &sdkOAuth{}
 	h, err := auth.NewAuthorizationCodeHandler(&auth.AuthorizationCodeHandlerConfig{
 		DynamicClientRegistrationConfig: &auth.DynamicClientRegistrationConfig{
@@ -70,7 +77,9 @@ func newSDKOAuth(t *testing.T, user githubstub.User) *sdkOAuth {
 			o.mu.Lock()
 			o.authURLs = append(o.authURLs, args.URL)
 			o.mu.Unlock()
-			github.LoginAs(user)
+			if login != nil {
+				login()
+			}
 			loc, err := newBrowser(t).authorize(ctx, args.URL, sdkRedirectURI)
 			if err != nil {
 				return nil, err

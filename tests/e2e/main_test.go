@@ -40,6 +40,8 @@ var (
 	repo   string
 	// clientBin is the mcp-client binary (`just mcp-client-token`).
 	clientBin string
+	// runBin is the mcpgw-run binary (`just run`).
+	runBin string
 )
 
 func TestMain(m *testing.M) {
@@ -82,10 +84,13 @@ func runMain(m *testing.M) (int, error) {
 	}
 	bins.Traefik = traefik
 	clientBin = filepath.Join(work, "bin", "mcp-client")
-	build := exec.CommandContext(ctx, "go", "build", "-o", clientBin, "./cmd/mcp-client")
-	build.Dir = repo
-	if out, err := build.CombinedOutput(); err != nil {
-		return 0, fmt.Errorf("build mcp-client: %w\n%s", err, out)
+	runBin = filepath.Join(work, "bin", "mcpgw-run")
+	for bin, pkg := range map[string]string{clientBin: "./cmd/mcp-client", runBin: "./cmd/mcpgw-run"} {
+		build := exec.CommandContext(ctx, "go", "build", "-o", bin, pkg)
+		build.Dir = repo
+		if out, err := build.CombinedOutput(); err != nil {
+			return 0, fmt.Errorf("build %s: %w\n%s", pkg, err, out)
+		}
 	}
 	if b := os.Getenv("E2E_BRIDGE_BIN"); b != "" {
 		bins.Bridge = b // to try another build of the bridge
