@@ -24,7 +24,7 @@ ARG MCP_PACKAGE
 COPY --from=uv /uv /usr/local/bin/uv
 ENV UV_NO_CACHE=1 VIRTUAL_ENV=/opt/mcp PATH=/opt/mcp/bin:$PATH
 RUN test -n "$MCP_PACKAGE" || { echo "build arg MCP_PACKAGE is required" >&2; exit 1; } \
- && uv venv /opt/mcp \
+ && uv venv --python /usr/local/bin/python3 /opt/mcp \
  && uv pip install --python /opt/mcp/bin/python "$MCP_PACKAGE" \
  && useradd --system --home-dir /data --shell /usr/sbin/nologin mcp \
  && mkdir -p /data && chown mcp:mcp /data
