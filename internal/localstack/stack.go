@@ -263,7 +263,7 @@ func (s *Stack) start(ctx context.Context, cfg *Config) error {
 func newPlan(cfg *Config) (RoutingPlan, error) {
 	port := func(fixed, i int) (int, error) {
 		if fixed > 0 {
-			return fixed + i, nil
+			return fixed + i, portFree(fixed + i)
 		}
 		return FreePort()
 	}
@@ -509,6 +509,19 @@ func redisPing(ctx context.Context, addr, password string) error {
 		}
 	}
 	return nil
+}
+
+// ErrPortInUse is returned when a fixed public port is taken.
+var ErrPortInUse = errors.New("localstack: port in use")
+
+// portFree checks that a fixed public port can be bound, so that a taken port is
+// reported by number instead of as a Traefik start-up failure.
+func portFree(port int) error {
+	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return fmt.Errorf("%w: 127.0.0.1:%d (%v); choose another base port (RUN_PORT / -port)", ErrPortInUse, port, err)
+	}
+	return l.Close()
 }
 
 // FreePort asks the kernel for a free loopback TCP port. Another process could take

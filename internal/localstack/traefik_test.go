@@ -2,8 +2,11 @@ package localstack
 
 import (
 	"encoding/json"
+	"errors"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -174,5 +177,26 @@ func TestConfigValidate(t *testing.T) {
 				t.Errorf("config accepted, want an error")
 			}
 		})
+	}
+}
+
+func TestPlanRefusesTakenPort(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	taken := l.Addr().(*net.TCPAddr).Port
+	cfg := &Config{Host: "localhost", AuthPort: taken, Servers: []MCPServer{{Name: "everything", Command: []string{"x"}}}}
+	if _, err := newPlan(cfg); !errors.Is(err, ErrPortInUse) || !strings.Contains(err.Error(), strconv.Itoa(taken)) {
+		t.Errorf("newPlan with taken port %d: %v, want ErrPortInUse naming the port", taken, err)
+	}
+	cfg.AuthPort = 0
+	p, err := newPlan(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Issuer != p.Auth.PublicURL || !strings.HasPrefix(p.Issuer, "http://localhost:") || p.Services[0].MCPURL() != p.Services[0].PublicURL+"/mcp" {
+		t.Errorf("plan = %+v", p)
 	}
 }

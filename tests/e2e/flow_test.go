@@ -126,3 +126,21 @@ func TestCrossServiceAudience(t *testing.T) {
 		}
 	}
 }
+
+// TestTokenForSeveralServices: `just mcp-client-token` asks for every service by
+// default (one resource parameter each, RFC 8707); the token works at each of them
+// and at no other.
+func TestTokenForSeveralServices(t *testing.T) {
+	ctx := testContext(t)
+	everything, memory, filesystem := stack.MCPURL("everything"), stack.MCPURL("memory"), stack.MCPURL("filesystem")
+	tok := userToken(t, ctx, alice, everything, memory).Token.AccessToken
+	aud, _ := claims(t, tok)["aud"].([]any)
+	if len(aud) != 2 {
+		t.Errorf("token aud = %v, want both MCP URLs", aud)
+	}
+	initSession(t, ctx, everything, tok, nil)
+	initSession(t, ctx, memory, tok, nil)
+	if resp, body := mcpRequest(t, ctx, http.MethodPost, filesystem, tok, "", initializeBody, nil); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("token for everything+memory at filesystem: %d %.200s, want 401", resp.StatusCode, body)
+	}
+}
