@@ -78,6 +78,9 @@ func TestAuthContainerEnvironment(t *testing.T) {
 	if len(test) < 3 || test[0] != "CMD" || !strings.Contains(test[len(test)-1], "127.0.0.1:8000/health") {
 		t.Fatalf("auth healthcheck %q, want CMD … http://127.0.0.1:8000/health", test)
 	}
+	if _, err := exec.LookPath(test[1]); err != nil {
+		t.Fatalf("%s (the auth healthcheck's command) is not installed: `just test-stack` installs it", test[1])
+	}
 	check := append([]string{}, test[1:]...)
 	check[len(check)-1] = strings.Replace(check[len(check)-1], ":8000", fmt.Sprintf(":%d", port), 1)
 	healthcheck := func() error {
