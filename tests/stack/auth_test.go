@@ -1,7 +1,6 @@
 package stack_test
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -48,31 +47,7 @@ func TestAuthContainerEnvironment(t *testing.T) {
 		}
 		env = append(env, k+"="+v)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	logPath := filepath.Join(dir, "authsvc.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close()
-	cmd := exec.CommandContext(ctx, bin)
-	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	var exitErr error
-	go func() { exitErr = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cancel()
-		<-exited
-		if t.Failed() {
-			log, _ := os.ReadFile(logPath)
-			t.Logf("authsvc log:\n%s", tail(string(log), 4000))
-		}
-	})
+	proc := startProcess(t, "authsvc", dir, env, bin)
 
 	test := auth.HealthCheck.Test
 	if len(test) < 3 || test[0] != "CMD" || !strings.Contains(test[len(test)-1], "127.0.0.1:8000/health") {
@@ -84,16 +59,8 @@ func TestAuthContainerEnvironment(t *testing.T) {
 	check := append([]string{}, test[1:]...)
 	check[len(check)-1] = strings.Replace(check[len(check)-1], ":8000", fmt.Sprintf(":%d", port), 1)
 	healthcheck := func() error {
-		select {
-		case <-exited:
-			t.Fatalf("authsvc exited (%v): it refused the stack's configuration", exitErr)
-		default:
-		}
-		out, err := exec.Command(check[0], check[1:]...).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("%v: %s", err, out)
-		}
-		return nil
+		proc.running(t, "it refused the stack's configuration")
+		return runCheck(os.Environ(), check[0], check[1:]...)
 	}
 	waitFor(t, 60*time.Second, "auth healthcheck", healthcheck)
 

@@ -1,7 +1,6 @@
 package stack_test
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -55,50 +54,15 @@ func TestBridgeServices(t *testing.T) {
 			for _, a := range svc.Command {
 				args = append(args, toLocal(a))
 			}
-			ctx, cancel := context.WithCancel(context.Background())
-			logPath := filepath.Join(data, "bridge.log")
-			logFile, err := os.Create(logPath)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer logFile.Close()
-			cmd := exec.CommandContext(ctx, filepath.Join(binDir, "mcpbridge"), args...)
-			cmd.Env, cmd.Dir = env, data
-			cmd.Stdout, cmd.Stderr = logFile, logFile
-			cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-			cmd.WaitDelay = 10 * time.Second
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			exited := make(chan struct{})
-			var exitErr error
-			go func() { exitErr = cmd.Wait(); close(exited) }()
-			t.Cleanup(func() {
-				cancel()
-				<-exited
-				if t.Failed() {
-					log, _ := os.ReadFile(logPath)
-					t.Logf("bridge log:\n%s", tail(string(log), 4000))
-				}
-			})
+			proc := startProcess(t, "mcpbridge", data, env, filepath.Join(binDir, "mcpbridge"), args...)
 
 			hc := svc.HealthCheck.Test
 			if len(hc) < 2 || hc[0] != "CMD" || hc[1] != "mcpbridge" {
 				t.Fatalf("healthcheck %q, want CMD mcpbridge …", hc)
 			}
 			waitFor(t, 60*time.Second, name+" healthcheck", func() error {
-				select {
-				case <-exited:
-					t.Fatalf("mcpbridge exited (%v) with the service's command %q", exitErr, args)
-				default:
-				}
-				check := exec.Command(filepath.Join(binDir, "mcpbridge"), hc[2:]...)
-				check.Env = env
-				out, err := check.CombinedOutput()
-				if err != nil {
-					return fmt.Errorf("%v: %s", err, out)
-				}
-				return nil
+				proc.running(t, fmt.Sprintf("with the service's command %q", args))
+				return runCheck(env, filepath.Join(binDir, "mcpbridge"), hc[2:]...)
 			})
 		})
 	}

@@ -17,7 +17,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -115,45 +114,12 @@ func TestRealTraefik(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	logPath := filepath.Join(dir, "traefik.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close()
-	cmd := exec.CommandContext(ctx, bin, "--configFile="+configFile)
-	cmd.Dir = dir
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	var exitErr error
-	go func() { exitErr = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cancel()
-		<-exited
-		if t.Failed() {
-			log, _ := os.ReadFile(logPath)
-			t.Logf("traefik log:\n%s", tail(string(log), 6000))
-		}
-	})
+	proc := startProcess(t, "traefik", dir, os.Environ(), bin, "--configFile="+configFile)
 
 	// The compose healthcheck command, against this configuration.
 	waitFor(t, 90*time.Second, "traefik healthcheck --ping", func() error {
-		select {
-		case <-exited:
-			t.Fatalf("traefik exited at start (%v): it refused the configuration", exitErr)
-		default:
-		}
-		out, err := exec.Command(bin, "healthcheck", "--ping", "--configFile="+configFile).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("%v: %s", err, out)
-		}
-		return nil
+		proc.running(t, "it refused the configuration")
+		return runCheck(os.Environ(), bin, "healthcheck", "--ping", "--configFile="+configFile)
 	})
 
 	// Every label-derived router, service and middleware is enabled, without errors.
