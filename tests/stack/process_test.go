@@ -62,7 +62,7 @@ func (p *process) running(t *testing.T, why string) {
 	}
 }
 
-// run is a command a check runs to completion, for its error and output.
+// runCheck runs a command to completion; its error carries the output.
 func runCheck(env []string, bin string, args ...string) error {
 	cmd := exec.Command(bin, args...)
 	cmd.Env = env
