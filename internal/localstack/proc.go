@@ -24,8 +24,24 @@ type process struct {
 	err  error         // exit status, valid after done
 }
 
+// inheritedEnv are the variables a stack process inherits; everything else it gets
+// is set explicitly. `just run` loads .env, which may hold the compose stack's
+// settings (BASE_DOMAIN, JWT_KEY_DIR=/keys, …): they must not leak into the local
+// processes.
+var inheritedEnv = []string{"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_RUNTIME_DIR"}
+
+func baseEnv() []string {
+	var env []string
+	for _, k := range inheritedEnv {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
+}
+
 // startProcess starts bin with args and env (added to a minimal inherited
-// environment), output appended to logDir/<name>.log.
+// environment, see inheritedEnv), output appended to logDir/<name>.log.
 func startProcess(name, dir, logDir string, env []string, bin string, args ...string) (*process, error) {
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
 		return nil, fmt.Errorf("%s: create log dir: %w", name, err)
@@ -38,7 +54,7 @@ func startProcess(name, dir, logDir string, env []string, bin string, args ...st
 	fmt.Fprintf(f, "---- %s: starting %s\n", time.Now().UTC().Format(time.RFC3339), name)
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = append(baseEnv(), env...)
 	cmd.Stdout = f
 	cmd.Stderr = f
 	cmd.Stdin = nil

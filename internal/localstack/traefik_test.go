@@ -200,3 +200,16 @@ func TestPlanRefusesTakenPort(t *testing.T) {
 		t.Errorf("plan = %+v", p)
 	}
 }
+
+func TestBaseEnvDropsDotenvSettings(t *testing.T) {
+	t.Setenv("JWT_KEY_DIR", "/keys")
+	t.Setenv("BASE_DOMAIN", "example.com")
+	t.Setenv("HOME", "/home/x")
+	env := strings.Join(baseEnv(), "\n")
+	if strings.Contains(env, "JWT_KEY_DIR") || strings.Contains(env, "BASE_DOMAIN") {
+		t.Errorf("stack processes would inherit compose settings from .env:\n%s", env)
+	}
+	if !strings.Contains(env, "HOME=/home/x") {
+		t.Errorf("HOME not inherited:\n%s", env)
+	}
+}
