@@ -4,6 +4,7 @@
 package health
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -84,7 +85,8 @@ func (p *Probe) handshake(ctx context.Context) error {
 		Env:     p.opts.Env,
 		Logger:  p.opts.Logger.With("probe", "ready"),
 		OnMessage: func(line []byte) {
-			if m, err := jsonrpc.Parse(line); err == nil && m.Kind == jsonrpc.KindResponse && string(m.ID) == "1" {
+			// line is the reader's buffer: parse a copy that outlives the callback.
+			if m, err := jsonrpc.Parse(bytes.Clone(line)); err == nil && m.Kind == jsonrpc.KindResponse && string(m.ID) == "1" {
 				select {
 				case got <- m:
 				default:
@@ -114,8 +116,8 @@ func checkResult(m *jsonrpc.Message, versions []string) error {
 	if m.IsError() {
 		return fmt.Errorf("%w: the server answered with an error: %s", ErrHandshake, m.Raw)
 	}
-	if !slices.Contains(versions, m.ProtocolVersion) {
-		return fmt.Errorf("%w: the server chose protocol version %q, not one of %v", ErrHandshake, m.ProtocolVersion, versions)
+	if v := m.ResultProtocolVersion(); !slices.Contains(versions, v) {
+		return fmt.Errorf("%w: the server chose protocol version %q, not one of %v", ErrHandshake, v, versions)
 	}
 	return nil
 }

@@ -4,7 +4,8 @@
 //
 // Keys are matched exactly (case-sensitively), unlike encoding/json's struct decoding,
 // so `{"ID":1}` is not mistaken for an id. When a key repeats, the last one wins, as in
-// JavaScript's JSON.parse that the official servers use.
+// JavaScript's JSON.parse that the official servers use. Rewriting an id splices the
+// new value into the original bytes: nothing else of the message changes.
 package jsonrpc
 
 import (
@@ -43,8 +44,8 @@ var (
 	ErrEmptyBatch     = errors.New("empty JSON-RPC batch")
 )
 
-// Message is one parsed JSON-RPC message. Raw is the compacted message (no newline can
-// appear in it, as the stdio transport requires); the other fields alias parts of it.
+// Message is one parsed JSON-RPC message. Raw is the message without any newline (the
+// stdio transport forbids them inside a message); the other fields alias parts of it.
 type Message struct {
 	Kind   Kind
 	ID     json.RawMessage // requests and responses; a JSON string or number
@@ -54,11 +55,10 @@ type Message struct {
 	ProgressToken json.RawMessage
 	// RequestID is params.requestId of a notifications/cancelled, if any.
 	RequestID json.RawMessage
-	// ProtocolVersion is result.protocolVersion of a response, if any (initialize).
-	ProtocolVersion string
-	Raw             []byte
+	Raw       []byte
 
-	fields map[string]json.RawMessage
+	id, result, requestID span // absolute positions in Raw
+	isError               bool
 }
 
 // Standard JSON-RPC error codes, and the bridge's own in the server-error range.
@@ -74,53 +74,73 @@ const (
 	CodeUnavailable = -32002
 )
 
-// Parse parses one JSON-RPC message (not a batch).
+// Parse parses one JSON-RPC message (not a batch). It reads the members it routes by
+// and leaves every other byte as it was.
 func Parse(data []byte) (*Message, error) {
-	var buf bytes.Buffer
-	buf.Grow(len(data))
-	if err := json.Compact(&buf, data); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrParse, err)
+	raw := data
+	if bytes.ContainsAny(data, "\n\r") {
+		var buf bytes.Buffer
+		buf.Grow(len(data))
+		if err := json.Compact(&buf, data); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrParse, err)
+		}
+		raw = buf.Bytes()
+	} else if !json.Valid(data) {
+		return nil, fmt.Errorf("%w: %v", ErrParse, syntaxError(data))
 	}
-	raw := buf.Bytes()
-	if len(raw) == 0 || raw[0] != '{' {
+	m := &Message{Raw: raw}
+	var version, method, params, result, errMember span
+	var hasID bool
+	if err := scanObject(raw, func(key string, v span) {
+		switch key {
+		case "jsonrpc":
+			version = v
+		case "id":
+			m.id, hasID = v, true
+		case "method":
+			method = v
+		case "params":
+			params = v
+		case "result":
+			result = v
+		case "error":
+			errMember = v
+		}
+	}); err != nil {
 		return nil, fmt.Errorf("%w: not a JSON object", ErrInvalidMessage)
 	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &fields); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidMessage, err)
-	}
-	m := &Message{Raw: raw, fields: fields}
-	if v, ok := fields["jsonrpc"]; !ok || string(v) != `"2.0"` {
+	if string(raw[version.start:version.end]) != `"2.0"` {
 		return nil, fmt.Errorf("%w: jsonrpc must be \"2.0\"", ErrInvalidMessage)
 	}
-	id, hasID := fields["id"]
 	if hasID {
-		if !validID(id) {
+		m.ID = raw[m.id.start:m.id.end]
+		if !validID(m.ID) {
 			return nil, fmt.Errorf("%w: id must be a string or a number", ErrInvalidMessage)
 		}
-		m.ID = id
 	}
-	if rawMethod, ok := fields["method"]; ok {
-		if err := json.Unmarshal(rawMethod, &m.Method); err != nil || m.Method == "" {
+	if method.ok() {
+		if err := json.Unmarshal(raw[method.start:method.end], &m.Method); err != nil || m.Method == "" {
 			return nil, fmt.Errorf("%w: method must be a non-empty string", ErrInvalidMessage)
 		}
 		m.Kind = KindNotification
 		if hasID {
 			m.Kind = KindRequest
 		}
-		m.readParams(fields["params"])
+		if params.ok() {
+			m.readParams(params)
+		}
 		return m, nil
 	}
-	_, hasResult := fields["result"]
-	_, hasError := fields["error"]
-	if !hasID || hasResult == hasError {
+	if !hasID || result.ok() == errMember.ok() {
 		return nil, fmt.Errorf("%w: neither a request, a notification nor a response", ErrInvalidMessage)
 	}
-	m.Kind = KindResponse
-	if hasResult {
-		m.ProtocolVersion = protocolVersion(fields["result"])
-	}
+	m.Kind, m.result, m.isError = KindResponse, result, errMember.ok()
 	return m, nil
+}
+
+func syntaxError(data []byte) error {
+	var v any
+	return json.Unmarshal(data, &v)
 }
 
 // validID reports whether id is a JSON string or number (MCP forbids null ids).
@@ -137,89 +157,85 @@ func validID(id json.RawMessage) bool {
 	return false
 }
 
-// readParams picks params._meta.progressToken and params.requestId, ignoring any shape
-// it does not expect: an odd params object is the child's problem, not the bridge's.
-func (m *Message) readParams(params json.RawMessage) {
-	if len(params) == 0 || params[0] != '{' {
-		return
+// members returns the spans of the named members of the object at s (absolute).
+func (m *Message) members(s span, names ...string) []span {
+	out := make([]span, len(names))
+	if m.Raw[s.start] != '{' {
+		return out
 	}
-	var fields map[string]json.RawMessage
-	if json.Unmarshal(params, &fields) != nil {
-		return
+	_ = scanObject(m.Raw[s.start:s.end], func(key string, v span) {
+		for i, n := range names {
+			if key == n {
+				out[i] = span{s.start + v.start, s.start + v.end}
+			}
+		}
+	})
+	return out
+}
+
+// readParams picks params._meta.progressToken, params.progressToken (progress
+// notifications) and params.requestId (cancellations), ignoring any shape it does not
+// expect: an odd params object is the child's problem, not the bridge's.
+func (m *Message) readParams(params span) {
+	p := m.members(params, "_meta", "progressToken", "requestId")
+	value := func(s span) json.RawMessage {
+		if v := json.RawMessage(m.Raw[s.start:s.end]); s.ok() && validID(v) {
+			return v
+		}
+		return nil
 	}
-	if rid := fields["requestId"]; m.Method == "notifications/cancelled" && validID(rid) {
-		m.RequestID = rid
-	}
-	if tok := fields["progressToken"]; m.Method == "notifications/progress" && validID(tok) {
-		m.ProgressToken = tok
-		return
-	}
-	meta := fields["_meta"]
-	if m.Kind != KindRequest || len(meta) == 0 || meta[0] != '{' {
-		return
-	}
-	var metaFields map[string]json.RawMessage
-	if json.Unmarshal(meta, &metaFields) != nil {
-		return
-	}
-	if tok := metaFields["progressToken"]; validID(tok) {
-		m.ProgressToken = tok
+	switch {
+	case m.Method == "notifications/cancelled":
+		if m.RequestID = value(p[2]); m.RequestID != nil {
+			m.requestID = p[2]
+		}
+	case m.Method == "notifications/progress":
+		m.ProgressToken = value(p[1])
+	case m.Kind == KindRequest && p[0].ok():
+		m.ProgressToken = value(m.members(p[0], "progressToken")[0])
 	}
 }
 
-func protocolVersion(result json.RawMessage) string {
-	if len(result) == 0 || result[0] != '{' {
+// IsError reports whether the message is an error response.
+func (m *Message) IsError() bool { return m.Kind == KindResponse && m.isError }
+
+// ResultProtocolVersion returns result.protocolVersion of a successful response (the
+// answer to initialize), or "".
+func (m *Message) ResultProtocolVersion() string {
+	if m.Kind != KindResponse || !m.result.ok() {
 		return ""
 	}
-	var fields map[string]json.RawMessage
-	if json.Unmarshal(result, &fields) != nil {
-		return ""
-	}
+	s := m.members(m.result, "protocolVersion")[0]
 	var v string
-	if json.Unmarshal(fields["protocolVersion"], &v) != nil {
+	if !s.ok() || json.Unmarshal(m.Raw[s.start:s.end], &v) != nil {
 		return ""
 	}
 	return v
 }
 
-// IsError reports whether the message is an error response.
-func (m *Message) IsError() bool {
-	_, ok := m.fields["error"]
-	return m.Kind == KindResponse && ok
-}
-
-// WithID returns the message's bytes with its top-level id replaced by id.
+// WithID returns a copy of the message with its id replaced by id; every other byte is
+// kept. A message without id (a notification) is returned as it is.
 func (m *Message) WithID(id json.RawMessage) []byte {
-	return m.with("id", id)
+	if m.ID == nil {
+		return m.Raw
+	}
+	return splice(m.Raw, m.id, id)
 }
 
-// WithRequestID returns a notifications/cancelled message's bytes with params.requestId
-// replaced by id.
+// WithRequestID returns a copy of a notifications/cancelled message with
+// params.requestId replaced by id.
 func (m *Message) WithRequestID(id json.RawMessage) []byte {
-	var params map[string]json.RawMessage
-	if json.Unmarshal(m.fields["params"], &params) != nil {
+	if !m.requestID.ok() {
 		return m.Raw
 	}
-	params["requestId"] = id
-	p, err := json.Marshal(params)
-	if err != nil {
-		return m.Raw
-	}
-	return m.with("params", p)
+	return splice(m.Raw, m.requestID, id)
 }
 
-func (m *Message) with(key string, value json.RawMessage) []byte {
-	fields := make(map[string]json.RawMessage, len(m.fields))
-	for k, v := range m.fields {
-		fields[k] = v
-	}
-	fields[key] = value
-	out, err := json.Marshal(fields)
-	if err != nil {
-		// Every value came out of a successful Unmarshal, so this cannot happen.
-		panic("jsonrpc: re-encoding a parsed message: " + err.Error())
-	}
-	return out
+func splice(raw []byte, s span, value []byte) []byte {
+	out := make([]byte, 0, len(raw)-(s.end-s.start)+len(value))
+	out = append(out, raw[:s.start]...)
+	out = append(out, value...)
+	return append(out, raw[s.end:]...)
 }
 
 // SplitBatch reports whether data is a JSON array (a batch) and returns its elements,

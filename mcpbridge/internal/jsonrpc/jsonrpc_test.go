@@ -28,6 +28,9 @@ func TestParse(t *testing.T) {
 		{name: "notification", in: "{\n  \"jsonrpc\": \"2.0\",\n  \"method\": \"notifications/initialized\"\n}", kind: KindNotification, method: "notifications/initialized"},
 		{name: "result", in: `{"jsonrpc":"2.0","id":3,"result":{}}`, kind: KindResponse, id: "3"},
 		{name: "error", in: `{"jsonrpc":"2.0","id":3,"error":{"code":-1,"message":"x"}}`, kind: KindResponse, id: "3"},
+		{name: "escaped key", in: `{"jsonrpc":"2.0","\u0069d":4,"method":"m"}`, kind: KindRequest, id: "4", method: "m"},
+		{name: "duplicate id: last wins", in: `{"jsonrpc":"2.0","id":1,"id":2,"method":"m"}`, kind: KindRequest, id: "2", method: "m"},
+		{name: "nested id is not the id", in: `{"jsonrpc":"2.0","method":"m","params":{"id":3,"x":[{"id":4}]}}`, kind: KindNotification, method: "m"},
 		{name: "keys are case-sensitive", in: `{"jsonrpc":"2.0","ID":3,"method":"m"}`, kind: KindNotification, method: "m"},
 		{name: "not JSON", in: `{"jsonrpc":`, err: ErrParse},
 		{name: "array element not object", in: `[1]`, err: ErrInvalidMessage},
@@ -92,12 +95,8 @@ func TestWithIDRoundTrip(t *testing.T) {
 			if string(back.ID) != clientID {
 				t.Errorf("id back to client = %s, want %s byte for byte", back.ID, clientID)
 			}
-			var params struct {
-				Params map[string]any `json:"params"`
-			}
-			_ = json.Unmarshal(toChild.Raw, &params)
-			if params.Params["a"] != "x" {
-				t.Errorf("params changed: %s", toChild.Raw)
+			if want := `{"jsonrpc":"2.0","id":17,"method":"tools/call","params":{"b":[1,2],"a":"x"}}`; string(toChild.Raw) != want {
+				t.Errorf("to child = %s, want %s (only the id changes)", toChild.Raw, want)
 			}
 		})
 	}
@@ -177,14 +176,28 @@ func FuzzParse(f *testing.F) {
 			if err != nil {
 				t.Fatalf("rewritten message does not parse: %v\n%s", err, out)
 			}
-			if m.Kind != KindNotification && again.Kind != m.Kind {
+			if again.Kind != m.Kind {
 				t.Fatalf("kind changed %v → %v", m.Kind, again.Kind)
+			}
+			if m.ID != nil && string(again.ID) != "12" {
+				t.Fatalf("id after rewrite = %s, want 12", again.ID)
+			}
+			if m.IsError() != again.IsError() || m.ResultProtocolVersion() != again.ResultProtocolVersion() {
+				t.Fatalf("result changed by the rewrite:\n%s\n%s", m.Raw, again.Raw)
 			}
 			if again.Method != m.Method {
 				t.Fatalf("method changed %q → %q", m.Method, again.Method)
 			}
-			if m.Kind == KindNotification && m.Method == "notifications/cancelled" {
-				_ = m.WithRequestID(json.RawMessage("3"))
+			if m.RequestID != nil {
+				c, err := Parse(m.WithRequestID(json.RawMessage("3")))
+				if err != nil || string(c.RequestID) != "3" {
+					t.Fatalf("cancellation rewrite: %v %s", err, c.Raw)
+				}
+			}
+			// The scanner and encoding/json agree on what the routed members are.
+			var ref map[string]json.RawMessage
+			if json.Unmarshal(m.Raw, &ref) == nil && m.ID != nil && string(ref["id"]) != string(m.ID) {
+				t.Fatalf("id %s, encoding/json reads %s", m.ID, ref["id"])
 			}
 		}
 	})

@@ -4,6 +4,7 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -291,7 +292,6 @@ func (s *Session) onMessage(line []byte) {
 		s.log.Warn("dropped invalid message from child", "error", err)
 		return
 	}
-	msg := m.Raw
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if m.Kind == jsonrpc.KindResponse {
@@ -311,6 +311,8 @@ func (s *Session) onMessage(line []byte) {
 		s.finishLocked(c, m.WithID(c.clientID), outcome)
 		return
 	}
+	// line belongs to the child's reader: what is passed on as it is must be copied.
+	msg := bytes.Clone(m.Raw)
 	if m.Method == "notifications/progress" {
 		if m.ProgressToken != nil {
 			if c, ok := s.progress[string(m.ProgressToken)]; ok && c.ex.Streaming {
@@ -325,8 +327,8 @@ func (s *Session) onMessage(line []byte) {
 // initializedLocked records the negotiated version; a failed initialize ends the
 // session, whose id the client will never use.
 func (s *Session) initializedLocked(m *jsonrpc.Message) {
-	if m.ProtocolVersion != "" {
-		s.version = m.ProtocolVersion
+	if v := m.ResultProtocolVersion(); v != "" {
+		s.version = v
 		return
 	}
 	go s.Close(context.Background(), "initialize failed")
