@@ -2,6 +2,8 @@
 //
 //	mcp-client token   register a client, log in through the browser, write the
 //	                   tokens to .env (`just mcp-client-token`)
+//	mcp-client refresh use MCP_CLIENT_REFRESH_TOKEN to get new tokens into .env
+//	                   (`just mcp-client-refresh`)
 //	mcp-client config  print Claude Code, Claude Desktop and VS Code configuration
 //	                   for every MCP service (`just mcp-config`)
 //
@@ -43,7 +45,7 @@ var (
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: mcp-client token|config [flags]")
+		return errors.New("usage: mcp-client token|refresh|config [flags]")
 	}
 	cmd, args := args[0], args[1:]
 	fs := flag.NewFlagSet("mcp-client "+cmd, flag.ContinueOnError)
@@ -52,10 +54,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	issuer := fs.String("issuer", "", "issuer URL of the gateway (overrides BASE_DOMAIN / RUN_PORT)")
 	servers := fs.String("servers", "", "comma-separated MCP services (env MCP_SERVERS)")
 	var service, resource, envFile, scope *string
+	if cmd == "token" || cmd == "refresh" {
+		envFile = fs.String("env-file", ".env", "file to read and write MCP_CLIENT_* in")
+	}
 	if cmd == "token" {
 		service = fs.String("service", "", "comma-separated services the token is for (default: all)")
 		resource = fs.String("resource", "", "comma-separated MCP URLs the token is for (instead of -service)")
-		envFile = fs.String("env-file", ".env", "file to write MCP_CLIENT_* to")
 		scope = fs.String("scope", "", "space-separated scopes to request")
 	}
 	if err := fs.Parse(args); err != nil {
@@ -70,6 +74,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return mcpclient.WriteConfigs(stdout, target)
 	case "token":
 		return token(ctx, target, *service, *resource, *envFile, *scope, stdout)
+	case "refresh":
+		return refresh(ctx, target, *envFile, getenv, stdout)
 	default:
 		return fmt.Errorf("unknown command %q: use token or config", cmd)
 	}
@@ -114,6 +120,47 @@ func token(ctx context.Context, target mcpclient.Target, service, resource, envF
 	fmt.Fprintf(out, "wrote MCP_CLIENT_ID, MCP_CLIENT_ACCESS_TOKEN and MCP_CLIENT_REFRESH_TOKEN to %s (token for %s, expires %s)\n",
 		envFile, strings.Join(resources, ", "), res.Token.Expiry.Format("2006-01-02 15:04 MST"))
 	return nil
+}
+
+// refresh rotates the tokens in envFile. The client id and refresh token come from
+// the environment (just loads .env) or, failing that, from envFile itself.
+func refresh(ctx context.Context, target mcpclient.Target, envFile string, getenv func(string) string, out io.Writer) error {
+	fromFile := readEnvFile(envFile)
+	get := func(k string) string {
+		if v := fromFile[k]; v != "" {
+			return v
+		}
+		return getenv(k)
+	}
+	tok, err := mcpclient.Refresh(ctx, nil, target.Issuer, get("MCP_CLIENT_ID"), get("MCP_CLIENT_REFRESH_TOKEN"))
+	if err != nil {
+		return err
+	}
+	if err := dotenv.Update(envFile, []dotenv.Pair{
+		{Key: "MCP_CLIENT_ACCESS_TOKEN", Value: tok.AccessToken},
+		{Key: "MCP_CLIENT_REFRESH_TOKEN", Value: tok.RefreshToken},
+	}); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "refreshed MCP_CLIENT_ACCESS_TOKEN and MCP_CLIENT_REFRESH_TOKEN in %s (expires %s)\n", envFile, tok.Expiry.Format("2006-01-02 15:04 MST"))
+	return nil
+}
+
+// readEnvFile reads simple KEY=VALUE lines (as dotenv writes them); a missing file
+// is empty.
+func readEnvFile(path string) map[string]string {
+	m := map[string]string{}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return m
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimPrefix(strings.TrimSpace(line), "export ")
+		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(k, "#") {
+			m[strings.TrimSpace(k)] = strings.Trim(strings.TrimSpace(v), "'")
+		}
+	}
+	return m
 }
 
 // targetFrom picks the gateway: deployed when BASE_DOMAIN is a real domain, else

@@ -300,3 +300,24 @@ func checkCallback(q url.Values, state, issuer string, issRequired bool) callbac
 	}
 	return callbackResult{code: code}
 }
+
+// Refresh exchanges a refresh token for new tokens (the refresh token rotates) at the
+// token endpoint of issuer's metadata, as the public client clientID.
+func Refresh(ctx context.Context, c *http.Client, issuer, clientID, refreshToken string) (*oauth2.Token, error) {
+	if c == nil {
+		c = &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: 30 * time.Second}
+	}
+	if clientID == "" || refreshToken == "" {
+		return nil, errors.New("mcpclient: refresh needs a client id and a refresh token (run `just mcp-client-token` first)")
+	}
+	md, err := FetchMetadata(ctx, c, issuer)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &oauth2.Config{ClientID: clientID, Endpoint: oauth2.Endpoint{TokenURL: md.TokenEndpoint, AuthStyle: oauth2.AuthStyleInParams}}
+	tok, err := cfg.TokenSource(context.WithValue(ctx, oauth2.HTTPClient, c), &oauth2.Token{RefreshToken: refreshToken}).Token()
+	if err != nil {
+		return nil, fmt.Errorf("mcpclient: refresh: %w", err)
+	}
+	return tok, nil
+}

@@ -89,4 +89,25 @@ func TestMCPClientTokenCLI(t *testing.T) {
 		t.Errorf(".env mode = %o, want 600 kept", st.Mode().Perm())
 	}
 	initSession(t, ctx, mcpURL, access, nil)
+
+	// `just mcp-client-refresh`: rotates both tokens in .env; the new one works.
+	refresh := exec.CommandContext(ctx, clientBin, "refresh", "-issuer", stack.Issuer, "-env-file", envFile)
+	refresh.Env = os.Environ()
+	if b, err := refresh.CombinedOutput(); err != nil {
+		t.Fatalf("mcp-client refresh: %v\n%s", err, b)
+	}
+	b, _ = os.ReadFile(envFile)
+	after := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			after[k] = v
+		}
+	}
+	if after["MCP_CLIENT_ACCESS_TOKEN"] == access || after["MCP_CLIENT_REFRESH_TOKEN"] == env["MCP_CLIENT_REFRESH_TOKEN"] || after["MCP_CLIENT_ID"] != env["MCP_CLIENT_ID"] {
+		t.Fatalf("refresh did not rotate the tokens in .env:\n%s", b)
+	}
+	if !strings.Contains(string(b), "OTHER=kept\n") {
+		t.Errorf(".env lost other lines on refresh:\n%s", b)
+	}
+	initSession(t, ctx, mcpURL, after["MCP_CLIENT_ACCESS_TOKEN"], nil)
 }
