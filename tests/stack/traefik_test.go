@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v4"
+
+	"github.com/mcp-oauth-gateway/gateway/tests/internal/labels"
 )
 
 func readYAML(t *testing.T, rel string) map[string]any {
@@ -204,5 +206,46 @@ func TestTraefikDynamicFiles(t *testing.T) {
 	got, _ := dig(static, "entryPoints", publicEntryPoint, "http", "middlewares").([]any)
 	if len(got) != 1 || got[0] != fileMiddlewares[0] {
 		t.Errorf("websecure middlewares = %v, want %v", got, fileMiddlewares)
+	}
+}
+
+// TestTraefikDevOverrideMerges loads compose.yaml with traefik.dev.yaml on top, as
+// `just up-dev` does: the merged traefik service reads traefik.dev.yml and has the
+// plugin's files mounted, and nothing else changes.
+func TestTraefikDevOverrideMerges(t *testing.T) {
+	env := exampleEnv(t)
+	base, err := labels.LoadProject(composeDir, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, err := labels.LoadProject(composeDir, env, "traefik.dev.yaml")
+	if err != nil {
+		t.Fatalf("loading with the dev override: %v", err)
+	}
+	tr := dev.Services["traefik"]
+	if got := tr.Environment["TRAEFIK_STATIC_CONFIG"]; got == nil || *got != "traefik.dev.yml" {
+		t.Errorf("merged TRAEFIK_STATIC_CONFIG = %v, want traefik.dev.yml", got)
+	}
+	mounts := map[string]string{}
+	for _, v := range tr.Volumes {
+		mounts[v.Target] = v.Source
+		if v.Type == "bind" && !exists(v.Source) && v.Source != "/var/run/docker.sock" && !strings.HasSuffix(v.Source, "/logs/traefik") {
+			t.Errorf("dev override mounts %s, which does not exist", v.Source)
+		}
+	}
+	plugin := "/plugins-local/src/" + modulePath(t) + "/plugin"
+	if mounts[plugin] != repoPath(t, "plugin") || mounts["/etc/traefik/traefik.dev.yml"] != repoPath(t, "traefik/traefik.dev.yml") {
+		t.Errorf("merged mounts %v lack the plugin or traefik.dev.yml", mounts)
+	}
+	if len(tr.Volumes) != len(base.Services["traefik"].Volumes)+4 {
+		t.Errorf("dev override adds %d mounts, want 4", len(tr.Volumes)-len(base.Services["traefik"].Volumes))
+	}
+	for _, name := range base.ServiceNames() {
+		if name == "traefik" {
+			continue
+		}
+		if a, b := base.Services[name], dev.Services[name]; !reflect.DeepEqual(a, b) {
+			t.Errorf("dev override changes service %s", name)
+		}
 	}
 }

@@ -81,7 +81,9 @@ func Load(composeDir string, env map[string]string) (*Stack, error) {
 }
 
 // LoadProject is the compose half of [Load]: the interpolated, validated project.
-func LoadProject(composeDir string, env map[string]string) (*types.Project, error) {
+// overrides are further compose files in composeDir merged on top, as
+// `docker compose -f compose.yaml -f <override>` does (e.g. traefik.dev.yaml).
+func LoadProject(composeDir string, env map[string]string, overrides ...string) (*types.Project, error) {
 	dir, err := filepath.Abs(composeDir)
 	if err != nil {
 		return nil, err
@@ -90,7 +92,11 @@ func LoadProject(composeDir string, env map[string]string) (*types.Project, erro
 	for _, k := range sortedKeys(env) {
 		list = append(list, k+"="+env[k])
 	}
-	opts, err := cli.NewProjectOptions([]string{filepath.Join(dir, RootFile)},
+	files := []string{filepath.Join(dir, RootFile)}
+	for _, o := range overrides {
+		files = append(files, filepath.Join(dir, o))
+	}
+	opts, err := cli.NewProjectOptions(files,
 		cli.WithWorkingDirectory(dir),
 		cli.WithEnv(list),
 		cli.WithInterpolation(true),
