@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -140,5 +142,62 @@ func New(next http.Handler) http.Handler { return &M{next: next} }`); err != nil
 	for n := 0; n < b.N; n++ {
 		h.ServeHTTP(w, r)
 	}
+	c.stop(b)
+}
+
+// BenchmarkNeverSeenRS256Remote is NeverSeenRS256 configured as in production: keys
+// from a JWKS URL and a revocation feed.
+func BenchmarkNeverSeenRS256Remote(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/jwks") {
+			_, _ = w.Write([]byte(keys.JWKS()))
+			return
+		}
+		_, _ = w.Write([]byte(`{"cursor":"1","reset":true,"tokens":[{"jti":"x","exp":9999999999}],"users":[],"clients":[]}`))
+	}))
+	defer srv.Close()
+	h := benchHandler(b, func(m map[string]any) {
+		delete(m, "jwks")
+		m["jwksURL"] = srv.URL + "/jwks"
+		m["revocationURL"] = srv.URL + "/feed"
+		m["revocationInterval"] = "1s"
+	})
+	tokens := make([]string, b.N)
+	for i := range tokens {
+		tokens[i] = keys.Valid(time.Now(), fmt.Sprintf("r%d", i))
+	}
+	w := &nopWriter{h: http.Header{}}
+	r := request(tokens[0])
+	c := startCPU(b)
+	for i := 0; i < b.N; i++ {
+		resetHeaders(r, tokens[i])
+		h.ServeHTTP(w, r)
+	}
+	c.stop(b)
+}
+
+// BenchmarkNeverSeenRS256Parallel runs NeverSeenRS256 from 32 goroutines, as a
+// loaded Traefik would: contention inside the plugin or Yaegi shows here.
+func BenchmarkNeverSeenRS256Parallel(b *testing.B) {
+	h := benchHandler(b, nil)
+	tokens := make([]string, b.N+64)
+	for i := range tokens {
+		tokens[i] = keys.Valid(time.Now(), fmt.Sprintf("p%d", i))
+	}
+	var next int64
+	var mu sync.Mutex
+	c := startCPU(b)
+	b.SetParallelism(16)
+	b.RunParallel(func(pb *testing.PB) {
+		w := &nopWriter{h: http.Header{}}
+		for pb.Next() {
+			mu.Lock()
+			i := next
+			next++
+			mu.Unlock()
+			r := request(tokens[i])
+			h.ServeHTTP(w, r)
+		}
+	})
 	c.stop(b)
 }

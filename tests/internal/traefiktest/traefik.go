@@ -34,6 +34,9 @@ type Options struct {
 	ReadyStatus int
 	// LogLevel is Traefik's log level; default INFO.
 	LogLevel string
+	// Port is the web entry point's loopback port; 0 picks a free one. Set it when
+	// the configuration must name Traefik's own URL (a resource URL, say).
+	Port int
 }
 
 // Traefik is a running Traefik.
@@ -95,7 +98,10 @@ func Start(t testing.TB, opts Options) *Traefik {
 			t.Fatal(err)
 		}
 	}
-	port := FreePort(t)
+	port := opts.Port
+	if port == 0 {
+		port = FreePort(t)
+	}
 	level := opts.LogLevel
 	if level == "" {
 		level = "INFO"
@@ -221,6 +227,9 @@ func (tr *Traefik) Stop() {
 		<-tr.done
 	}
 }
+
+// PID is Traefik's process id (for CPU accounting in benchmarks).
+func (tr *Traefik) PID() int { return tr.cmd.Process.Pid }
 
 // Logs returns everything Traefik printed so far.
 func (tr *Traefik) Logs() string { return tr.logs.String() }

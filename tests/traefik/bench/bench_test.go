@@ -54,9 +54,9 @@ func BenchmarkPluginWrk(b *testing.B) {
 	if err != nil {
 		b.Fatal("wrk not found: run `just deps-wrk` (or `just bench-plugin`, which installs it)")
 	}
-	duration := env("BENCH_DURATION", "8s")
+	duration := env("BENCH_DURATION", "5s")
 	conns := env("BENCH_CONNECTIONS", "32")
-	nTokens, _ := strconv.Atoi(env("BENCH_TOKENS", "40000"))
+	nTokens, _ := strconv.Atoi(env("BENCH_TOKENS", "50000"))
 	dir := b.TempDir()
 
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -183,11 +183,15 @@ func BenchmarkPluginWrk(b *testing.B) {
 			}
 		}
 		args = append(append(append(args, extra...), tr.URL+"/mcp"), scriptArgs...)
+		cpu0 := procCPU(tr.PID())
 		out, err := exec.Command(wrk, args...).CombinedOutput()
 		if err != nil {
 			b.Fatalf("wrk %v: %v\n%s", args, err, out)
 		}
 		res := parseWrk(string(out))
+		if res.requests > 0 {
+			res.traefikCPU = (procCPU(tr.PID()) - cpu0) / time.Duration(res.requests)
+		}
 		if res.non2xx > 0 || res.rps == 0 {
 			b.Fatalf("%s: %d non-2xx responses or no throughput:\n%s", name, res.non2xx, out)
 		}
@@ -234,9 +238,9 @@ func BenchmarkPluginWrk(b *testing.B) {
 	base := rows[0].res.rps
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "\nwrk -t2 -c%s -d%s on loopback, Traefik v3.6.12, %d CPUs shared by wrk, Traefik and the backend; median of %d interleaved rounds\n", conns, duration, cpus(), rounds)
-	fmt.Fprintf(&sb, "%-36s %10s %9s %9s %9s %8s\n", "scenario", "req/s", "p50", "p99", "requests", "× none")
+	fmt.Fprintf(&sb, "%-36s %10s %9s %9s %9s %8s %14s\n", "scenario", "req/s", "p50", "p99", "requests", "× none", "Traefik CPU/req")
 	for _, r := range rows {
-		fmt.Fprintf(&sb, "%-36s %10.0f %9s %9s %9d %8.2f\n", r.name, r.res.rps, r.res.p50, r.res.p99, r.res.requests, r.res.rps/base)
+		fmt.Fprintf(&sb, "%-36s %10.0f %9s %9s %9d %8.2f %14s\n", r.name, r.res.rps, r.res.p50, r.res.p99, r.res.requests, r.res.rps/base, r.res.traefikCPU.Round(time.Microsecond))
 	}
 	if len(rows) == 4 {
 		fmt.Fprintf(&sb, "cached mcpauth vs ForwardAuth: %.2f×; never-seen vs ForwardAuth: %.2f×\n", rows[1].res.rps/rows[3].res.rps, rows[2].res.rps/rows[3].res.rps)
@@ -268,10 +272,11 @@ end
 `
 
 type wrkResult struct {
-	rps      float64
-	p50, p99 string
-	requests int64
-	non2xx   int64
+	traefikCPU time.Duration // Traefik's CPU time per request
+	rps        float64
+	p50, p99   string
+	requests   int64
+	non2xx     int64
 }
 
 var (
@@ -300,6 +305,22 @@ func parseWrk(out string) wrkResult {
 		r.non2xx, _ = strconv.ParseInt(m[1], 10, 64)
 	}
 	return r
+}
+
+// procCPU is the user+system CPU time a process has used, from /proc/<pid>/stat.
+func procCPU(pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name (which may contain spaces) start after ")".
+	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * time.Second / 100 // clock ticks (USER_HZ = 100)
 }
 
 func cpus() int {
