@@ -285,6 +285,7 @@ func (h *Handler) Callback(w http.ResponseWriter, r *http.Request) {
 			"Ask the operator to add your GitHub login to ALLOWED_GITHUB_USERS.")
 		return
 	}
+	h.log.Info("authorize: GitHub login", "login", user.Login, "sub", user.ID, "client_id", req.ClientID)
 	sess := &store.Session{ID: session.NewID(), Sub: user.ID, Login: user.Login, Name: user.Name, Created: h.opts.Now().Unix()}
 	if err := h.store.PutSession(r.Context(), sess, h.opts.SessionLifetime); err != nil {
 		h.unavailable(w, err)

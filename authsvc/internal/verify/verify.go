@@ -23,6 +23,7 @@ import (
 type Store interface {
 	AccessLive(ctx context.Context, jti string) (bool, error)
 	Revocations(ctx context.Context, cursor string) ([]store.Revocation, string, error)
+	PruneRevocations(ctx context.Context, accessLifetime time.Duration) (int, error)
 }
 
 var _ Store = (*store.Store)(nil)
@@ -227,10 +228,20 @@ func (h *Handler) Feed(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	since := r.URL.Query().Get("since")
-	entries, cursor, err := h.store.Revocations(r.Context(), since)
-	reset := since == ""
-	if errors.Is(err, store.ErrUnknownCursor) {
-		reset = true
+	var entries []store.Revocation
+	var cursor string
+	var err error
+	if since != "" {
+		entries, cursor, err = h.store.Revocations(r.Context(), since)
+	}
+	reset := since == "" || errors.Is(err, store.ErrUnknownCursor)
+	if reset {
+		// A full state is rare (a poller starting); it is also when the log is
+		// trimmed of entries that cover nothing live any more.
+		if _, err := h.store.PruneRevocations(r.Context(), h.opts.AccessLifetime); err != nil {
+			oauth.WriteError(w, r, h.opts.Log, err)
+			return
+		}
 		entries, cursor, err = h.store.Revocations(r.Context(), "")
 	}
 	if err != nil {
