@@ -443,3 +443,45 @@ func TestRateLimit(t *testing.T) {
 		t.Errorf("after 3 bad attempts: %d, want 429", r.status)
 	}
 }
+
+// TestParallelRegistrations: concurrent registrations (run under -race) each get their
+// own client and secrets.
+func TestParallelRegistrations(t *testing.T) {
+	e := newEnv(t, Options{})
+	const n = 40
+	type result struct {
+		id, tok string
+		status  int
+	}
+	results := make(chan result, n)
+	for range n {
+		go func() {
+			resp, err := http.Post(e.srv.URL+"/register", "application/json", strings.NewReader(`{"redirect_uris":["`+cbURI+`"]}`))
+			if err != nil {
+				results <- result{}
+				return
+			}
+			defer resp.Body.Close()
+			var body map[string]any
+			_ = json.NewDecoder(resp.Body).Decode(&body)
+			id, _ := body["client_id"].(string)
+			tok, _ := body["registration_access_token"].(string)
+			results <- result{id: id, tok: tok, status: resp.StatusCode}
+		}()
+	}
+	ids, toks := map[string]bool{}, map[string]bool{}
+	for range n {
+		r := <-results
+		if r.status != http.StatusCreated {
+			t.Fatalf("a parallel registration got %d", r.status)
+		}
+		ids[r.id], toks[r.tok] = true, true
+	}
+	if len(ids) != n || len(toks) != n {
+		t.Errorf("%d ids and %d tokens for %d registrations, want all distinct", len(ids), len(toks), n)
+	}
+	list, err := e.store.ListClients(context.Background())
+	if err != nil || len(list) != n {
+		t.Errorf("ListClients: %d, %v; want %d", len(list), err, n)
+	}
+}

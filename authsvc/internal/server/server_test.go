@@ -263,3 +263,31 @@ func TestHealthChecksRedis(t *testing.T) {
 		t.Errorf("health with Redis unreachable: %d", rec.Code)
 	}
 }
+
+// TestEveryAdvertisedEndpointIsRouted keeps the discovery document and the routing
+// table in step: each endpoint the metadata names must exist (any answer but 404).
+func TestEveryAdvertisedEndpointIsRouted(t *testing.T) {
+	e := newServer(t, redistest.URL(t), nil)
+	md := e.do(t, "GET", "/.well-known/oauth-authorization-server", "")
+	n := 0
+	for field, v := range md.body {
+		u, ok := v.(string)
+		if !ok || !(strings.HasSuffix(field, "_endpoint") || field == "jwks_uri") {
+			continue
+		}
+		path := strings.TrimPrefix(u, "http://127.0.0.1:8000")
+		if path == u {
+			t.Errorf("%s = %q is not under the issuer", field, u)
+			continue
+		}
+		n++
+		for _, method := range []string{"GET", "POST"} {
+			if r := e.do(t, method, path, ""); r.status == http.StatusNotFound {
+				t.Errorf("%s %s (%s) is not routed: 404", method, path, field)
+			}
+		}
+	}
+	if n < 6 {
+		t.Errorf("only %d endpoints advertised, want at least 6", n)
+	}
+}
