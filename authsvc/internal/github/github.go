@@ -82,6 +82,11 @@ func New(opts Options) (*Client, error) {
 		hc = &http.Client{Timeout: 10 * time.Second}
 	}
 	base := strings.TrimRight(opts.BaseURL, "/")
+	// GitHub answers the token endpoint form-encoded unless asked for JSON; x/oauth2
+	// parses both but sends no Accept header, so add it on the way out.
+	wrapped := *hc
+	wrapped.Transport = acceptJSON{tokenURL: base + "/login/oauth/access_token", next: hc.Transport}
+	hc = &wrapped
 	return &Client{
 		cfg: oauth2.Config{
 			ClientID:     opts.ClientID,
@@ -158,4 +163,22 @@ func (c *Client) user(ctx context.Context, accessToken string) (User, error) {
 		return User{}, fmt.Errorf("%w: no numeric id or login", ErrUser)
 	}
 	return User{ID: strconv.FormatInt(id, 10), Login: u.Login, Name: u.Name}, nil
+}
+
+// acceptJSON sets Accept: application/json on requests to the token endpoint.
+type acceptJSON struct {
+	tokenURL string
+	next     http.RoundTripper
+}
+
+func (a acceptJSON) RoundTrip(r *http.Request) (*http.Response, error) {
+	next := a.next
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	if r.URL.String() == a.tokenURL {
+		r = r.Clone(r.Context())
+		r.Header.Set("Accept", "application/json")
+	}
+	return next.RoundTrip(r)
 }

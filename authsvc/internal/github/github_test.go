@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/mcp-oauth-gateway/gateway/internal/githubstub"
@@ -97,5 +98,38 @@ func TestNewValidates(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}
+	}
+}
+
+// recorder remembers the Accept header of every request to the token endpoint.
+type recorder struct {
+	mu      sync.Mutex
+	accepts []string
+}
+
+func (rec *recorder) RoundTrip(r *http.Request) (*http.Response, error) {
+	if strings.HasSuffix(r.URL.Path, "/login/oauth/access_token") {
+		rec.mu.Lock()
+		rec.accepts = append(rec.accepts, r.Header.Get("Accept"))
+		rec.mu.Unlock()
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func TestTokenRequestAsksForJSON(t *testing.T) {
+	stub := githubstub.New(nil)
+	defer stub.Close()
+	rec := &recorder{}
+	c, err := New(Options{ClientID: stub.ClientID(), ClientSecret: stub.ClientSecret(), BaseURL: stub.URL, APIURL: stub.URL,
+		RedirectURL: "http://127.0.0.1:9/callback", HTTPClient: &http.Client{Transport: rec}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cd, _ := code(t, c, "s")
+	if _, err := c.Login(context.Background(), cd, verifier); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.accepts) != 1 || rec.accepts[0] != "application/json" {
+		t.Fatalf("token request Accept headers = %q, want one application/json", rec.accepts)
 	}
 }
