@@ -138,12 +138,7 @@ func runMain(m *testing.M) (int, error) {
 func requireTraefik() (string, error) {
 	bin := os.Getenv("TRAEFIK_BIN")
 	if bin == "" {
-		cache := os.Getenv("MCPGW_CACHE")
-		if cache == "" {
-			home, _ := os.UserHomeDir()
-			cache = filepath.Join(home, ".cache", "mcp-oauth-gateway")
-		}
-		bin = filepath.Join(cache, "traefik-v3.6.12", "traefik")
+		bin = filepath.Join(cacheDir(), "traefik-v3.6.12", "traefik")
 	}
 	if _, err := os.Stat(bin); err != nil {
 		return "", fmt.Errorf("Traefik binary %s missing: run `just test-e2e` (it builds Traefik with scripts/build-traefik.sh) or set TRAEFIK_BIN: %w", bin, err)
@@ -156,15 +151,19 @@ func requireTraefik() (string, error) {
 func requireNPMServers() (string, error) {
 	dir := os.Getenv("MCPGW_NPM_SERVERS")
 	if dir == "" {
-		cache := os.Getenv("MCPGW_CACHE")
-		if cache == "" {
-			home, _ := os.UserHomeDir()
-			cache = filepath.Join(home, ".cache", "mcp-oauth-gateway")
-		}
-		dir = filepath.Join(cache, "npm", "servers")
+		dir = filepath.Join(cacheDir(), "npm", "servers")
 	}
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", ".bin", "mcp-server-everything")); err != nil {
 		return "", fmt.Errorf("official npm MCP servers missing in %s: run `just test-e2e` (it runs scripts/install-mcp-npm.sh servers) or set MCPGW_NPM_SERVERS: %w", dir, err)
 	}
 	return dir, nil
+}
+
+// cacheDir is where the scripts cache Traefik and the npm servers ($MCPGW_CACHE).
+func cacheDir() string {
+	if c := os.Getenv("MCPGW_CACHE"); c != "" {
+		return c
+	}
+	home, _ := os.UserHomeDir()
+	return filepath.Join(home, ".cache", "mcp-oauth-gateway")
 }
