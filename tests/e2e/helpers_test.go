@@ -123,8 +123,15 @@ func (o *sdkOAuth) token(t *testing.T) *oauth2.Token {
 // connectSDK connects the official SDK client to an MCP URL through Traefik.
 func connectSDK(t *testing.T, ctx context.Context, mcpURL string, o *sdkOAuth) *mcp.ClientSession {
 	t.Helper()
+	return connectSDKWith(t, ctx, mcpURL, o, nil)
+}
+
+// connectSDKWith is connectSDK with client options (handlers for server requests
+// and notifications).
+func connectSDKWith(t *testing.T, ctx context.Context, mcpURL string, o *sdkOAuth, opts *mcp.ClientOptions) *mcp.ClientSession {
+	t.Helper()
 	tr := &mcp.StreamableClientTransport{Endpoint: mcpURL, HTTPClient: httpClient, OAuthHandler: o.handler, MaxRetries: -1}
-	c := mcp.NewClient(&mcp.Implementation{Name: "mcp-oauth-gateway-e2e", Version: "1.0.0"}, nil)
+	c := mcp.NewClient(&mcp.Implementation{Name: "mcp-oauth-gateway-e2e", Version: "1.0.0"}, opts)
 	s, err := c.Connect(ctx, tr, nil)
 	if err != nil {
 		t.Fatalf("SDK connect to %s: %v", mcpURL, err)
