@@ -30,6 +30,7 @@ type revocations struct {
 	lastPoll int64         // unix nanoseconds the last poll started
 	lastOK   int64         // unix nanoseconds of the last successful poll
 	polling  chan struct{} // non-nil while a poll runs; closed when it ends
+	gen      uint64        // changes whenever the revocation state does
 	failing  bool          // the last poll failed (log only transitions)
 }
 
@@ -58,34 +59,51 @@ func sharedRevocations(feedURL, token string) *revocations {
 			tokens:  map[string]int64{},
 			users:   map[string]int64{},
 			clients: map[string]int64{},
+			gen:     1, // cache entries start at 0: checked on first use
 		}
 		revocationsByURL[key] = r
 	}
 	return r
 }
 
-// check reports whether id is revoked and starts a poll when one is due. ctx (the
-// middleware's lifetime) bounds the poll; log receives failures. It runs on every
-// request, so the common case (no poll due) is one lock and up to three lookups.
-func (rv *revocations) check(ctx context.Context, log *slog.Logger, id *identity, now int64, interval int64) bool {
+// check reports whether the cached token e is revoked and starts a poll when one is
+// due. ctx (the middleware's lifetime) bounds the poll; log receives failures. It runs
+// on every request, so the common case is one lock and two comparisons: e remembers
+// the state generation it was last found clean in, and is looked up again only after
+// the state changed.
+func (rv *revocations) check(ctx context.Context, log *slog.Logger, e *cacheEntry, now int64, interval int64) bool {
 	rv.mu.Lock()
-	due := now-rv.lastPoll >= interval
-	revoked := rv.revokedLocked(id)
-	rv.mu.Unlock()
-	if due {
-		if wait := rv.startPoll(ctx, log, now, interval); wait != nil {
-			t := time.NewTimer(staleWait)
-			select {
-			case <-wait:
-			case <-t.C:
-			}
-			t.Stop()
-			rv.mu.Lock()
-			revoked = rv.revokedLocked(id)
-			rv.mu.Unlock()
+	revoked := false
+	if e.revGen != rv.gen {
+		revoked = rv.revokedLocked(e.id)
+		if !revoked {
+			e.revGen = rv.gen
 		}
 	}
+	due := now-rv.lastPoll >= interval
+	rv.mu.Unlock()
+	if due {
+		return rv.pollDue(ctx, log, e, now, interval) || revoked
+	}
 	return revoked
+}
+
+// pollDue starts a due poll and, when the known state is too stale to trust, waits
+// a little for it and checks e again.
+func (rv *revocations) pollDue(ctx context.Context, log *slog.Logger, e *cacheEntry, now int64, interval int64) bool {
+	wait := rv.startPoll(ctx, log, now, interval)
+	if wait == nil {
+		return false
+	}
+	t := time.NewTimer(staleWait)
+	select {
+	case <-wait:
+	case <-t.C:
+	}
+	t.Stop()
+	rv.mu.Lock()
+	defer rv.mu.Unlock()
+	return rv.revokedLocked(e.id)
 }
 
 // startPoll starts a poll when the last one is older than interval and none runs. It
@@ -231,6 +249,9 @@ func feedEntries(v interface{}, idField, timeField string) map[string]int64 {
 }
 
 func (rv *revocations) applyLocked(upd *feedUpdate) {
+	if upd.reset || len(upd.tokens) > 0 || len(upd.users) > 0 || len(upd.clients) > 0 {
+		rv.gen++
+	}
 	if upd.reset {
 		rv.tokens = map[string]int64{}
 		rv.users = map[string]int64{}

@@ -145,23 +145,49 @@ func New(next http.Handler) http.Handler { return &M{next: next} }`); err != nil
 	c.stop(b)
 }
 
-// BenchmarkNeverSeenRS256Remote is NeverSeenRS256 configured as in production: keys
-// from a JWKS URL and a revocation feed.
-func BenchmarkNeverSeenRS256Remote(b *testing.B) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// BenchmarkCachedTokenRemote is CachedToken with a JWKS URL and a revocation feed
+// that has entries, as in production.
+func BenchmarkCachedTokenRemote(b *testing.B) {
+	srv := feedAndKeys()
+	defer srv.Close()
+	h := benchHandler(b, remoteConfig(srv.URL))
+	token := keys.Valid(time.Now(), "cr")
+	w := &nopWriter{h: http.Header{}}
+	r := request(token)
+	h.ServeHTTP(w, r)
+	c := startCPU(b)
+	for i := 0; i < b.N; i++ {
+		resetHeaders(r, token)
+		h.ServeHTTP(w, r)
+	}
+	c.stop(b)
+}
+
+func feedAndKeys() *httptest.Server {
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/jwks") {
 			_, _ = w.Write([]byte(keys.JWKS()))
 			return
 		}
 		_, _ = w.Write([]byte(`{"cursor":"1","reset":true,"tokens":[{"jti":"x","exp":9999999999}],"users":[],"clients":[]}`))
 	}))
-	defer srv.Close()
-	h := benchHandler(b, func(m map[string]any) {
+}
+
+func remoteConfig(base string) func(map[string]any) {
+	return func(m map[string]any) {
 		delete(m, "jwks")
-		m["jwksURL"] = srv.URL + "/jwks"
-		m["revocationURL"] = srv.URL + "/feed"
+		m["jwksURL"] = base + "/jwks"
+		m["revocationURL"] = base + "/feed"
 		m["revocationInterval"] = "1s"
-	})
+	}
+}
+
+// BenchmarkNeverSeenRS256Remote is NeverSeenRS256 configured as in production: keys
+// from a JWKS URL and a revocation feed.
+func BenchmarkNeverSeenRS256Remote(b *testing.B) {
+	srv := feedAndKeys()
+	defer srv.Close()
+	h := benchHandler(b, remoteConfig(srv.URL))
 	tokens := make([]string, b.N)
 	for i := range tokens {
 		tokens[i] = keys.Valid(time.Now(), fmt.Sprintf("r%d", i))
