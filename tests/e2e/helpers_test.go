@@ -345,3 +345,35 @@ func contextWithClient(ctx context.Context) context.Context {
 func toolParams(name string, args map[string]any) *mcp.CallToolParams {
 	return &mcp.CallToolParams{Name: name, Arguments: args}
 }
+
+// refreshWith trades a refresh token at the gateway's token endpoint.
+func refreshWith(ctx context.Context, clientID, refreshToken string) (*oauth2.Token, error) {
+	cfg := &oauth2.Config{ClientID: clientID, Endpoint: oauth2.Endpoint{TokenURL: stack.Issuer + "/token", AuthStyle: oauth2.AuthStyleInParams}}
+	return cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: refreshToken}).Token()
+}
+
+// registerPublicClient registers a public client through Traefik and returns its id.
+func registerPublicClient(t *testing.T, ctx context.Context, redirectURI string) string {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{
+		"client_name": "e2e raw client", "redirect_uris": []string{redirectURI},
+		"grant_types": []string{"authorization_code", "refresh_token"}, "token_endpoint_auth_method": "none",
+	})
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, stack.Issuer+"/register", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, m := doJSON(t, req)
+	id, _ := m["client_id"].(string)
+	if resp.StatusCode != http.StatusCreated || id == "" {
+		t.Fatalf("register: %d %v", resp.StatusCode, m)
+	}
+	return id
+}
+
+// authorizeURL builds an authorization request with a fixed PKCE challenge.
+func authorizeURL(clientID, redirectURI, state, resource string) string {
+	return stack.Issuer + "/authorize?" + url.Values{
+		"response_type": {"code"}, "client_id": {clientID}, "redirect_uri": {redirectURI},
+		"code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}, "code_challenge_method": {"S256"},
+		"state": {state}, "resource": {resource},
+	}.Encode()
+}

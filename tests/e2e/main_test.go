@@ -23,10 +23,12 @@ import (
 	"github.com/mcp-oauth-gateway/gateway/internal/localstack"
 )
 
-// The GitHub accounts of the stand-in. Both are allowed; mallory is not.
+// The GitHub accounts of the stand-in. alice, bob and carol are allowed; mallory is
+// not. carol is only for the test that revokes every token of a user.
 var (
 	alice   = githubstub.User{ID: 1001, Login: "alice", Name: "Alice Example"}
 	bob     = githubstub.User{ID: 1002, Login: "bob", Name: "Bob Example"}
+	carol   = githubstub.User{ID: 1003, Login: "carol", Name: "Carol Example"}
 	mallory = githubstub.User{ID: 1666, Login: "mallory", Name: "Mallory"}
 )
 
@@ -42,6 +44,8 @@ var (
 	clientBin string
 	// runBin is the mcpgw-run binary (`just run`).
 	runBin string
+	// authsvcBin is the authsvc binary the stack runs (its admin commands too).
+	authsvcBin string
 )
 
 func TestMain(m *testing.M) {
@@ -83,6 +87,7 @@ func runMain(m *testing.M) (int, error) {
 		return 0, err
 	}
 	bins.Traefik = traefik
+	authsvcBin = bins.Authsvc
 	clientBin = filepath.Join(work, "bin", "mcp-client")
 	runBin = filepath.Join(work, "bin", "mcpgw-run")
 	for bin, pkg := range map[string]string{clientBin: "./cmd/mcp-client", runBin: "./cmd/mcpgw-run"} {
@@ -100,7 +105,7 @@ func runMain(m *testing.M) (int, error) {
 		return 0, err
 	}
 
-	github = githubstub.New(&githubstub.Options{Users: []githubstub.User{alice, bob, mallory}})
+	github = githubstub.New(&githubstub.Options{Users: []githubstub.User{alice, bob, carol, mallory}})
 	defer github.Close()
 
 	logDir := os.Getenv("E2E_LOG_DIR")
@@ -118,7 +123,7 @@ func runMain(m *testing.M) (int, error) {
 			URL: github.URL, APIURL: github.URL,
 			ClientID: github.ClientID(), ClientSecret: github.ClientSecret(),
 		},
-		AllowedUsers: "alice,bob",
+		AllowedUsers: "alice,bob,carol",
 		ReadyTimeout: 3 * time.Minute,
 		Logger:       slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
