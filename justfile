@@ -10,13 +10,14 @@ import 'just/plugin.just'
 import 'just/bridge.just'
 import 'just/stack.just'
 import 'just/run.just'
+import 'just/docs.just'
 
 # List the recipes.
 default:
     @just --list
 
 # Everything CI runs: lint, then every component's tests (installs what is missing).
-test: lint test-core test-authsvc test-browser test-plugin test-bridge test-stack test-e2e
+test: lint test-core test-authsvc test-browser test-plugin test-bridge test-stack test-e2e test-docs
     @echo "just test: all suites passed"
 
 # gofmt and go vet over both Go modules.
