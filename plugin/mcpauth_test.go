@@ -33,78 +33,39 @@ func testKeys(t testing.TB) *jwtvectors.Keys {
 // whose names are the keys Traefik users write.
 func configFrom(t testing.TB, m map[string]interface{}) *mcpauth.Config {
 	t.Helper()
-	b, err := json.Marshal(m)
+	cfg, err := decodeConfig(m)
 	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := mcpauth.CreateConfig()
-	if err := json.Unmarshal(b, cfg); err != nil {
 		t.Fatal(err)
 	}
 	return cfg
 }
 
-// backend records what reached it.
-type backend struct {
-	mu      sync.Mutex
-	reached bool
-	header  http.Header
-}
-
-func (b *backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	b.mu.Lock()
-	b.reached = true
-	b.header = r.Header.Clone()
-	b.mu.Unlock()
-	w.WriteHeader(http.StatusOK)
-	_, _ = io.WriteString(w, "backend")
+func decodeConfig(m map[string]interface{}) (*mcpauth.Config, error) {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	cfg := mcpauth.CreateConfig()
+	return cfg, json.Unmarshal(b, cfg)
 }
 
 // nativeDoer builds one plugin instance per mode (with change applied to the config
-// map) and runs requests through it with a recorder.
+// map) and runs requests through it.
 func nativeDoer(t testing.TB, jwksURL string, change func(map[string]interface{})) jwtvectors.Doer {
 	k := testKeys(t)
-	type inst struct {
-		h  http.Handler
-		be *backend
-	}
-	var mu sync.Mutex
-	insts := map[jwtvectors.Mode]*inst{}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	return func(t *testing.T, mode jwtvectors.Mode, req *http.Request) jwtvectors.Result {
-		mu.Lock()
-		in := insts[mode]
-		if in == nil {
-			m := k.ConfigMap(mode, jwksURL)
-			if change != nil {
-				change(m)
-			}
-			be := &backend{}
-			h, err := mcpauth.New(ctx, be, configFrom(t, m), "test-"+string(mode))
-			if err != nil {
-				mu.Unlock()
-				t.Fatalf("New: %v", err)
-			}
-			in = &inst{h: h, be: be}
-			insts[mode] = in
+	return jwtvectors.HandlerDoer(func(mode jwtvectors.Mode, next http.Handler) (http.Handler, error) {
+		m := k.ConfigMap(mode, jwksURL)
+		if change != nil {
+			change(m)
 		}
-		mu.Unlock()
-		in.be.mu.Lock()
-		in.be.reached, in.be.header = false, nil
-		in.be.mu.Unlock()
-		rec := httptest.NewRecorder()
-		in.h.ServeHTTP(rec, req)
-		in.be.mu.Lock()
-		defer in.be.mu.Unlock()
-		return jwtvectors.Result{
-			Status:  rec.Code,
-			Header:  rec.Header(),
-			Body:    rec.Body.String(),
-			Reached: in.be.reached,
-			Backend: in.be.header,
+		cfg, err := decodeConfig(m)
+		if err != nil {
+			return nil, err
 		}
-	}
+		return mcpauth.New(ctx, next, cfg, "test-"+string(mode))
+	})
 }
 
 func jwksServer(t *testing.T) *httptest.Server {

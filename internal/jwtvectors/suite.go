@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -277,5 +278,56 @@ func wantRefused(t *testing.T, res Result, status int) {
 	}
 	if status == http.StatusUnauthorized && res.Header.Get("WWW-Authenticate") == "" {
 		t.Errorf("401 without WWW-Authenticate")
+	}
+}
+
+// Backend is a next handler that records whether and with which headers a request
+// reached it.
+type Backend struct {
+	mu      sync.Mutex
+	reached bool
+	header  http.Header
+}
+
+// ServeHTTP records r and answers 200.
+func (b *Backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b.mu.Lock()
+	b.reached, b.header = true, r.Header.Clone()
+	b.mu.Unlock()
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write([]byte("backend"))
+}
+
+// HandlerDoer is a Doer over in-process plugin instances: build makes the instance
+// for a mode (once, on first use) in front of next; requests go through a recorder.
+func HandlerDoer(build func(mode Mode, next http.Handler) (http.Handler, error)) Doer {
+	type inst struct {
+		h  http.Handler
+		be *Backend
+	}
+	var mu sync.Mutex
+	insts := map[Mode]*inst{}
+	return func(t *testing.T, mode Mode, req *http.Request) Result {
+		mu.Lock()
+		in := insts[mode]
+		if in == nil {
+			be := &Backend{}
+			h, err := build(mode, be)
+			if err != nil {
+				mu.Unlock()
+				t.Fatalf("building the plugin for %s: %v", mode, err)
+			}
+			in = &inst{h: h, be: be}
+			insts[mode] = in
+		}
+		mu.Unlock()
+		in.be.mu.Lock()
+		in.be.reached, in.be.header = false, nil
+		in.be.mu.Unlock()
+		rec := httptest.NewRecorder()
+		in.h.ServeHTTP(rec, req)
+		in.be.mu.Lock()
+		defer in.be.mu.Unlock()
+		return Result{Status: rec.Code, Header: rec.Header(), Body: rec.Body.String(), Reached: in.be.reached, Backend: in.be.header}
 	}
 }

@@ -102,8 +102,10 @@ func BenchmarkCachedToken(b *testing.B) {
 
 // BenchmarkNeverSeenRS256 verifies a new RS256 token every time under Yaegi (run it
 // with -benchtime Nx: it mints N tokens first).
-func BenchmarkNeverSeenRS256(b *testing.B) {
-	h := benchHandler(b, nil)
+func BenchmarkNeverSeenRS256(b *testing.B) { runNeverSeen(b, nil) }
+
+func runNeverSeen(b *testing.B, change func(map[string]any)) {
+	h := benchHandler(b, change)
 	tokens := make([]string, b.N)
 	for i := range tokens {
 		tokens[i] = keys.Valid(time.Now(), fmt.Sprintf("n%d", i))
@@ -187,19 +189,7 @@ func remoteConfig(base string) func(map[string]any) {
 func BenchmarkNeverSeenRS256Remote(b *testing.B) {
 	srv := feedAndKeys()
 	defer srv.Close()
-	h := benchHandler(b, remoteConfig(srv.URL))
-	tokens := make([]string, b.N)
-	for i := range tokens {
-		tokens[i] = keys.Valid(time.Now(), fmt.Sprintf("r%d", i))
-	}
-	w := &nopWriter{h: http.Header{}}
-	r := request(tokens[0])
-	c := startCPU(b)
-	for i := 0; i < b.N; i++ {
-		resetHeaders(r, tokens[i])
-		h.ServeHTTP(w, r)
-	}
-	c.stop(b)
+	runNeverSeen(b, remoteConfig(srv.URL))
 }
 
 // BenchmarkNeverSeenRS256Parallel runs NeverSeenRS256 from 32 goroutines, as a

@@ -43,63 +43,23 @@ func interpreted(t *testing.T) *plugin {
 	return loaded
 }
 
-type backend struct {
-	mu      sync.Mutex
-	reached bool
-	header  http.Header
-}
-
-func (b *backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	b.mu.Lock()
-	b.reached, b.header = true, r.Header.Clone()
-	b.mu.Unlock()
-	_, _ = io.WriteString(w, "backend")
-}
-
 // yaegiDoer builds interpreted instances from the suite's config map, passed through
 // the file provider's decoder and mapstructure as Traefik does.
 func yaegiDoer(t *testing.T, jwksURL string, change func(map[string]any)) jwtvectors.Doer {
 	p := interpreted(t)
-	type inst struct {
-		h  http.Handler
-		be *backend
-	}
-	var mu sync.Mutex
-	insts := map[jwtvectors.Mode]*inst{}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	return func(t *testing.T, mode jwtvectors.Mode, req *http.Request) jwtvectors.Result {
-		mu.Lock()
-		in := insts[mode]
-		if in == nil {
-			m := keys.ConfigMap(mode, jwksURL)
-			if change != nil {
-				change(m)
-			}
-			conf, err := viaFileProvider(m)
-			if err != nil {
-				mu.Unlock()
-				t.Fatalf("decoding config: %v", err)
-			}
-			be := &backend{}
-			h, err := p.newHandler(ctx, be, conf, "yaegi-"+string(mode))
-			if err != nil {
-				mu.Unlock()
-				t.Fatalf("New under Yaegi: %v", err)
-			}
-			in = &inst{h: h, be: be}
-			insts[mode] = in
+	return jwtvectors.HandlerDoer(func(mode jwtvectors.Mode, next http.Handler) (http.Handler, error) {
+		m := keys.ConfigMap(mode, jwksURL)
+		if change != nil {
+			change(m)
 		}
-		mu.Unlock()
-		in.be.mu.Lock()
-		in.be.reached, in.be.header = false, nil
-		in.be.mu.Unlock()
-		rec := httptest.NewRecorder()
-		in.h.ServeHTTP(rec, req)
-		in.be.mu.Lock()
-		defer in.be.mu.Unlock()
-		return jwtvectors.Result{Status: rec.Code, Header: rec.Header(), Body: rec.Body.String(), Reached: in.be.reached, Backend: in.be.header}
-	}
+		conf, err := viaFileProvider(m)
+		if err != nil {
+			return nil, err
+		}
+		return p.newHandler(ctx, next, conf, "yaegi-"+string(mode))
+	})
 }
 
 func TestManifestTestData(t *testing.T) {
@@ -131,7 +91,7 @@ func TestConfigDecoding(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	be := &backend{}
+	be := &recorder{}
 	h, err := p.newHandler(context.Background(), be, conf, "decode")
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -207,4 +167,16 @@ func TestRevocation(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// recorder keeps the headers of the last request that reached it.
+type recorder struct {
+	mu     sync.Mutex
+	header http.Header
+}
+
+func (b *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b.mu.Lock()
+	b.header = r.Header.Clone()
+	b.mu.Unlock()
 }
