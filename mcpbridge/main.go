@@ -50,7 +50,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	reg, err := session.NewRegistry(session.Options{
 		Command: cfg.Command, Env: env, MaxSessions: cfg.MaxSessions,
 		IdleTimeout: cfg.IdleTimeout, RequestTimeout: cfg.RequestTimeout,
-		MaxMessage: cfg.MaxMessageBytes, Logger: log,
+		MaxMessage: max(cfg.MaxMessageBytes, minChildMessage), Logger: log,
 	})
 	if err != nil {
 		return err
@@ -78,7 +78,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// No read or write timeout: GET streams and long tool calls stay open for minutes.
+	// Headers must arrive promptly and idle keep-alive connections are closed.
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	reapCtx, stopReaper := context.WithCancel(context.Background())
 	defer stopReaper()
 	go reg.Reap(reapCtx, reapInterval(cfg.IdleTimeout))
@@ -107,6 +109,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	log.Info("stopped")
 	return nil
 }
+
+// minChildMessage is the smallest limit on one message from a child: servers answer
+// with whole files and images, far larger than what clients send.
+const minChildMessage = 64 << 20
 
 func reapInterval(idle time.Duration) time.Duration {
 	if idle <= 0 {

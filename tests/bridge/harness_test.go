@@ -193,10 +193,22 @@ func processAlive(pid string) bool {
 // waitLog waits until the bridge log contains substr.
 func (b *bridge) waitLog(t *testing.T, substr string, timeout time.Duration) {
 	t.Helper()
+	b.waitLogAny(t, timeout, substr)
+}
+
+// waitLogAny waits until the bridge log contains one of substrs.
+func (b *bridge) waitLogAny(t *testing.T, timeout time.Duration, substrs ...string) {
+	t.Helper()
 	deadline := time.Now().Add(timeout)
-	for !strings.Contains(b.logs.String(), substr) {
+	for {
+		logs := b.logs.String()
+		for _, s := range substrs {
+			if strings.Contains(logs, s) {
+				return
+			}
+		}
 		if time.Now().After(deadline) {
-			t.Fatalf("bridge log never contained %q", substr)
+			t.Fatalf("bridge log never contained any of %q", substrs)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -27,7 +27,7 @@ func TestHealth(t *testing.T) {
 		healthcheckErr string
 	}{
 		{"real server", good, 200, 200, "ready", ""},
-		{"server exits", broken, 200, 503, "exited before answering", "exited"},
+		{"server exits", broken, 200, 503, "initialize handshake failed", "exited"},
 		{"unsupported version", wrongVersion, 200, 503, "protocol version", "protocol version"},
 	}
 	for _, tc := range tests {

@@ -72,6 +72,9 @@ const (
 	CodeRequestTimeout = -32001
 	// CodeUnavailable: the bridge could not serve the request (session limit, shutdown).
 	CodeUnavailable = -32002
+	// CodeRequestCancelled answers a request the client cancelled while its HTTP answer
+	// was still open (the code LSP uses for the same case).
+	CodeRequestCancelled = -32800
 )
 
 // Parse parses one JSON-RPC message (not a batch). It reads the members it routes by

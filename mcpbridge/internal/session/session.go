@@ -160,7 +160,10 @@ func (s *Session) Submit(msgs []*jsonrpc.Message, streaming bool) (*Exchange, er
 				// dropped: passed on as is, its id could name another request of the child.
 				if c, ok := s.byClient[string(m.RequestID)]; ok {
 					out = append(out, m.WithRequestID(json.RawMessage(strconv.FormatInt(c.childID, 10))))
-					s.finishLocked(c, nil, "cancelled by client")
+					// The request's HTTP answer may still be open: end it with an error,
+					// which the client ignores (it gave up on the request).
+					s.finishLocked(c, jsonrpc.ErrorResponse(c.clientID, jsonrpc.CodeRequestCancelled,
+						"request cancelled by the client"), "cancelled by client")
 				}
 				continue
 			}

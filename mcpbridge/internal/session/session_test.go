@@ -195,8 +195,8 @@ func TestCancellationIsMapped(t *testing.T) {
 	hang := submit(t, s, true, `{"jsonrpc":"2.0","id":"h","method":"hang"}`)
 	childID := hang.calls[0].childID
 	submit(t, s, true, `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"h","reason":"user"}}`)
-	if got := collect(t, hang); len(got) != 0 {
-		t.Errorf("a cancelled request still got %v", got)
+	if got := collect(t, hang); len(got) != 1 || errorCode(got[0]) != jsonrpc.CodeRequestCancelled || !strings.Contains(got[0], `"id":"h"`) {
+		t.Errorf("a cancelled request got %v, want only error %d closing its answer", got, jsonrpc.CodeRequestCancelled)
 	}
 	// A cancellation of a request that is over is not passed on: its id could name
 	// another of the child's requests.

@@ -4,6 +4,7 @@
 package streamable
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -238,7 +239,13 @@ func (h *Handler) initialize(w *recorder, r *http.Request, msg *jsonrpc.Message,
 		return &httpError{status: http.StatusInternalServerError, code: jsonrpc.CodeInternalError,
 			message: "Internal Server Error: the MCP server exited during initialize"}
 	}
-	return h.respond(w, r, s, ex, false, acceptJSON)
+	err = h.respond(w, r, s, ex, false, acceptJSON)
+	if s.Version() == "" {
+		// The client never got a successful answer, so it cannot know or use the
+		// session: do not let it hold a child until the idle timeout.
+		go s.Close(context.Background(), "initialize not completed")
+	}
+	return err
 }
 
 // respond writes what the child sends for the exchange. A lone response becomes an
