@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/mcp-oauth-gateway/gateway/tests/internal/mcpservers"
 )
@@ -114,12 +115,18 @@ func TestStatusRules(t *testing.T) {
 		}
 	})
 
-	t.Run("GET stream is unique per session", func(t *testing.T) {
+	t.Run("a second GET stream replaces the first", func(t *testing.T) {
 		first := openStream(t, b, "alice", sid)
 		defer first.Close()
-		r := do(t, "GET", b.URL, map[string]string{"X-User-Id": "alice", "Mcp-Session-Id": sid, "Accept": "text/event-stream"}, "")
-		if r.Status != http.StatusConflict {
-			t.Errorf("second GET stream: status %d, want 409", r.Status)
+		second := openStream(t, b, "alice", sid)
+		defer second.Close()
+		select {
+		case _, ok := <-first.events:
+			if ok {
+				t.Error("the replaced stream carried a message")
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("the first GET stream was not closed when a second one opened")
 		}
 	})
 

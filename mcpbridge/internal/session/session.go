@@ -21,7 +21,6 @@ import (
 // Errors of the session API.
 var (
 	ErrEnded           = errors.New("session ended")
-	ErrStreamOpen      = errors.New("session already has a GET stream")
 	ErrNotFound        = errors.New("unknown or ended session")
 	ErrTooManySessions = errors.New("too many sessions")
 	ErrShuttingDown    = errors.New("bridge is shutting down")
@@ -257,18 +256,25 @@ func (s *Session) Abandon(ex *Exchange) {
 	}
 }
 
-// OpenStream attaches the session's one standalone (GET) stream. Messages that waited
-// for it are delivered first.
+// OpenStream attaches the session's standalone (GET) stream. A session has one: a new
+// stream replaces the previous one, which is closed, because a client whose connection
+// dropped reconnects before the bridge may notice the old one is dead. Messages that
+// waited for a stream, or were still queued on the old one, are delivered first.
 func (s *Session) OpenStream() (*Mailbox, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return nil, ErrEnded
 	}
-	if s.standalone != nil {
-		return nil, ErrStreamOpen
-	}
 	box := NewMailbox()
+	if old := s.standalone; old != nil {
+		pending, _ := old.Take()
+		old.Close()
+		for _, m := range pending {
+			box.Push(m)
+		}
+		s.log.Info("GET stream replaced by a new one")
+	}
 	for _, m := range s.backlog {
 		box.Push(m)
 	}

@@ -175,13 +175,23 @@ func TestUnrelatedMessagesWaitForStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.OpenStream(); !errors.Is(err, ErrStreamOpen) {
-		t.Errorf("second OpenStream: %v, want ErrStreamOpen", err)
+	// A second stream replaces the first, taking over what the first had not sent.
+	second, err := s.OpenStream()
+	if err != nil {
+		t.Fatalf("second OpenStream: %v", err)
 	}
-	if msgs, _ := box.Take(); len(msgs) != 1 || !strings.Contains(string(msgs[0]), "notifications/message") {
+	if msgs, closed := box.Take(); len(msgs) != 0 || !closed {
+		t.Errorf("replaced stream: %q, closed %v; want closed and emptied", msgs, closed)
+	}
+	if msgs, _ := second.Take(); len(msgs) != 1 || !strings.Contains(string(msgs[0]), "notifications/message") {
 		t.Errorf("GET stream got %q, want the backlogged notification", msgs)
 	}
-	s.CloseStream(box)
+	s.CloseStream(box) // the old stream's handler ending must not detach the new one
+	collect(t, submit(t, s, false, `{"jsonrpc":"2.0","id":2,"method":"notify"}`))
+	if msgs, _ := second.Take(); len(msgs) != 1 {
+		t.Errorf("after the old stream ended, the new one got %q, want the notification", msgs)
+	}
+	s.CloseStream(second)
 	if box2, err := s.OpenStream(); err != nil {
 		t.Errorf("OpenStream after CloseStream: %v", err)
 	} else {

@@ -43,8 +43,6 @@ var (
 		message: "Forbidden: Origin not allowed"}
 	errMethod = &httpError{status: http.StatusMethodNotAllowed, code: jsonrpc.CodeInvalidRequest,
 		message: "Method Not Allowed: use POST, GET or DELETE"}
-	errStreamOpen = &httpError{status: http.StatusConflict, code: jsonrpc.CodeInvalidRequest,
-		message: "Conflict: this session already has a GET stream open"}
 	errShutdown = &httpError{status: http.StatusServiceUnavailable, code: jsonrpc.CodeUnavailable,
 		message: "Service Unavailable: the bridge is shutting down", retryAfter: 5}
 )

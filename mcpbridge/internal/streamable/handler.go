@@ -105,6 +105,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if errors.As(err, &he) && !rec.wrote {
 		he.write(rec)
 	}
+	if !h.log.Enabled(r.Context(), slog.LevelInfo) {
+		return
+	}
 	attrs := []any{"method", r.Method, "status", rec.status, "duration", time.Since(start)}
 	if sid := r.Header.Get(HeaderSessionID); sid != "" {
 		attrs = append(attrs, "session", shortID(sid))
@@ -322,10 +325,7 @@ func (h *Handler) get(w *recorder, r *http.Request) error {
 		return err
 	}
 	box, err := s.OpenStream()
-	switch {
-	case errors.Is(err, session.ErrStreamOpen):
-		return errStreamOpen
-	case err != nil:
+	if err != nil {
 		return errNotFound
 	}
 	defer s.CloseStream(box)
