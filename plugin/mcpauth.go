@@ -52,8 +52,9 @@ type Middleware struct {
 	// cache maps an Authorization header value ("Bearer <jwt>") to its *cacheEntry.
 	// A sync.Map costs one call per lookup, which matters under Yaegi.
 	cache   sync.Map
-	countMu sync.Mutex // guards count
-	count   int
+	ringMu  sync.Mutex // guards ring and ringPos
+	ring    []string   // cache keys in insertion order; the oldest is evicted
+	ringPos int
 }
 
 // cacheEntry is a verified token with everything the fast path needs precomputed.
@@ -236,7 +237,7 @@ func (m *Middleware) authenticate(header, token string, now int64) (*cacheEntry,
 		if now < e.notAfter {
 			return e, nil
 		}
-		m.forget(header)
+		m.cache.Delete(header) // expired; its ring slot is recycled in turn
 	}
 	id, err := m.s.verify(m.ctx, m.remote, token, now/1e9)
 	if err != nil {
@@ -248,41 +249,29 @@ func (m *Middleware) authenticate(header, token string, now int64) (*cacheEntry,
 	e.values[2] = []string{id.name}
 	e.values[3] = []string{id.clientID}
 	e.values[4] = []string{id.scope}
-	m.countMu.Lock()
-	if m.count >= maxCachedTokens {
-		m.evictLocked(now)
-	}
 	if _, loaded := m.cache.LoadOrStore(header, e); !loaded {
-		m.count++
+		m.remember(header)
 	}
-	m.countMu.Unlock()
 	return e, nil
 }
 
-// forget drops an expired entry.
-func (m *Middleware) forget(header string) {
-	if _, loaded := m.cache.LoadAndDelete(header); loaded {
-		m.countMu.Lock()
-		m.count--
-		m.countMu.Unlock()
+// remember records a new cache key and evicts the oldest when the cache is full:
+// first in, first out, O(1), no scan (a Range would call back into interpreted code
+// once per entry while every new token waits for the lock).
+func (m *Middleware) remember(header string) {
+	m.ringMu.Lock()
+	if len(m.ring) < maxCachedTokens {
+		m.ring = append(m.ring, header)
+		m.ringMu.Unlock()
+		return
 	}
-}
-
-// evictLocked drops expired entries, then arbitrary ones until half is free (a
-// Range calls back into interpreted code per entry: evict rarely, in bulk).
-// countMu must be held.
-func (m *Middleware) evictLocked(now int64) {
-	var drop []interface{}
-	m.cache.Range(func(k, v interface{}) bool {
-		if now >= v.(*cacheEntry).notAfter || m.count-len(drop) > maxCachedTokens/2 {
-			drop = append(drop, k)
-		}
-		return true
-	})
-	for _, k := range drop {
-		m.cache.Delete(k)
+	old := m.ring[m.ringPos]
+	m.ring[m.ringPos] = header
+	m.ringPos = (m.ringPos + 1) % maxCachedTokens
+	m.ringMu.Unlock()
+	if old != header {
+		m.cache.Delete(old)
 	}
-	m.count -= len(drop)
 }
 
 // bearerToken extracts the token of an RFC 6750 "Bearer" credential; the scheme is

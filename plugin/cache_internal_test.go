@@ -1,0 +1,54 @@
+package mcpauth
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/mcp-oauth-gateway/gateway/internal/jwtvectors"
+)
+
+// TestCacheBounded floods the cache with more valid tokens than it holds: it stays at
+// maxCachedTokens entries, and an evicted token still works (it is verified again).
+func TestCacheBounded(t *testing.T) {
+	cfg := CreateConfig()
+	cfg.Issuer, cfg.Resource, cfg.HMACSecret = jwtvectors.Issuer, jwtvectors.Resource, jwtvectors.HMACSecret
+	h, err := New(context.Background(), http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), cfg, "cache")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := h.(*Middleware)
+	now := time.Now()
+	token := func(i int) string {
+		return jwtvectors.Sign("HS256", []byte(jwtvectors.HMACSecret), map[string]interface{}{"typ": "at+jwt"}, jwtvectors.Claims(now, fmt.Sprint(i)))
+	}
+	send := func(tok string) int {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, jwtvectors.Bearer("POST", "/mcp", tok))
+		return rec.Code
+	}
+	first := token(0)
+	for i := 0; i < maxCachedTokens+50; i++ {
+		tok := first
+		if i > 0 {
+			tok = token(i)
+		}
+		if code := send(tok); code != http.StatusOK {
+			t.Fatalf("token %d: status %d", i, code)
+		}
+	}
+	n := 0
+	m.cache.Range(func(_, _ interface{}) bool { n++; return true })
+	if n != maxCachedTokens || len(m.ring) != maxCachedTokens {
+		t.Fatalf("cache holds %d entries, ring %d, want %d", n, len(m.ring), maxCachedTokens)
+	}
+	if _, ok := m.cache.Load("Bearer " + first); ok {
+		t.Fatalf("the oldest token is still cached after %d newer ones", maxCachedTokens+49)
+	}
+	if code := send(first); code != http.StatusOK {
+		t.Fatalf("evicted token: status %d, want 200 after re-verification", code)
+	}
+}
