@@ -116,9 +116,15 @@ func (s *settings) checkSignature(ctx context.Context, remote *remoteKeys, hdr m
 	kid, _ := hdr["kid"].(string)
 	k := s.inlineKeys[kid]
 	if remote != nil {
-		var err error
-		if k, err = remote.key(ctx, kid); err != nil {
-			return err
+		// remoteKeys.key's common case, inlined to save a call under Yaegi.
+		remote.mu.Lock()
+		k = remote.keys[kid]
+		remote.mu.Unlock()
+		if k == nil {
+			var err error
+			if k, err = remote.key(ctx, kid); err != nil {
+				return err
+			}
 		}
 	}
 	if k == nil {
@@ -177,7 +183,9 @@ func (s *settings) checkClaims(c map[string]interface{}, now int64) (*identity, 
 	if hasControl(id.sub + id.login + id.name + id.clientID + id.scope) {
 		return nil, errControlChars
 	}
-	id.denied = s.deny(id)
+	if len(s.requiredScopes) > 0 || !s.allowAllUsers {
+		id.denied = s.deny(id)
+	}
 	return id, nil
 }
 

@@ -116,7 +116,7 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		u.Path != m.prm0 && u.Path != m.prm1 {
 		v, ok := m.cache.Load(auth[0])
 		if !ok {
-			m.serveToken(w, r, auth[0])
+			m.serveToken(w, r, auth[0], false)
 			return
 		}
 		e := v.(*cacheEntry)
@@ -182,20 +182,25 @@ func (m *Middleware) serveFull(w http.ResponseWriter, r *http.Request) {
 		m.fail(w, http.StatusBadRequest, "invalid_request", "more than one Authorization header")
 		return
 	}
-	m.serveToken(w, r, auth[0])
+	m.serveToken(w, r, auth[0], true)
 }
 
 // serveToken authenticates the request's one Authorization value and passes the
-// request on or refuses it. ServeHTTP calls it directly for a token it has not seen
-// when nothing else about the request needs serveFull's checks.
-func (m *Middleware) serveToken(w http.ResponseWriter, r *http.Request, header string) {
-	token, ok := bearerToken(header)
-	if !ok {
-		m.challenge(w)
-		return
+// request on or refuses it. ServeHTTP calls it directly (cached false) for a token it
+// has not seen when nothing else about the request needs serveFull's checks.
+func (m *Middleware) serveToken(w http.ResponseWriter, r *http.Request, header string, cached bool) {
+	token := ""
+	if len(header) > 7 && header[:7] == "Bearer " && header[7] != ' ' && header[len(header)-1] != ' ' {
+		token = header[7:] // the usual spelling, without a call
+	} else {
+		var ok bool
+		if token, ok = bearerToken(header); !ok {
+			m.challenge(w)
+			return
+		}
 	}
 	now := time.Now().UnixNano()
-	e, err := m.authenticate(header, token, now)
+	e, err := m.authenticate(header, token, now, cached)
 	if err == nil && m.rev != nil && m.rev.check(m.ctx, m.log, e, now, m.revInterval) {
 		err = errRevoked
 	}
@@ -230,14 +235,16 @@ func (m *Middleware) refuse(w http.ResponseWriter, err error) {
 
 // authenticate returns the cache entry of token (from the Authorization value
 // header), verifying and caching it when it is not cached or expired. now is in unix
-// nanoseconds.
-func (m *Middleware) authenticate(header, token string, now int64) (*cacheEntry, error) {
-	if v, ok := m.cache.Load(header); ok {
-		e := v.(*cacheEntry)
-		if now < e.notAfter {
-			return e, nil
+// nanoseconds; cached false says the caller already found no entry.
+func (m *Middleware) authenticate(header, token string, now int64, cached bool) (*cacheEntry, error) {
+	if cached {
+		if v, ok := m.cache.Load(header); ok {
+			e := v.(*cacheEntry)
+			if now < e.notAfter {
+				return e, nil
+			}
+			m.cache.Delete(header) // expired; its ring slot is recycled in turn
 		}
-		m.cache.Delete(header) // expired; its ring slot is recycled in turn
 	}
 	id, err := m.s.verify(m.ctx, m.remote, token, now/1e9)
 	if err != nil {
