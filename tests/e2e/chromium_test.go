@@ -125,7 +125,7 @@ func TestChromiumFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := &mcp.StreamableClientTransport{Endpoint: mcpURL, HTTPClient: httpClient, OAuthHandler: h, MaxRetries: -1}
+	tr := &mcp.StreamableClientTransport{Endpoint: mcpURL, HTTPClient: httpClient, OAuthHandler: h}
 	s, err := mcp.NewClient(&mcp.Implementation{Name: "e2e-chromium", Version: "1.0.0"}, nil).Connect(ctx, tr, nil)
 	if err != nil {
 		t.Fatalf("SDK connect with Chromium login: %v", err)

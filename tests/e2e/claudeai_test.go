@@ -115,11 +115,17 @@ func TestClaudeAISequence(t *testing.T) {
 	// tools/list and tools/call on that session.
 	sid := initSession(t, ctx, mcpURL, access, nil)
 	resp, body = mcpRequest(t, ctx, http.MethodPost, mcpURL, access, sid, toolsListBody, nil)
+	if resp.StatusCode == http.StatusOK {
+		body = rpcAnswer(t, ctx, resp, body, mcpURL, access, sid)
+	}
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `"echo"`) {
 		t.Fatalf("7. tools/list: %d %.300s, want 200 listing echo", resp.StatusCode, body)
 	}
 	resp, body = mcpRequest(t, ctx, http.MethodPost, mcpURL, access, sid,
 		`{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hi from claude.ai"}}}`, nil)
+	if resp.StatusCode == http.StatusOK {
+		body = rpcAnswer(t, ctx, resp, body, mcpURL, access, sid)
+	}
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "hi from claude.ai") {
 		t.Fatalf("7. tools/call echo: %d %.300s", resp.StatusCode, body)
 	}

@@ -130,7 +130,7 @@ func connectSDK(t *testing.T, ctx context.Context, mcpURL string, o *sdkOAuth) *
 // and notifications).
 func connectSDKWith(t *testing.T, ctx context.Context, mcpURL string, o *sdkOAuth, opts *mcp.ClientOptions) *mcp.ClientSession {
 	t.Helper()
-	tr := &mcp.StreamableClientTransport{Endpoint: mcpURL, HTTPClient: httpClient, OAuthHandler: o.handler, MaxRetries: -1}
+	tr := &mcp.StreamableClientTransport{Endpoint: mcpURL, HTTPClient: httpClient, OAuthHandler: o.handler}
 	c := mcp.NewClient(&mcp.Implementation{Name: "mcp-oauth-gateway-e2e", Version: "1.0.0"}, opts)
 	s, err := c.Connect(ctx, tr, nil)
 	if err != nil {
@@ -376,4 +376,44 @@ func authorizeURL(clientID, redirectURI, state, resource string) string {
 		"code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}, "code_challenge_method": {"S256"},
 		"state": {state}, "resource": {resource},
 	}.Encode()
+}
+
+// rpcAnswer returns the JSON-RPC response a POST got: the body itself for
+// application/json, or the response message inside a text/event-stream. If the
+// stream ended before the response (a server may close it after an event id and let
+// the client resume, MCP Streamable HTTP "Resumability"), it resumes with GET and
+// Last-Event-ID, as a client must.
+func rpcAnswer(t *testing.T, ctx context.Context, resp *http.Response, body, mcpURL, token, session string) string {
+	t.Helper()
+	for attempt := 0; attempt < 5; attempt++ {
+		if !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+			return body
+		}
+		lastID := ""
+		for _, event := range strings.Split(strings.ReplaceAll(body, "\r\n", "\n"), "\n\n") {
+			var data []string
+			for _, line := range strings.Split(event, "\n") {
+				switch {
+				case strings.HasPrefix(line, "id:"):
+					lastID = strings.TrimSpace(strings.TrimPrefix(line, "id:"))
+				case strings.HasPrefix(line, "data:"):
+					data = append(data, strings.TrimPrefix(strings.TrimPrefix(line, "data:"), " "))
+				}
+			}
+			msg := strings.Join(data, "\n")
+			var m map[string]any
+			if json.Unmarshal([]byte(msg), &m) == nil && m["id"] != nil && (m["result"] != nil || m["error"] != nil) {
+				return msg
+			}
+		}
+		if lastID == "" {
+			break
+		}
+		resp, body = mcpRequest(t, ctx, http.MethodGet, mcpURL, token, session, "", http.Header{"Last-Event-Id": {lastID}})
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("resuming the stream after event %s: %d %.200s", lastID, resp.StatusCode, body)
+		}
+	}
+	t.Fatalf("no JSON-RPC response in the answer: %.300s", body)
+	return ""
 }
