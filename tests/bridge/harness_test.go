@@ -324,7 +324,8 @@ func openStream(t *testing.T, b *bridge, user, sid string) *stream {
 		sc := bufio.NewScanner(resp.Body)
 		sc.Buffer(make([]byte, 0, 64<<10), 4<<20)
 		for sc.Scan() {
-			if data, ok := strings.CutPrefix(sc.Text(), "data:"); ok {
+			// Empty data is the priming event that only carries an id.
+			if data, ok := strings.CutPrefix(sc.Text(), "data:"); ok && strings.TrimSpace(data) != "" {
 				select {
 				case s.events <- strings.TrimSpace(data):
 				default:

@@ -47,7 +47,7 @@ func postEvents(t *testing.T, b *bridge, header map[string]string, body string) 
 		defer resp.Body.Close()
 		sc := bufio.NewScanner(resp.Body)
 		for sc.Scan() {
-			if data, ok := strings.CutPrefix(sc.Text(), "data:"); ok {
+			if data, ok := strings.CutPrefix(sc.Text(), "data:"); ok && strings.TrimSpace(data) != "" {
 				events <- strings.TrimSpace(data)
 			}
 		}
@@ -291,5 +291,93 @@ func TestNoTokenReachesChild(t *testing.T) {
 	}
 	if strings.Contains(b.logs.String(), "secret-token-xyz") {
 		t.Error("the token appears in the bridge log")
+	}
+}
+
+// sseEvent is one event of a stream: its id and data.
+type sseEvent struct{ id, data string }
+
+// readEvents reads events from body until want of them (with data) have been seen, or
+// the body ends.
+func readEvents(t *testing.T, sc *bufio.Scanner, want int) []sseEvent {
+	t.Helper()
+	var out []sseEvent
+	var cur sseEvent
+	for len(out) < want && sc.Scan() {
+		line := sc.Text()
+		switch {
+		case line == "":
+			if cur.data != "" {
+				out = append(out, cur)
+			}
+			cur = sseEvent{id: cur.id}
+		case strings.HasPrefix(line, "id:"):
+			cur.id = strings.TrimSpace(strings.TrimPrefix(line, "id:"))
+		case strings.HasPrefix(line, "data:"):
+			cur.data = strings.TrimSpace(strings.TrimPrefix(line, "data:"))
+		}
+	}
+	return out
+}
+
+// TestResumeAfterDisconnect: a client whose request stream drops comes back with GET and
+// Last-Event-ID and receives the rest of the stream, nothing twice, ending with the
+// response; the request was not cancelled in the meantime.
+func TestResumeAfterDisconnect(t *testing.T) {
+	b := startBridge(t, nil, mcpservers.Everything(t))
+	sid := initSession(t, b, "alice")
+	c, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(c, "POST", b.URL, strings.NewReader(
+		`{"jsonrpc":"2.0","id":"r1","method":"tools/call","params":{"name":"trigger-long-running-operation","arguments":{"duration":3,"steps":6},"_meta":{"progressToken":"rp"}}}`))
+	for k, v := range sessionHeaders("alice", sid) {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last sseEvent
+	sc := bufio.NewScanner(resp.Body)
+	for !strings.Contains(last.data, `"progress":1`) {
+		events := readEvents(t, sc, 1)
+		if len(events) == 0 {
+			t.Fatal("the stream ended before the first progress")
+		}
+		last = events[0]
+	}
+	if last.id == "" {
+		t.Fatalf("event %s has no id", last.data)
+	}
+	cancel() // the connection drops
+	resp.Body.Close()
+
+	get, _ := http.NewRequest("GET", b.URL, nil)
+	for k, v := range map[string]string{"X-User-Id": "alice", "Mcp-Session-Id": sid, "Accept": "text/event-stream",
+		"MCP-Protocol-Version": "2025-11-25", "Last-Event-ID": last.id} {
+		get.Header.Set(k, v)
+	}
+	resp2, err := http.DefaultClient.Do(get)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp2.Body.Close()
+	if resp2.StatusCode != 200 {
+		t.Fatalf("resume: status %d", resp2.StatusCode)
+	}
+	rest := readEvents(t, bufio.NewScanner(resp2.Body), 100)
+	if len(rest) == 0 {
+		t.Fatal("nothing after resuming")
+	}
+	for _, e := range rest {
+		if strings.Contains(e.data, `"progress":1,`) || e.id == last.id {
+			t.Errorf("event %s %s was sent twice", e.id, e.data)
+		}
+	}
+	if final := rest[len(rest)-1]; !strings.Contains(final.data, `"id":"r1"`) || !strings.Contains(final.data, "completed") {
+		t.Errorf("the resumed stream ended with %s, want the response to r1", final.data)
+	}
+	r := do(t, "GET", b.URL, map[string]string{"X-User-Id": "alice", "Mcp-Session-Id": sid, "Accept": "text/event-stream", "Last-Event-ID": "e999_1"}, "")
+	if r.Status != http.StatusBadRequest {
+		t.Errorf("unknown Last-Event-ID: status %d, want 400", r.Status)
 	}
 }

@@ -1,39 +1,53 @@
 package session
 
-import "sync"
+import (
+	"strconv"
+	"sync"
+)
 
-// Mailbox carries messages from the child's reader to one HTTP response. Push never
-// blocks, so one slow client cannot stall the session's other streams; the queue is
-// bounded by what the child writes for that stream.
+// Event is one message of a stream and its sequence number within it (from 1).
+type Event struct {
+	Seq int
+	Msg []byte
+}
+
+// Mailbox is one SSE stream's worth of messages: a request's answer or the session's
+// GET stream. Push never blocks, so one slow client cannot stall the session's other
+// streams. The mailbox keeps its recent events, so a client whose connection dropped
+// can resume with Last-Event-ID; at most one [Reader] is attached at a time.
 type Mailbox struct {
-	mu     sync.Mutex
-	msgs   [][]byte
-	closed bool
-	notify chan struct{} // capacity 1: "something changed"
+	key   string // the stream's part of event ids
+	limit int    // events kept
+
+	mu        sync.Mutex
+	events    []Event
+	next      int // seq of the next event
+	closed    bool
+	delivered int // highest seq handed to a reader
+	reader    *Reader
 }
 
-// NewMailbox returns an open, empty mailbox.
-func NewMailbox() *Mailbox {
-	return &Mailbox{notify: make(chan struct{}, 1)}
+// NewMailbox returns an open, empty mailbox whose event ids start with key and which
+// keeps the last limit events.
+func NewMailbox(key string, limit int) *Mailbox {
+	return &Mailbox{key: key, limit: limit, next: 1}
 }
 
-func (b *Mailbox) wake() {
-	select {
-	case b.notify <- struct{}{}:
-	default:
-	}
-}
+// Key identifies the stream in event ids.
+func (b *Mailbox) Key() string { return b.key }
+
+// EventID returns the SSE event id of event seq of this stream.
+func (b *Mailbox) EventID(seq int) string { return b.key + "_" + strconv.Itoa(seq) }
 
 // Push queues msg; it reports false when the mailbox is already closed.
-func (b *Mailbox) Push(msg []byte) bool {
-	return b.push(msg, false)
-}
+func (b *Mailbox) Push(msg []byte) bool { return b.push(msg, false) }
 
 // PushClose queues msg (if not nil) and closes the mailbox in one step, so a reader sees
 // the last message and the end together.
-func (b *Mailbox) PushClose(msg []byte) bool {
-	return b.push(msg, true)
-}
+func (b *Mailbox) PushClose(msg []byte) bool { return b.push(msg, true) }
+
+// Close closes the mailbox; queued events can still be read.
+func (b *Mailbox) Close() { b.push(nil, true) }
 
 func (b *Mailbox) push(msg []byte, close bool) bool {
 	b.mu.Lock()
@@ -42,25 +56,110 @@ func (b *Mailbox) push(msg []byte, close bool) bool {
 		return false
 	}
 	if msg != nil {
-		b.msgs = append(b.msgs, msg)
+		b.events = append(b.events, Event{Seq: b.next, Msg: msg})
+		b.next++
+		if len(b.events) > b.limit {
+			b.events = b.events[len(b.events)-b.limit:]
+		}
 	}
 	b.closed = close
+	r := b.reader
 	b.mu.Unlock()
-	b.wake()
+	if r != nil {
+		r.wake()
+	}
 	return true
 }
 
-// Close closes the mailbox; queued messages can still be taken.
-func (b *Mailbox) Close() { b.push(nil, true) }
-
-// Ready receives a value whenever messages were pushed or the mailbox closed.
-func (b *Mailbox) Ready() <-chan struct{} { return b.notify }
-
-// Take returns and removes the queued messages, and whether the mailbox is closed (no
-// more will come).
-func (b *Mailbox) Take() (msgs [][]byte, closed bool) {
+// Attach makes a new reader the mailbox's only one, starting after event seq after; a
+// negative after starts after the last event any reader was given (so nothing is sent
+// twice and nothing queued is lost). A previous reader is told it was replaced.
+func (b *Mailbox) Attach(after int) *Reader {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	msgs, b.msgs = b.msgs, nil
-	return msgs, b.closed
+	if after < 0 {
+		after = b.delivered
+	}
+	r := &Reader{box: b, cursor: after, notify: make(chan struct{}, 1)}
+	if old := b.reader; old != nil {
+		old.replaced = true
+		old.wake()
+	}
+	b.reader = r
+	r.wake() // there may be events already
+	return r
+}
+
+// Attached reports whether a reader is attached.
+func (b *Mailbox) Attached() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.reader != nil
+}
+
+// IsClosed reports whether the mailbox is closed.
+func (b *Mailbox) IsClosed() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.closed
+}
+
+// Reader reads a mailbox from a cursor. It belongs to one HTTP response.
+type Reader struct {
+	box      *Mailbox
+	cursor   int
+	notify   chan struct{} // capacity 1: "something changed"
+	replaced bool          // guarded by box.mu
+}
+
+func (r *Reader) wake() {
+	select {
+	case r.notify <- struct{}{}:
+	default:
+	}
+}
+
+// Ready receives a value whenever events were pushed, the mailbox closed, or the reader
+// was replaced.
+func (r *Reader) Ready() <-chan struct{} { return r.notify }
+
+// Cursor returns the seq of the last event read.
+func (r *Reader) Cursor() int {
+	r.box.mu.Lock()
+	defer r.box.mu.Unlock()
+	return r.cursor
+}
+
+// Next returns the events after the cursor and advances it; done is true once the
+// mailbox is closed and everything was read, or the reader was replaced.
+func (r *Reader) Next() (events []Event, done, replaced bool) {
+	b := r.box
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if r.replaced {
+		return nil, true, true
+	}
+	for _, e := range b.events {
+		if e.Seq > r.cursor {
+			events = append(events, e)
+		}
+	}
+	if n := len(events); n > 0 {
+		r.cursor = events[n-1].Seq
+		b.delivered = max(b.delivered, r.cursor)
+	}
+	return events, b.closed, false
+}
+
+// Detach removes the reader from its mailbox unless it was already replaced. It
+// reports whether the mailbox still has work for a reader (not closed), that is,
+// whether the stream was cut short.
+func (r *Reader) Detach() (unfinished bool) {
+	b := r.box
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.reader == r {
+		b.reader = nil
+	}
+	return !b.closed && !r.replaced
 }

@@ -20,7 +20,9 @@ type Options struct {
 	IdleTimeout    time.Duration // 0: sessions are never reaped
 	RequestTimeout time.Duration // 0: requests never time out
 	MaxMessage     int           // largest line accepted from a child
-	Logger         *slog.Logger
+	// ResumeWindow: see [DefaultResumeWindow], used when 0.
+	ResumeWindow time.Duration
+	Logger       *slog.Logger
 }
 
 // Registry creates, finds and ends sessions. Its methods are safe for concurrent use.
@@ -43,6 +45,9 @@ func NewRegistry(opts Options) (*Registry, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.ResumeWindow <= 0 {
+		opts.ResumeWindow = DefaultResumeWindow
 	}
 	return &Registry{opts: opts, log: opts.Logger, sessions: map[string]*Session{}}, nil
 }
@@ -73,6 +78,9 @@ func (r *Registry) Create(user string) (*Session, error) {
 		ID: id, User: user,
 		log:        r.log.With("session", id[:8]),
 		reqTimeout: r.opts.RequestTimeout,
+		resume:     r.opts.ResumeWindow,
+		standalone: NewMailbox(standaloneKey, standaloneLimit),
+		streams:    map[string]*Exchange{},
 		calls:      map[int64]*call{},
 		byClient:   map[string]*call{},
 		progress:   map[string]*call{},

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,11 +25,22 @@ var (
 	ErrNotFound        = errors.New("unknown or ended session")
 	ErrTooManySessions = errors.New("too many sessions")
 	ErrShuttingDown    = errors.New("bridge is shutting down")
+	ErrUnknownEvent    = errors.New("unknown or expired Last-Event-ID")
 )
 
-// backlogLimit bounds the messages kept for a client that has no stream open to take
-// them (say, a list_changed notification before the GET stream is opened).
-const backlogLimit = 256
+// Stream limits. The GET stream keeps its last standaloneLimit events: for a client
+// that has no GET stream open yet (a list_changed before it opens one), and for
+// resumption. A request's stream keeps up to exchangeLimit events.
+const (
+	standaloneLimit = 256
+	exchangeLimit   = 1024
+	// standaloneKey is the GET stream's part of event ids; a request's stream is "e<n>".
+	standaloneKey = "g"
+	// DefaultResumeWindow is how long a request's stream waits for its client to come
+	// back with Last-Event-ID after the connection dropped, before the request is
+	// cancelled; and how long a finished stream can still be replayed.
+	DefaultResumeWindow = 30 * time.Second
+)
 
 // Exchange is the set of requests of one POST, and the mailbox their responses (and the
 // messages that belong to them) arrive in. The mailbox closes after the last response.
@@ -40,6 +52,7 @@ type Exchange struct {
 
 	remaining int // guarded by the session's mutex
 	calls     []*call
+	grace     *time.Timer // running while no client reads an unfinished stream
 }
 
 type call struct {
@@ -63,6 +76,7 @@ type Session struct {
 	log        *slog.Logger
 	proc       *child.Process
 	reqTimeout time.Duration
+	resume     time.Duration
 	onEnd      func(*Session)
 
 	mu         sync.Mutex
@@ -72,7 +86,8 @@ type Session struct {
 	byClient   map[string]*call
 	progress   map[string]*call
 	standalone *Mailbox
-	backlog    [][]byte
+	streams    map[string]*Exchange // resumable request streams, by mailbox key
+	nextStream int
 	closed     bool
 	busy       int // HTTP requests in progress
 	lastActive time.Time
@@ -117,7 +132,7 @@ func (s *Session) Begin() (end func(), err error) {
 func (s *Session) idleSince(now time.Time) time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.busy > 0 || s.standalone != nil || len(s.calls) > 0 {
+	if s.busy > 0 || s.standalone.Attached() || len(s.calls) > 0 {
 		return 0
 	}
 	return now.Sub(s.lastActive)
@@ -138,7 +153,11 @@ func (s *Session) Submit(msgs []*jsonrpc.Message, streaming bool) (*Exchange, er
 		switch m.Kind {
 		case jsonrpc.KindRequest:
 			if ex == nil {
-				ex = &Exchange{Box: NewMailbox(), Streaming: streaming}
+				s.nextStream++
+				ex = &Exchange{Box: NewMailbox("e"+strconv.Itoa(s.nextStream), exchangeLimit), Streaming: streaming}
+				if streaming {
+					s.streams[ex.Box.Key()] = ex
+				}
 			}
 			s.nextID++
 			c := &call{clientID: m.ID, childID: s.nextID, method: m.Method, ex: ex, start: time.Now()}
@@ -208,6 +227,17 @@ func (s *Session) finishLocked(c *call, reply []byte, outcome string) {
 	c.ex.remaining--
 	if c.ex.remaining == 0 {
 		c.ex.Box.PushClose(reply)
+		if c.ex.grace != nil {
+			c.ex.grace.Stop()
+		}
+		// The last events stay replayable for a while, then the stream is forgotten.
+		if ex := c.ex; s.streams[ex.Box.Key()] == ex {
+			time.AfterFunc(s.resume, func() {
+				s.mu.Lock()
+				delete(s.streams, ex.Box.Key())
+				s.mu.Unlock()
+			})
+		}
 	} else if reply != nil {
 		c.ex.Box.Push(reply)
 	}
@@ -239,8 +269,8 @@ func cancelled(childID int64, reason string) []byte {
 	})
 }
 
-// Abandon is called when the client went away before every response of ex arrived:
-// the child is told to cancel what is still running.
+// Abandon is called when the client went away before every response of ex arrived
+// and will not come back for them: the child is told to cancel what is still running.
 func (s *Session) Abandon(ex *Exchange) {
 	var ids []int64
 	s.mu.Lock()
@@ -256,42 +286,62 @@ func (s *Session) Abandon(ex *Exchange) {
 	}
 }
 
-// OpenStream attaches the session's standalone (GET) stream. A session has one: a new
-// stream replaces the previous one, which is closed, because a client whose connection
-// dropped reconnects before the bridge may notice the old one is dead. Messages that
-// waited for a stream, or were still queued on the old one, are delivered first.
-func (s *Session) OpenStream() (*Mailbox, error) {
+// OpenStream attaches a reader for a GET request. Without lastEventID it is the
+// session's standalone stream: a session has one, so a new reader replaces the previous
+// one (a client whose connection dropped reconnects before the bridge may notice the
+// old one is dead), and it starts with whatever no reader was given yet. With
+// lastEventID it resumes the stream that event belongs to, after that event. ex is the
+// request the stream answers, nil for the standalone stream.
+func (s *Session) OpenStream(lastEventID string) (r *Reader, ex *Exchange, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return nil, ErrEnded
+		return nil, nil, ErrEnded
 	}
-	box := NewMailbox()
-	if old := s.standalone; old != nil {
-		pending, _ := old.Take()
-		old.Close()
-		for _, m := range pending {
-			box.Push(m)
-		}
-		s.log.Info("GET stream replaced by a new one")
+	if lastEventID == "" {
+		return s.standalone.Attach(-1), nil, nil
 	}
-	for _, m := range s.backlog {
-		box.Push(m)
+	i := strings.LastIndexByte(lastEventID, '_')
+	seq, convErr := strconv.Atoi(lastEventID[i+1:])
+	if i < 0 || convErr != nil || seq < 0 {
+		return nil, nil, ErrUnknownEvent
 	}
-	s.backlog = nil
-	s.standalone = box
-	return box, nil
+	key := lastEventID[:i]
+	if key == standaloneKey {
+		return s.standalone.Attach(seq), nil, nil
+	}
+	ex, ok := s.streams[key]
+	if !ok {
+		return nil, nil, ErrUnknownEvent
+	}
+	if ex.grace != nil {
+		ex.grace.Stop()
+	}
+	return ex.Box.Attach(seq), ex, nil
 }
 
-// CloseStream detaches box, the standalone stream, when its HTTP response ends.
-func (s *Session) CloseStream(box *Mailbox) {
-	s.mu.Lock()
-	if s.standalone == box {
-		s.standalone = nil
-		s.lastActive = time.Now()
+// Detach ends a reader when its HTTP response ends. If it was cut short while its
+// request still runs, the client may resume within the resume window when it knows
+// the event ids (resumable); otherwise, or when the window passes, the request is
+// abandoned.
+func (s *Session) Detach(ex *Exchange, r *Reader, resumable bool) {
+	if !r.Detach() || ex == nil {
+		return
 	}
-	s.mu.Unlock()
-	box.Close()
+	if !resumable {
+		s.Abandon(ex)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ex.grace != nil {
+		ex.grace.Stop()
+	}
+	ex.grace = time.AfterFunc(s.resume, func() {
+		if !ex.Box.Attached() {
+			s.Abandon(ex)
+		}
+	})
 }
 
 // onMessage routes one line the child wrote.
@@ -346,7 +396,7 @@ func (s *Session) initializedLocked(m *jsonrpc.Message) {
 // deliverLocked sends a message that answers no particular request: on the stream of
 // the oldest running request that can carry it (a stdio server sends sampling,
 // elicitation and log messages while it works on a request), else on the GET stream,
-// else it waits for one.
+// which keeps it until a client reads it.
 func (s *Session) deliverLocked(msg []byte) {
 	var oldest *call
 	for _, c := range s.calls {
@@ -357,14 +407,7 @@ func (s *Session) deliverLocked(msg []byte) {
 	if oldest != nil && oldest.ex.Box.Push(msg) {
 		return
 	}
-	if s.standalone != nil && s.standalone.Push(msg) {
-		return
-	}
-	if len(s.backlog) >= backlogLimit {
-		s.log.Warn("no stream open for server messages: dropping the oldest", "limit", backlogLimit)
-		s.backlog = s.backlog[1:]
-	}
-	s.backlog = append(s.backlog, msg)
+	s.standalone.Push(msg)
 }
 
 // Close ends the session and stops its child; it returns when the child is gone or ctx
@@ -392,10 +435,7 @@ func (s *Session) onExit(err error) {
 		s.finishLocked(c, jsonrpc.ErrorResponse(c.clientID, jsonrpc.CodeSessionEnded,
 			"the MCP server process of this session exited"), "session ended")
 	}
-	if s.standalone != nil {
-		s.standalone.Close()
-	}
-	s.backlog = nil
+	s.standalone.Close()
 	s.mu.Unlock()
 	attrs := []any{}
 	if err != nil {
@@ -404,4 +444,13 @@ func (s *Session) onExit(err error) {
 	s.log.Info("session ended", attrs...)
 	s.onEnd(s)
 	close(s.ended)
+}
+
+// Stream returns the mailbox a GET reader reads: the request's stream, or the
+// standalone stream when ex is nil.
+func (s *Session) Stream(ex *Exchange) *Mailbox {
+	if ex != nil {
+		return ex.Box
+	}
+	return s.standalone
 }

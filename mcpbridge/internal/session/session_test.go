@@ -68,22 +68,38 @@ func submit(t *testing.T, s *Session, streaming bool, msgs ...string) *Exchange 
 // collect waits for the exchange to end and returns every message it carried.
 func collect(t *testing.T, ex *Exchange) []string {
 	t.Helper()
+	return drain(t, ex.Box.Attach(0))
+}
+
+// drain reads r until its stream ends.
+func drain(t *testing.T, r *Reader) []string {
+	t.Helper()
 	var out []string
 	deadline := time.After(20 * time.Second)
 	for {
 		select {
-		case <-ex.Box.Ready():
+		case <-r.Ready():
 		case <-deadline:
-			t.Fatalf("exchange did not end; got %v", out)
+			t.Fatalf("stream did not end; got %v", out)
 		}
-		msgs, closed := ex.Box.Take()
-		for _, m := range msgs {
-			out = append(out, string(m))
+		events, done, _ := r.Next()
+		for _, e := range events {
+			out = append(out, string(e.Msg))
 		}
-		if closed {
+		if done {
 			return out
 		}
 	}
+}
+
+// available returns the events r can read now.
+func available(r *Reader) []string {
+	events, _, _ := r.Next()
+	var out []string
+	for _, e := range events {
+		out = append(out, string(e.Msg))
+	}
+	return out
 }
 
 func errorCode(msg string) int {
@@ -134,16 +150,16 @@ func TestProgressOnRequestStream(t *testing.T) {
 	}
 	// A JSON-only exchange cannot carry progress: it only gets its response, and the
 	// progress goes to the GET stream.
-	box, err := s.OpenStream()
+	get, _, err := s.OpenStream("")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.CloseStream(box)
+	defer s.Detach(nil, get, true)
 	got = collect(t, submit(t, s, false, `{"jsonrpc":"2.0","id":8,"method":"progress","params":{"steps":1,"_meta":{"progressToken":"t2"}}}`))
 	if len(got) != 1 || !strings.Contains(got[0], `"id":8`) {
 		t.Errorf("JSON exchange got %v, want only its response", got)
 	}
-	if msgs, _ := box.Take(); len(msgs) != 1 || !strings.Contains(string(msgs[0]), "t2") {
+	if msgs := available(get); len(msgs) != 1 || !strings.Contains(msgs[0], "t2") {
 		t.Errorf("GET stream got %q, want the progress", msgs)
 	}
 }
@@ -152,16 +168,21 @@ func TestServerRequestDuringCall(t *testing.T) {
 	r := newRegistry(t, Options{})
 	s := newSession(t, r, "alice")
 	ex := submit(t, s, true, `{"jsonrpc":"2.0","id":"c1","method":"sample"}`)
-	<-ex.Box.Ready()
-	msgs, closed := ex.Box.Take()
-	if closed || len(msgs) != 1 || !strings.Contains(string(msgs[0]), `"method":"sampling/createMessage"`) {
-		t.Fatalf("request stream got %q (closed %v), want the server's sampling request", msgs, closed)
+	rd := ex.Box.Attach(0)
+	var events []Event
+	var done bool
+	for len(events) == 0 && !done {
+		<-rd.Ready()
+		events, done, _ = rd.Next()
+	}
+	if done || len(events) != 1 || !strings.Contains(string(events[0].Msg), `"method":"sampling/createMessage"`) {
+		t.Fatalf("request stream got %v (done %v), want the server's sampling request", events, done)
 	}
 	// The client answers on a new POST: relayed with the server's own id, 202-style.
 	if ex2 := submit(t, s, true, `{"jsonrpc":"2.0","id":"srv-1","result":{"text":"42"}}`); ex2 != nil {
 		t.Fatal("a client response opened an exchange")
 	}
-	got := collect(t, ex)
+	got := drain(t, rd)
 	if len(got) != 1 || !strings.Contains(got[0], `"id":"c1"`) || !strings.Contains(got[0], `"text":"42"`) {
 		t.Errorf("final response = %v", got)
 	}
@@ -171,31 +192,80 @@ func TestUnrelatedMessagesWaitForStream(t *testing.T) {
 	r := newRegistry(t, Options{})
 	s := newSession(t, r, "alice")
 	collect(t, submit(t, s, false, `{"jsonrpc":"2.0","id":1,"method":"notify"}`))
-	box, err := s.OpenStream()
+	first, _, err := s.OpenStream("")
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A second stream replaces the first, taking over what the first had not sent.
-	second, err := s.OpenStream()
+	// A second stream replaces the first and takes over what the first had not read.
+	second, _, err := s.OpenStream("")
 	if err != nil {
 		t.Fatalf("second OpenStream: %v", err)
 	}
-	if msgs, closed := box.Take(); len(msgs) != 0 || !closed {
-		t.Errorf("replaced stream: %q, closed %v; want closed and emptied", msgs, closed)
+	if _, done, replaced := first.Next(); !done || !replaced {
+		t.Errorf("replaced reader: done %v replaced %v, want both", done, replaced)
 	}
-	if msgs, _ := second.Take(); len(msgs) != 1 || !strings.Contains(string(msgs[0]), "notifications/message") {
-		t.Errorf("GET stream got %q, want the backlogged notification", msgs)
+	if msgs := available(second); len(msgs) != 1 || !strings.Contains(msgs[0], "notifications/message") {
+		t.Errorf("GET stream got %q, want the waiting notification", msgs)
 	}
-	s.CloseStream(box) // the old stream's handler ending must not detach the new one
+	s.Detach(nil, first, true) // the old stream's handler ending must not detach the new one
 	collect(t, submit(t, s, false, `{"jsonrpc":"2.0","id":2,"method":"notify"}`))
-	if msgs, _ := second.Take(); len(msgs) != 1 {
+	if msgs := available(second); len(msgs) != 1 {
 		t.Errorf("after the old stream ended, the new one got %q, want the notification", msgs)
 	}
-	s.CloseStream(second)
-	if box2, err := s.OpenStream(); err != nil {
-		t.Errorf("OpenStream after CloseStream: %v", err)
-	} else {
-		s.CloseStream(box2)
+	// Resuming the GET stream from its first event replays the second one.
+	resumed, _, err := s.OpenStream(s.standalone.EventID(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msgs := available(resumed); len(msgs) != 1 {
+		t.Errorf("resumed GET stream replayed %q, want the one event after g_1", msgs)
+	}
+	if _, _, err := s.OpenStream("e99_1"); !errors.Is(err, ErrUnknownEvent) {
+		t.Errorf("unknown Last-Event-ID: %v, want ErrUnknownEvent", err)
+	}
+}
+
+func TestResumeRequestStream(t *testing.T) {
+	r := newRegistry(t, Options{ResumeWindow: 300 * time.Millisecond})
+	s := newSession(t, r, "alice")
+	ex := submit(t, s, true, `{"jsonrpc":"2.0","id":"c1","method":"sample"}`)
+	first := ex.Box.Attach(0)
+	for len(available(first)) == 0 {
+		<-first.Ready()
+	}
+	// The connection drops after event 1; the request is not cancelled at once.
+	s.Detach(ex, first, true)
+	submit(t, s, true, `{"jsonrpc":"2.0","id":"srv-1","result":{"text":"42"}}`)
+	resumed, got, err := s.OpenStream(ex.Box.EventID(1))
+	if err != nil || got != ex {
+		t.Fatalf("OpenStream(%s) = %v, %v", ex.Box.EventID(1), got, err)
+	}
+	if msgs := drain(t, resumed); len(msgs) != 1 || !strings.Contains(msgs[0], `"id":"c1"`) {
+		t.Errorf("resumed stream got %v, want the final response only", msgs)
+	}
+	// Within the window, the finished stream can be replayed from its start.
+	again, _, err := s.OpenStream(ex.Box.EventID(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msgs := drain(t, again); len(msgs) != 2 {
+		t.Errorf("replay got %v, want both events", msgs)
+	}
+
+	// Nobody comes back: after the window the request is cancelled in the child.
+	hang := submit(t, s, true, `{"jsonrpc":"2.0","id":"h","method":"hang"}`)
+	reader := hang.Box.Attach(0)
+	s.Detach(hang, reader, true)
+	deadline := time.Now().Add(20 * time.Second)
+	for !hang.Box.IsClosed() { // closes when the window passes and the call is abandoned
+		if time.Now().After(deadline) {
+			t.Fatal("the abandoned request's stream never closed")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	got2 := collect(t, submit(t, s, false, `{"jsonrpc":"2.0","id":"q","method":"cancelled"}`))
+	if len(got2) != 1 || !strings.Contains(got2[0], jsonInt(hang.calls[0].childID)) {
+		t.Errorf("the child was not told to cancel the abandoned request: %v", got2)
 	}
 }
 

@@ -254,38 +254,44 @@ func (h *Handler) initialize(w *recorder, r *http.Request, msg *jsonrpc.Message,
 // respond writes what the child sends for the exchange. A lone response becomes an
 // application/json body when the client accepts it; as soon as anything else belongs to
 // the exchange (progress, a server request), or the client only takes SSE, the answer
-// is an event stream that ends with the last response.
+// is an event stream that ends with the last response. Its events carry ids, so a
+// client whose connection drops can resume it with GET and Last-Event-ID.
 func (h *Handler) respond(w *recorder, r *http.Request, s *session.Session, ex *session.Exchange, batch, acceptJSON bool) error {
-	ctx := r.Context()
+	reader := ex.Box.Attach(0)
 	var sse *sseWriter
+	defer func() { s.Detach(ex, reader, sse != nil) }()
 	var collected [][]byte
 	for {
 		select {
-		case <-ctx.Done():
-			s.Abandon(ex)
+		case <-r.Context().Done():
 			return nil
-		case <-ex.Box.Ready():
+		case <-reader.Ready():
 		}
-		msgs, closed := ex.Box.Take()
-		if sse == nil && ex.Streaming && (!acceptJSON || !closed || len(msgs) > 1 && !batch) {
+		events, done, replaced := reader.Next()
+		if replaced {
+			return nil // the client resumed this stream elsewhere
+		}
+		if len(events) == 0 && !done {
+			continue
+		}
+		if sse == nil && ex.Streaming && (!acceptJSON || !done || len(events) > 1 && !batch) {
 			sse = newSSEWriter(w)
 			w.wrote = true
+			sse.Prime(ex.Box.EventID(0))
 		}
 		if sse == nil {
-			collected = append(collected, msgs...)
-			if closed {
+			for _, e := range events {
+				collected = append(collected, e.Msg)
+			}
+			if done {
 				return writeJSON(w, collected, batch)
 			}
 			continue
 		}
-		for _, m := range msgs {
-			sse.Write(m)
+		for _, e := range events {
+			sse.Write(ex.Box.EventID(e.Seq), e.Msg)
 		}
-		if err := sse.Flush(); err != nil {
-			s.Abandon(ex)
-			return nil
-		}
-		if closed {
+		if err := sse.Flush(); err != nil || done {
 			return nil
 		}
 	}
@@ -324,13 +330,18 @@ func (h *Handler) get(w *recorder, r *http.Request) error {
 	if _, err := h.checkVersion(r); err != nil {
 		return err
 	}
-	box, err := s.OpenStream()
-	if err != nil {
+	reader, ex, err := s.OpenStream(r.Header.Get("Last-Event-ID"))
+	switch {
+	case errors.Is(err, session.ErrUnknownEvent):
+		return badRequest("Bad Request: unknown or expired Last-Event-ID; the stream cannot be resumed")
+	case err != nil:
 		return errNotFound
 	}
-	defer s.CloseStream(box)
+	defer s.Detach(ex, reader, true)
+	box := s.Stream(ex)
 	sse := newSSEWriter(w)
 	w.wrote = true
+	sse.Prime(box.EventID(reader.Cursor()))
 	if err := sse.Flush(); err != nil {
 		return nil
 	}
@@ -342,12 +353,15 @@ func (h *Handler) get(w *recorder, r *http.Request) error {
 			return nil
 		case <-tick.C:
 			sse.Comment("keepalive")
-		case <-box.Ready():
-			msgs, closed := box.Take()
-			for _, m := range msgs {
-				sse.Write(m)
+		case <-reader.Ready():
+			events, done, replaced := reader.Next()
+			if replaced {
+				return nil
 			}
-			if closed {
+			for _, e := range events {
+				sse.Write(box.EventID(e.Seq), e.Msg)
+			}
+			if done {
 				_ = sse.Flush()
 				return nil
 			}

@@ -3,6 +3,7 @@ package streamable
 import (
 	"bufio"
 	"net/http"
+	"strconv"
 )
 
 // sseWriter writes Server-Sent Events: one `message` event per JSON-RPC message, as the
@@ -23,9 +24,25 @@ func newSSEWriter(w http.ResponseWriter) *sseWriter {
 	return &sseWriter{w: bufio.NewWriterSize(w, 16<<10), rc: http.NewResponseController(w)}
 }
 
-// Write queues one message event; Flush sends what is queued.
-func (s *sseWriter) Write(msg []byte) {
-	s.w.WriteString("event: message\ndata: ")
+// retryMillis is the reconnection delay suggested to clients whose stream drops.
+const retryMillis = 500
+
+// Prime queues the event that opens a stream: its id, a reconnection delay and no data,
+// so a client can resume with Last-Event-ID even if the connection drops before the
+// first message (SEP-1699).
+func (s *sseWriter) Prime(id string) {
+	s.w.WriteString("id: ")
+	s.w.WriteString(id)
+	s.w.WriteString("\nretry: ")
+	s.w.WriteString(strconv.Itoa(retryMillis))
+	s.w.WriteString("\ndata: \n\n")
+}
+
+// Write queues one message event with its id; Flush sends what is queued.
+func (s *sseWriter) Write(id string, msg []byte) {
+	s.w.WriteString("id: ")
+	s.w.WriteString(id)
+	s.w.WriteString("\nevent: message\ndata: ")
 	s.w.Write(msg)
 	s.w.WriteString("\n\n")
 }

@@ -90,13 +90,14 @@ func TestOriginPolicy(t *testing.T) {
 func TestSSEWriter(t *testing.T) {
 	rec := httptest.NewRecorder()
 	w := newSSEWriter(rec)
-	w.Write([]byte(`{"a":1}`))
+	w.Prime("e1_0")
+	w.Write("e1_1", []byte(`{"a":1}`))
 	w.Comment("keepalive")
-	w.Write([]byte(`{"b":2}`))
+	w.Write("e1_2", []byte(`{"b":2}`))
 	if err := w.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	want := "event: message\ndata: {\"a\":1}\n\n: keepalive\n\nevent: message\ndata: {\"b\":2}\n\n"
+	want := "id: e1_0\nretry: 500\ndata: \n\nid: e1_1\nevent: message\ndata: {\"a\":1}\n\n: keepalive\n\nid: e1_2\nevent: message\ndata: {\"b\":2}\n\n"
 	if got := rec.Body.String(); got != want {
 		t.Errorf("body = %q, want %q", got, want)
 	}
@@ -171,7 +172,7 @@ func TestHandlerResponses(t *testing.T) {
 	}{
 		{"lone response is JSON", in("2025-11-25"), `{"jsonrpc":"2.0","id":"e","method":"echo","params":{"x":1}}`, 200, "application/json", []string{`"id":"e"`}},
 		{"progress makes a stream", in("2025-11-25"), `{"jsonrpc":"2.0","id":"p","method":"progress","params":{"steps":2,"_meta":{"progressToken":1}}}`, 200, "text/event-stream",
-			[]string{"event: message\ndata: {", `"progress":2`, `"id":"p"`}},
+			[]string{"_0\nretry: 500\ndata: \n\nid: e", "_1\nevent: message\ndata: {", `"progress":2`, `"id":"p"`}},
 		{"SSE-only client gets a stream", in("2025-11-25", "Accept", "text/event-stream"), `{"jsonrpc":"2.0","id":"s","method":"echo"}`, 200, "text/event-stream", []string{`"id":"s"`}},
 		{"notification", in("2025-11-25"), `{"jsonrpc":"2.0","method":"notifications/initialized"}`, 202, "", nil},
 		{"batch allowed without version header", in("", "Accept", "application/json"), `[{"jsonrpc":"2.0","id":1,"method":"echo"},{"jsonrpc":"2.0","id":2,"method":"echo"}]`, 200, "application/json", []string{`[{`, `"id":1`, `"id":2`}},
