@@ -113,7 +113,7 @@ func runMain(m *testing.M) (int, error) {
 		logDir = filepath.Join(repo, "logs", "e2e")
 	}
 	_ = os.RemoveAll(logDir)
-	stack, err = localstack.Start(ctx, localstack.Config{
+	cfg := localstack.Config{
 		RepoDir:  repo,
 		StateDir: filepath.Join(work, "state"),
 		LogDir:   logDir,
@@ -126,9 +126,19 @@ func runMain(m *testing.M) (int, error) {
 		AllowedUsers: "alice,bob,carol",
 		ReadyTimeout: 3 * time.Minute,
 		Logger:       slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	})
-	if err != nil {
-		return 0, fmt.Errorf("start the local gateway: %w (logs in %s)", err, logDir)
+	}
+	// Free ports are picked before they are bound; on a machine where other test
+	// binaries grab ports too, one may be taken in between. One more try, on fresh
+	// ports, tells that apart from a real failure.
+	for attempt := 1; ; attempt++ {
+		stack, err = localstack.Start(ctx, cfg)
+		if err == nil {
+			break
+		}
+		if attempt == 2 {
+			return 0, fmt.Errorf("start the local gateway: %w (logs in %s)", err, logDir)
+		}
+		fmt.Fprintf(os.Stderr, "e2e: starting the gateway failed, retrying once on other ports: %v\n", err)
 	}
 	defer stack.Stop()
 	code := m.Run()
