@@ -446,6 +446,17 @@ func (s *Session) onExit(err error) {
 	close(s.ended)
 }
 
+// Forget drops a finished request stream that its client has read to the end: it will
+// not be resumed, so its events (responses can be large) need not wait out the resume
+// window.
+func (s *Session) Forget(ex *Exchange) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.streams[ex.Box.Key()] == ex && ex.remaining == 0 {
+		delete(s.streams, ex.Box.Key())
+	}
+}
+
 // Stream returns the mailbox a GET reader reads: the request's stream, or the
 // standalone stream when ex is nil.
 func (s *Session) Stream(ex *Exchange) *Mailbox {

@@ -251,6 +251,11 @@ func TestResumeRequestStream(t *testing.T) {
 	if msgs := drain(t, again); len(msgs) != 2 {
 		t.Errorf("replay got %v, want both events", msgs)
 	}
+	// Once read to the end, it is forgotten.
+	s.Forget(ex)
+	if _, _, err := s.OpenStream(ex.Box.EventID(0)); !errors.Is(err, ErrUnknownEvent) {
+		t.Errorf("resuming a forgotten stream: %v, want ErrUnknownEvent", err)
+	}
 
 	// Nobody comes back: after the window the request is cancelled in the child.
 	hang := submit(t, s, true, `{"jsonrpc":"2.0","id":"h","method":"hang"}`)

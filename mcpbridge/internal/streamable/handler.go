@@ -284,6 +284,7 @@ func (h *Handler) respond(w *recorder, r *http.Request, s *session.Session, ex *
 				collected = append(collected, e.Msg)
 			}
 			if done {
+				s.Forget(ex)
 				return writeJSON(w, collected, batch)
 			}
 			continue
@@ -291,7 +292,11 @@ func (h *Handler) respond(w *recorder, r *http.Request, s *session.Session, ex *
 		for _, e := range events {
 			sse.Write(ex.Box.EventID(e.Seq), e.Msg)
 		}
-		if err := sse.Flush(); err != nil || done {
+		if err := sse.Flush(); err != nil {
+			return nil // kept for the resume window: the client may come back
+		}
+		if done {
+			s.Forget(ex)
 			return nil
 		}
 	}
@@ -362,7 +367,9 @@ func (h *Handler) get(w *recorder, r *http.Request) error {
 				sse.Write(box.EventID(e.Seq), e.Msg)
 			}
 			if done {
-				_ = sse.Flush()
+				if sse.Flush() == nil && ex != nil {
+					s.Forget(ex)
+				}
 				return nil
 			}
 		}
