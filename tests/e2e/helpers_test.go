@@ -226,6 +226,12 @@ func userToken(t *testing.T, ctx context.Context, user githubstub.User, resource
 // token and session, and returns the response with its body read.
 func mcpRequest(t *testing.T, ctx context.Context, method, u, token, session, body string, hdr http.Header) (*http.Response, string) {
 	t.Helper()
+	return mcpRequestVia(t, ctx, noRedirect, method, u, token, session, body, hdr)
+}
+
+// mcpRequestVia is mcpRequest with another HTTP client.
+func mcpRequestVia(t *testing.T, ctx context.Context, client *http.Client, method, u, token, session, body string, hdr http.Header) (*http.Response, string) {
+	t.Helper()
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
@@ -248,7 +254,7 @@ func mcpRequest(t *testing.T, ctx context.Context, method, u, token, session, bo
 			req.Header.Add(k, v)
 		}
 	}
-	resp, err := noRedirect.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, u, err)
 	}
@@ -385,6 +391,12 @@ func authorizeURL(clientID, redirectURI, state, resource string) string {
 // Last-Event-ID, as a client must.
 func rpcAnswer(t *testing.T, ctx context.Context, resp *http.Response, body, mcpURL, token, session string) string {
 	t.Helper()
+	return rpcAnswerVia(t, ctx, noRedirect, resp, body, mcpURL, token, session)
+}
+
+// rpcAnswerVia is rpcAnswer with another HTTP client.
+func rpcAnswerVia(t *testing.T, ctx context.Context, client *http.Client, resp *http.Response, body, mcpURL, token, session string) string {
+	t.Helper()
 	for attempt := 0; attempt < 5; attempt++ {
 		if !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
 			return body
@@ -409,7 +421,7 @@ func rpcAnswer(t *testing.T, ctx context.Context, resp *http.Response, body, mcp
 		if lastID == "" {
 			break
 		}
-		resp, body = mcpRequest(t, ctx, http.MethodGet, mcpURL, token, session, "", http.Header{"Last-Event-Id": {lastID}})
+		resp, body = mcpRequestVia(t, ctx, client, http.MethodGet, mcpURL, token, session, "", http.Header{"Last-Event-Id": {lastID}})
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("resuming the stream after event %s: %d %.200s", lastID, resp.StatusCode, body)
 		}
