@@ -8,15 +8,19 @@ import (
 // identityHeaders knows which client-sent header names could be mistaken for the
 // identity headers this middleware injects.
 type identityHeaders struct {
-	names   [5]string       // canonical names to set
-	normal  map[string]bool // normalised spellings to strip
-	lengths [256]bool       // lengths of those names: a cheap pre-filter per header
-	firsts  [256]bool       // their first bytes, both cases ('-' and '_' alike)
-	lasts   [256]bool       // their last bytes, likewise
+	names  [5]string       // canonical names to set
+	normal map[string]bool // normalised spellings to strip
+	// Pre-filters, indexed by length, first and last byte of a header name (both
+	// cases; '-' and '_' alike). Slices, not arrays: Yaegi would copy an array into a
+	// temporary at each use.
+	lengths []bool
+	firsts  []bool
+	lasts   []bool
 }
 
 func newIdentityHeaders(names [5]string) *identityHeaders {
-	h := &identityHeaders{names: names, normal: map[string]bool{}}
+	h := &identityHeaders{names: names, normal: map[string]bool{},
+		lengths: make([]bool, 256), firsts: make([]bool, 256), lasts: make([]bool, 256)}
 	for _, n := range names {
 		nn := normalizeHeaderName(n)
 		h.normal[nn] = true

@@ -45,7 +45,7 @@ type Middleware struct {
 	// Copies of settings the fast path reads: under Yaegi each selector in a chain
 	// such as m.s.prmPaths[0] costs a frame slot on every call.
 	prm0, prm1  string
-	names       [5]string
+	names       []string
 	forwardAuth bool
 	revInterval int64
 
@@ -60,10 +60,10 @@ type Middleware struct {
 // cacheEntry is a verified token with everything the fast path needs precomputed.
 type cacheEntry struct {
 	id       *identity
-	notAfter int64       // exp + skew, unix nanoseconds
-	ok       bool        // not denied by requiredScopes or allowedUsers
-	values   [5][]string // header values, in identityHeaders.names order
-	revGen   uint64      // revocation state generation e was last found clean in; guarded by revocations.mu
+	notAfter int64      // exp + skew, unix nanoseconds
+	ok       bool       // not denied by requiredScopes or allowedUsers
+	values   [][]string // header values, in identityHeaders.names order
+	revGen   uint64     // revocation state generation e was last found clean in; guarded by revocations.mu
 }
 
 // New validates and parses cfg once and returns the middleware. It never touches the
@@ -84,7 +84,7 @@ func New(ctx context.Context, next http.Handler, cfg *Config, name string) (http
 		fast:        !s.corsAll && len(s.corsOrigins) == 0,
 		prm0:        s.prmPaths[0],
 		prm1:        s.prmPaths[1],
-		names:       s.headerNames,
+		names:       s.headerNames[:],
 		forwardAuth: s.forwardAuth,
 		revInterval: s.revInterval,
 	}
@@ -250,12 +250,8 @@ func (m *Middleware) authenticate(header, token string, now int64, cached bool) 
 	if err != nil {
 		return nil, err
 	}
-	e := &cacheEntry{id: id, notAfter: (id.exp + m.s.skew) * 1e9, ok: id.denied == ""}
-	e.values[0] = []string{id.sub}
-	e.values[1] = []string{id.login}
-	e.values[2] = []string{id.name}
-	e.values[3] = []string{id.clientID}
-	e.values[4] = []string{id.scope}
+	e := &cacheEntry{id: id, notAfter: (id.exp + m.s.skew) * 1e9, ok: id.denied == "",
+		values: [][]string{{id.sub}, {id.login}, {id.name}, {id.clientID}, {id.scope}}}
 	if _, loaded := m.cache.LoadOrStore(header, e); !loaded {
 		m.remember(header)
 	}
