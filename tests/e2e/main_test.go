@@ -71,6 +71,7 @@ func runMain(m *testing.M) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	os.Setenv("TRAEFIK_BIN", traefik) // for tests/internal/traefiktest
 	npmDir, err := requireNPMServers()
 	if err != nil {
 		return 0, err
