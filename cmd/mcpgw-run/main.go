@@ -91,6 +91,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		Logger:           logger,
 	})
 	if err != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintln(stdout, "interrupted while starting; everything started so far is stopped")
+			return nil
+		}
 		return err
 	}
 	defer stack.Stop()
