@@ -151,15 +151,14 @@ func (r *Reader) Next() (events []Event, done, replaced bool) {
 	return events, b.closed, false
 }
 
-// Detach removes the reader from its mailbox unless it was already replaced. It
-// reports whether the mailbox still has work for a reader (not closed), that is,
-// whether the stream was cut short.
-func (r *Reader) Detach() (unfinished bool) {
+// Detach removes the reader from its mailbox. It reports false when the reader had
+// already been replaced (another response owns the stream now).
+func (r *Reader) Detach() (current bool) {
 	b := r.box
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.reader == r {
 		b.reader = nil
 	}
-	return !b.closed && !r.replaced
+	return !r.replaced
 }

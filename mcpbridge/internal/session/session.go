@@ -227,21 +227,12 @@ func (s *Session) finishLocked(c *call, reply []byte, outcome string) {
 	c.ex.remaining--
 	if c.ex.remaining == 0 {
 		c.ex.Box.PushClose(reply)
-		if c.ex.grace != nil {
-			c.ex.grace.Stop()
-		}
-		// The last events stay replayable for a while, then the stream is forgotten.
-		if ex := c.ex; s.streams[ex.Box.Key()] == ex {
-			time.AfterFunc(s.resume, func() {
-				s.mu.Lock()
-				delete(s.streams, ex.Box.Key())
-				s.mu.Unlock()
-			})
-		}
 	} else if reply != nil {
 		c.ex.Box.Push(reply)
 	}
-	s.log.Info("request", "method", c.method, "duration", time.Since(c.start), "status", outcome)
+	if s.log.Enabled(context.Background(), slog.LevelInfo) {
+		s.log.Info("request", "method", c.method, "duration", time.Since(c.start), "status", outcome)
+	}
 }
 
 // timeout gives up on a call: the child is told to cancel it and the client gets an
@@ -320,26 +311,34 @@ func (s *Session) OpenStream(lastEventID string) (r *Reader, ex *Exchange, err e
 	return ex.Box.Attach(seq), ex, nil
 }
 
-// Detach ends a reader when its HTTP response ends. If it was cut short while its
-// request still runs, the client may resume within the resume window when it knows
-// the event ids (resumable); otherwise, or when the window passes, the request is
-// abandoned.
+// Detach ends a reader when its HTTP response ends. A stream cut short (its request
+// still running, or its last events perhaps not received) stays resumable for the
+// resume window when the client knows the event ids (resumable); afterwards, or at
+// once when it is not resumable, unfinished requests are abandoned and the stream is
+// forgotten. A stream read to the end was already forgotten (see [Session.Forget]).
 func (s *Session) Detach(ex *Exchange, r *Reader, resumable bool) {
 	if !r.Detach() || ex == nil {
 		return
 	}
-	if !resumable {
+	giveUp := func() {
 		s.Abandon(ex)
+		s.Forget(ex)
+	}
+	if !resumable {
+		giveUp()
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.streams[ex.Box.Key()] != ex {
+		return
+	}
 	if ex.grace != nil {
 		ex.grace.Stop()
 	}
 	ex.grace = time.AfterFunc(s.resume, func() {
 		if !ex.Box.Attached() {
-			s.Abandon(ex)
+			giveUp()
 		}
 	})
 }
@@ -454,6 +453,9 @@ func (s *Session) Forget(ex *Exchange) {
 	defer s.mu.Unlock()
 	if s.streams[ex.Box.Key()] == ex && ex.remaining == 0 {
 		delete(s.streams, ex.Box.Key())
+		if ex.grace != nil {
+			ex.grace.Stop()
+		}
 	}
 }
 
