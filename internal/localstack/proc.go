@@ -154,7 +154,9 @@ func waitReady(ctx context.Context, p *process, timeout time.Duration, check fun
 		if p != nil && p.exited() {
 			return fmt.Errorf("%s: %w (%v); see %s:\n%s", p.name, errProcessExited, p.err, p.logPath(), tail(p.logPath(), 20))
 		}
-		cctx, ccancel := context.WithTimeout(ctx, 5*time.Second)
+		// A bridge's /ready starts an MCP server (node) and does a handshake: on a
+		// loaded machine that takes seconds, and cutting it short only restarts it.
+		cctx, ccancel := context.WithTimeout(ctx, 30*time.Second)
 		last = check(cctx)
 		ccancel()
 		if last == nil {

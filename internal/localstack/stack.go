@@ -479,7 +479,7 @@ func httpOK(ctx context.Context, u string) error {
 }
 
 // noProxyClient talks to loopback directly whatever HTTP_PROXY says.
-var noProxyClient = &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: 10 * time.Second}
+var noProxyClient = &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: 30 * time.Second}
 
 // redisPing authenticates and sends PING over a raw connection (RESP inline
 // commands), so the package needs no Redis client.
