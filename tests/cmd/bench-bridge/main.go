@@ -17,6 +17,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"sort"
@@ -92,38 +93,14 @@ func run() error {
 		{"server-everything (npm, tool echo)", []string{everything, "stdio"}, `{"name":"echo","arguments":{"message":"hi"}}`},
 		{"Go SDK everything-server (tool test_simple_text)", []string{goServer}, `{"name":"test_simple_text","arguments":{}}`},
 	}
-	fmt.Printf("# bench-bridge %s, %d cores, GOMAXPROCS %s\n\n", time.Now().UTC().Format(time.RFC3339), numCPU(), os.Getenv("GOMAXPROCS"))
+	load, _ := os.ReadFile("/proc/loadavg")
+	fmt.Printf("# bench-bridge %s, %d cores, load average at start %s\n\n", time.Now().UTC().Format(time.RFC3339), numCPU(),
+		strings.Join(strings.Fields(string(load))[:3], " "))
 	for _, srv := range servers {
 		fmt.Printf("## %s\n\n", srv.name)
-		fmt.Printf("latency: %d sequential calls after %d warm-up, one session; throughput: %d sessions, one caller each, %s\n\n",
-			o.calls, o.warmup, o.workers, o.duration)
-		fmt.Println("| path | p50 | p99 | throughput (calls/s) |")
-		fmt.Println("|---|---|---|---|")
-		direct := func() (client, error) { return newStdio(srv.argv, srv.tool) }
-		if err := measure(o, "direct stdio", direct, nil); err != nil {
-			return err
-		}
-		b, err := startHTTP(o.bridge, append([]string{"--listen", "127.0.0.1:0", "--log-level", "error", "--max-sessions", "1000", "--"}, srv.argv...), "")
-		if err != nil {
-			return err
-		}
-		err = measure(o, "mcpbridge", func() (client, error) { return newHTTPClient(b.url, srv.tool) }, b)
-		b.stop()
-		if err != nil {
-			return err
-		}
-		port, err := freePort()
-		if err != nil {
-			return err
-		}
-		s, err := startHTTP(sgw, []string{"--stdio", shellJoin(srv.argv), "--outputTransport", "streamableHttp", "--stateful",
-			"--port", strconv.Itoa(port), "--logLevel", "none"}, fmt.Sprintf("http://127.0.0.1:%d/mcp", port))
-		if err != nil {
-			return err
-		}
-		err = measure(o, "supergateway 4.0.0 --stateful", func() (client, error) { return newHTTPClient(s.url, srv.tool) }, s)
-		s.stop()
-		if err != nil {
+		fmt.Printf("latency: %d sequential calls per path after %d warm-up, one session each, the paths taking turns; "+
+			"throughput: %d sessions, one caller each, %s per path\n\n", o.calls, o.warmup, o.workers, o.duration)
+		if err := benchServer(o, sgw, srv.argv, srv.tool); err != nil {
 			return err
 		}
 		fmt.Println()
@@ -131,44 +108,143 @@ func run() error {
 	return memory(o, goServer)
 }
 
-// measure prints one table row: latency of sequential calls on one session, then
-// throughput of o.workers sessions calling at once.
-func measure(o options, name string, newClient func() (client, error), _ *proc) error {
-	c, err := newClient()
-	if err != nil {
-		return fmt.Errorf("%s: %w", name, err)
-	}
-	ctx := context.Background()
-	for range o.warmup {
-		if err := c.call(ctx); err != nil {
-			c.close()
-			return fmt.Errorf("%s: warm-up: %w", name, err)
-		}
-	}
-	lat := make([]time.Duration, o.calls)
-	for i := range lat {
-		start := time.Now()
-		if err := c.call(ctx); err != nil {
-			c.close()
-			return fmt.Errorf("%s: call: %w", name, err)
-		}
-		lat[i] = time.Since(start)
-	}
-	c.close()
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+// floorName labels the HTTP round trip alone: an in-process net/http server answering
+// at once, no MCP server and no process behind it.
+const floorName = "HTTP round trip alone (in-process net/http, no MCP server)"
 
-	clients := make([]client, o.workers)
-	for i := range clients {
-		if clients[i], err = newClient(); err != nil {
-			return fmt.Errorf("%s: session %d: %w", name, i, err)
+// path is one way of reaching the server.
+type path struct {
+	name      string
+	newClient func() (client, error)
+}
+
+// benchServer measures the three paths to one server. Latency calls are interleaved
+// (one call on each path in turn), so load from anything else on the machine affects
+// every path alike; throughput runs one path after the other.
+func benchServer(o options, sgw string, argv []string, tool string) error {
+	b, err := startBridge(o.bridge, argv)
+	if err != nil {
+		return err
+	}
+	defer b.stop()
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	sg, err := startHTTP(sgw, []string{"--stdio", shellJoin(argv), "--outputTransport", "streamableHttp", "--stateful",
+		"--port", strconv.Itoa(port), "--logLevel", "none"}, fmt.Sprintf("http://127.0.0.1:%d/mcp", port))
+	if err != nil {
+		return err
+	}
+	defer sg.stop()
+	// The floor: an HTTP server in this process that answers every POST at once, as
+	// the bridge's HTTP exchange does, with no MCP server behind it. What any HTTP
+	// wrapper pays before doing anything.
+	floor := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m struct {
+			ID json.RawMessage `json:"id"`
 		}
+		body, _ := io.ReadAll(r.Body)
+		_ = json.Unmarshal(body, &m)
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Mcp-Session-Id", "floor")
+		if m.ID == nil {
+			w.WriteHeader(http.StatusAccepted)
+			return
+		}
+		fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%s,"result":{}}`, m.ID)
+	}))
+	defer floor.Close()
+	paths := []path{
+		{"direct stdio", func() (client, error) { return newStdio(argv, tool) }},
+		{floorName, func() (client, error) { return newHTTPClient(floor.URL, tool) }},
+		{"mcpbridge", func() (client, error) { return newHTTPClient(b.url, tool) }},
+		{"supergateway 4.0.0 --stateful", func() (client, error) { return newHTTPClient(sg.url, tool) }},
+	}
+	lat, err := latencies(o, paths)
+	if err != nil {
+		return err
+	}
+	fmt.Println("| path | p50 | p99 | added p50 vs direct | throughput (calls/s) |")
+	fmt.Println("|---|---|---|---|---|")
+	for i, p := range paths {
+		tput, err := throughput(o, p)
+		if err != nil {
+			return err
+		}
+		added := "—"
+		if i > 0 && p.name != floorName {
+			added = ms(lat[i][len(lat[i])/2] - lat[0][len(lat[0])/2])
+		}
+		fmt.Printf("| %s | %s | %s | %s | %.0f |\n", p.name, ms(lat[i][len(lat[i])/2]), ms(lat[i][len(lat[i])*99/100]), added, tput)
+	}
+	return nil
+}
+
+// latencies makes o.calls sequential calls on one session of each path, in turn.
+func latencies(o options, paths []path) ([][]time.Duration, error) {
+	ctx := context.Background()
+	clients := make([]client, len(paths))
+	defer func() {
+		for _, c := range clients {
+			if c != nil {
+				c.close()
+			}
+		}
+	}()
+	for i, p := range paths {
+		c, err := p.newClient()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p.name, err)
+		}
+		clients[i] = c
+		for range o.warmup {
+			if err := c.call(ctx); err != nil {
+				return nil, fmt.Errorf("%s: warm-up: %w", p.name, err)
+			}
+		}
+	}
+	lat := make([][]time.Duration, len(paths))
+	for range o.calls {
+		for i, c := range clients {
+			start := time.Now()
+			if err := c.call(ctx); err != nil {
+				return nil, fmt.Errorf("%s: call: %w", paths[i].name, err)
+			}
+			lat[i] = append(lat[i], time.Since(start))
+		}
+	}
+	for _, l := range lat {
+		sort.Slice(l, func(i, j int) bool { return l[i] < l[j] })
+	}
+	return lat, nil
+}
+
+// throughput runs o.workers sessions of one path, one caller each, for o.duration.
+func throughput(o options, p path) (float64, error) {
+	ctx := context.Background()
+	clients := make([]client, o.workers)
+	defer func() {
+		for _, c := range clients {
+			if c != nil {
+				c.close()
+			}
+		}
+	}()
+	for i := range clients {
+		c, err := p.newClient()
+		if err != nil {
+			return 0, fmt.Errorf("%s: session %d: %w", p.name, i, err)
+		}
+		clients[i] = c
 		for range 20 {
-			_ = clients[i].call(ctx)
+			_ = c.call(ctx)
 		}
 	}
 	var done atomic.Int64
 	var firstErr atomic.Value
 	tctx, cancel := context.WithTimeout(ctx, o.duration)
+	defer cancel()
 	var wg sync.WaitGroup
 	start := time.Now()
 	for _, c := range clients {
@@ -185,16 +261,10 @@ func measure(o options, name string, newClient func() (client, error), _ *proc) 
 		}()
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
-	cancel()
-	for _, c := range clients {
-		c.close()
-	}
 	if err, _ := firstErr.Load().(error); err != nil {
-		return fmt.Errorf("%s: throughput: %w", name, err)
+		return 0, fmt.Errorf("%s: throughput: %w", p.name, err)
 	}
-	fmt.Printf("| %s | %s | %s | %.0f |\n", name, ms(lat[len(lat)/2]), ms(lat[len(lat)*99/100]), float64(done.Load())/elapsed.Seconds())
-	return nil
+	return float64(done.Load()) / time.Since(start).Seconds(), nil
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.3f ms", float64(d.Microseconds())/1000) }
@@ -204,7 +274,7 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.3f ms", float64(d.Micros
 func memory(o options, goServer string) error {
 	fmt.Println("## mcpbridge memory per session (RSS of the bridge process only, Go SDK everything-server children)")
 	fmt.Println()
-	b, err := startHTTP(o.bridge, []string{"--listen", "127.0.0.1:0", "--log-level", "error", "--max-sessions", "1000", "--", goServer}, "")
+	b, err := startBridge(o.bridge, []string{goServer})
 	if err != nil {
 		return err
 	}
@@ -413,41 +483,27 @@ type proc struct {
 	url string
 }
 
-// startHTTP starts a server process and waits until it answers. For mcpbridge (url
-// empty) the address comes from its "listening" log line.
-func startHTTP(bin string, args []string, url string) (*proc, error) {
-	cmd := exec.Command(bin, args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Env = append(os.Environ(), "LOG_FORMAT=json")
-	out, err := cmd.StdoutPipe()
+// startBridge starts mcpbridge wrapping argv, logging errors only (a log line per
+// request would be part of what is measured otherwise).
+func startBridge(bin string, argv []string) (*proc, error) {
+	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
-	cmd.Stderr = os.Stderr
+	args := append([]string{"--listen", fmt.Sprintf("127.0.0.1:%d", port), "--log-level", "error", "--max-sessions", "1000", "--"}, argv...)
+	return startHTTP(bin, args, fmt.Sprintf("http://127.0.0.1:%d/mcp", port))
+}
+
+// startHTTP starts a server process and waits until it accepts connections at url.
+func startHTTP(bin string, args []string, url string) (*proc, error) {
+	cmd := exec.Command(bin, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
 	p := &proc{cmd: cmd, url: url}
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			var rec struct{ Msg, Addr string }
-			if json.Unmarshal(sc.Bytes(), &rec) == nil && rec.Msg == "mcpbridge listening" {
-				addr <- rec.Addr
-			}
-		}
-	}()
 	deadline := time.Now().Add(30 * time.Second)
-	if url == "" {
-		select {
-		case a := <-addr:
-			p.url = "http://" + a + "/mcp"
-		case <-time.After(30 * time.Second):
-			p.stop()
-			return nil, fmt.Errorf("%s did not start", bin)
-		}
-	}
 	for {
 		conn, err := net.Dial("tcp", strings.TrimSuffix(strings.TrimPrefix(p.url, "http://"), "/mcp"))
 		if err == nil {
