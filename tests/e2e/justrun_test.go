@@ -130,6 +130,19 @@ func TestJustRun(t *testing.T) {
 			_ = s.Close()
 		})
 	}
+	// `just mcp-config` describes this gateway: the same URLs the run printed.
+	cfgCmd := exec.CommandContext(ctx, clientBin, "config", "-local")
+	cfgCmd.Env = append(env, "RUN_PORT="+strconv.Itoa(base))
+	cfgOut, err := cfgCmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("mcp-client config: %v\n%s", err, cfgOut)
+	}
+	for i, name := range []string{"everything", "memory", "filesystem"} {
+		want := "claude mcp add --transport http " + name + " http://localhost:" + strconv.Itoa(base+1+i) + "/mcp\n"
+		if !strings.Contains(string(cfgOut), want) || !strings.Contains(out.String(), "http://localhost:"+strconv.Itoa(base+1+i)+"/mcp") {
+			t.Errorf("mcp-config and just run disagree about %s: want %q in\n%s", name, want, cfgOut)
+		}
+	}
 	for _, f := range []string{"redis.log", "authsvc.log", "everything.log", "traefik.log", "traefik-access.log"} {
 		if st, err := os.Stat(filepath.Join(logs, f)); err != nil || st.Size() == 0 {
 			t.Errorf("log %s missing or empty: %v", f, err)
