@@ -60,7 +60,7 @@ func run() error {
 	flag.IntVar(&o.calls, "calls", 2000, "sequential calls for the latency figures")
 	flag.IntVar(&o.warmup, "warmup", 200, "calls before measuring")
 	flag.IntVar(&o.workers, "workers", 8, "concurrent sessions for the throughput figure, one caller each")
-	flag.DurationVar(&o.duration, "duration", 5*time.Second, "length of the throughput run")
+	flag.DurationVar(&o.duration, "duration", 8*time.Second, "length of the throughput run of each path")
 	flag.StringVar(&sessions, "mem-sessions", "100,500", "session counts for the memory figures")
 	flag.Parse()
 	if o.bridge == "" {
@@ -99,7 +99,7 @@ func run() error {
 	for _, srv := range servers {
 		fmt.Printf("## %s\n\n", srv.name)
 		fmt.Printf("latency: %d sequential calls per path after %d warm-up, one session each, the paths taking turns; "+
-			"throughput: %d sessions, one caller each, %s per path\n\n", o.calls, o.warmup, o.workers, o.duration)
+			"throughput: %d sessions per path, one caller each, %s per path in 1 s turns\n\n", o.calls, o.warmup, o.workers, o.duration)
 		if err := benchServer(o, sgw, srv.argv, srv.tool); err != nil {
 			return err
 		}
@@ -165,13 +165,14 @@ func benchServer(o options, sgw string, argv []string, tool string) error {
 	if err != nil {
 		return err
 	}
+	tputs, err := throughputs(o, paths)
+	if err != nil {
+		return err
+	}
 	fmt.Println("| path | p50 | p99 | added p50 vs direct | throughput (calls/s) |")
 	fmt.Println("|---|---|---|---|---|")
 	for i, p := range paths {
-		tput, err := throughput(o, p)
-		if err != nil {
-			return err
-		}
+		tput := tputs[i]
 		added := "—"
 		if i > 0 && p.name != floorName {
 			added = ms(lat[i][len(lat[i])/2] - lat[0][len(lat[0])/2])
@@ -220,30 +221,56 @@ func latencies(o options, paths []path) ([][]time.Duration, error) {
 	return lat, nil
 }
 
-// throughput runs o.workers sessions of one path, one caller each, for o.duration.
-func throughput(o options, p path) (float64, error) {
+// throughputs runs o.workers sessions per path, one caller each. The paths take turns
+// in rounds of one second until each ran for o.duration, so load from anything else on
+// the machine is spread over all of them.
+func throughputs(o options, paths []path) ([]float64, error) {
 	ctx := context.Background()
-	clients := make([]client, o.workers)
+	clients := make([][]client, len(paths))
 	defer func() {
-		for _, c := range clients {
-			if c != nil {
+		for _, cs := range clients {
+			for _, c := range cs {
 				c.close()
 			}
 		}
 	}()
-	for i := range clients {
-		c, err := p.newClient()
-		if err != nil {
-			return 0, fmt.Errorf("%s: session %d: %w", p.name, i, err)
-		}
-		clients[i] = c
-		for range 20 {
-			_ = c.call(ctx)
+	for i, p := range paths {
+		for j := range o.workers {
+			c, err := p.newClient()
+			if err != nil {
+				return nil, fmt.Errorf("%s: session %d: %w", p.name, j, err)
+			}
+			clients[i] = append(clients[i], c)
+			for range 20 {
+				_ = c.call(ctx)
+			}
 		}
 	}
+	calls := make([]int64, len(paths))
+	elapsed := make([]time.Duration, len(paths))
+	for elapsed[len(paths)-1] < o.duration {
+		for i, p := range paths {
+			n, d, err := round(ctx, clients[i], time.Second)
+			if err != nil {
+				return nil, fmt.Errorf("%s: throughput: %w", p.name, err)
+			}
+			calls[i] += n
+			elapsed[i] += d
+		}
+	}
+	out := make([]float64, len(paths))
+	for i := range paths {
+		out[i] = float64(calls[i]) / elapsed[i].Seconds()
+	}
+	return out, nil
+}
+
+// round has every client call in a loop for d and returns the calls made and the time
+// taken.
+func round(ctx context.Context, clients []client, d time.Duration) (int64, time.Duration, error) {
 	var done atomic.Int64
 	var firstErr atomic.Value
-	tctx, cancel := context.WithTimeout(ctx, o.duration)
+	tctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -262,9 +289,9 @@ func throughput(o options, p path) (float64, error) {
 	}
 	wg.Wait()
 	if err, _ := firstErr.Load().(error); err != nil {
-		return 0, fmt.Errorf("%s: throughput: %w", p.name, err)
+		return 0, 0, err
 	}
-	return float64(done.Load()) / time.Since(start).Seconds(), nil
+	return done.Load(), time.Since(start), nil
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.3f ms", float64(d.Microseconds())/1000) }
