@@ -116,6 +116,7 @@ type Stack struct {
 	LogDir string
 
 	group *group
+	ports *ports
 	log   *slog.Logger
 }
 
@@ -230,7 +231,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 			return nil, fmt.Errorf("localstack: %w", err)
 		}
 	}
-	s := &Stack{group: newGroup(), log: log, LogDir: cfg.LogDir}
+	s := &Stack{group: newGroup(), ports: newPorts(), log: log, LogDir: cfg.LogDir}
 	if err := s.start(ctx, &cfg); err != nil {
 		s.group.stopAll(5 * time.Second)
 		return nil, err
@@ -239,7 +240,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 }
 
 func (s *Stack) start(ctx context.Context, cfg *Config) error {
-	plan, err := newPlan(cfg)
+	plan, err := newPlan(cfg, s.ports)
 	if err != nil {
 		return err
 	}
@@ -259,19 +260,65 @@ func (s *Stack) start(ctx context.Context, cfg *Config) error {
 	return s.startTraefik(ctx, cfg)
 }
 
+// ports hands out loopback ports and remembers them: a port picked as free is not
+// bound until its process starts, so without the memory a later pick could return
+// it again, or return a fixed public port that Traefik has not bound yet.
+type ports struct{ taken map[int]bool }
+
+func newPorts() *ports { return &ports{taken: map[int]bool{}} }
+
+// fixed claims a given port after checking that it is free.
+func (ps *ports) fixed(port int) (int, error) {
+	if err := portFree(port); err != nil {
+		return 0, err
+	}
+	ps.taken[port] = true
+	return port, nil
+}
+
+// free returns a free port not handed out before.
+func (ps *ports) free() (int, error) {
+	for try := 0; try < 100; try++ {
+		p, err := FreePort()
+		if err != nil {
+			return 0, err
+		}
+		if !ps.taken[p] {
+			ps.taken[p] = true
+			return p, nil
+		}
+	}
+	return 0, fmt.Errorf("localstack: no free port found")
+}
+
 // newPlan assigns ports and names every route.
-func newPlan(cfg *Config) (RoutingPlan, error) {
+func newPlan(cfg *Config, ps *ports) (RoutingPlan, error) {
+	// Claim every fixed public port first, so no free pick can land on one.
+	var fixed []int
+	if cfg.AuthPort > 0 {
+		fixed = append(fixed, cfg.AuthPort)
+	}
+	for i := range cfg.Servers {
+		if cfg.FirstServicePort > 0 {
+			fixed = append(fixed, cfg.FirstServicePort+i)
+		}
+	}
+	for _, p := range fixed {
+		if _, err := ps.fixed(p); err != nil {
+			return RoutingPlan{}, err
+		}
+	}
 	port := func(fixed, i int) (int, error) {
 		if fixed > 0 {
-			return fixed + i, portFree(fixed + i)
+			return fixed + i, nil
 		}
-		return FreePort()
+		return ps.free()
 	}
 	authPort, err := port(cfg.AuthPort, 0)
 	if err != nil {
 		return RoutingPlan{}, err
 	}
-	authBackend, err := FreePort()
+	authBackend, err := ps.free()
 	if err != nil {
 		return RoutingPlan{}, err
 	}
@@ -298,7 +345,7 @@ func newPlan(cfg *Config) (RoutingPlan, error) {
 		if err != nil {
 			return RoutingPlan{}, err
 		}
-		back, err := FreePort()
+		back, err := ps.free()
 		if err != nil {
 			return RoutingPlan{}, err
 		}
@@ -317,7 +364,7 @@ func (s *Stack) startRedis(ctx context.Context, cfg *Config) error {
 	if bin == "" {
 		bin = "redis-server"
 	}
-	port, err := FreePort()
+	port, err := s.ports.free()
 	if err != nil {
 		return err
 	}
@@ -423,7 +470,7 @@ func (s *Stack) startTraefik(ctx context.Context, cfg *Config) error {
 	if err := os.WriteFile(s.DynamicFile, data, 0o600); err != nil {
 		return fmt.Errorf("localstack: %w", err)
 	}
-	pingPort, err := FreePort()
+	pingPort, err := s.ports.free()
 	if err != nil {
 		return err
 	}
@@ -432,7 +479,7 @@ func (s *Stack) startTraefik(ctx context.Context, cfg *Config) error {
 	if err != nil {
 		return fmt.Errorf("localstack: %w", err)
 	}
-	internalPort, err := FreePort()
+	internalPort, err := s.ports.free()
 	if err != nil {
 		return err
 	}

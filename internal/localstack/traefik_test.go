@@ -188,11 +188,11 @@ func TestPlanRefusesTakenPort(t *testing.T) {
 	defer l.Close()
 	taken := l.Addr().(*net.TCPAddr).Port
 	cfg := &Config{Host: "localhost", AuthPort: taken, Servers: []MCPServer{{Name: "everything", Command: []string{"x"}}}}
-	if _, err := newPlan(cfg); !errors.Is(err, ErrPortInUse) || !strings.Contains(err.Error(), strconv.Itoa(taken)) {
+	if _, err := newPlan(cfg, newPorts()); !errors.Is(err, ErrPortInUse) || !strings.Contains(err.Error(), strconv.Itoa(taken)) {
 		t.Errorf("newPlan with taken port %d: %v, want ErrPortInUse naming the port", taken, err)
 	}
 	cfg.AuthPort = 0
-	p, err := newPlan(cfg)
+	p, err := newPlan(cfg, newPorts())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,5 +211,63 @@ func TestBaseEnvDropsDotenvSettings(t *testing.T) {
 	}
 	if !strings.Contains(env, "HOME=/home/x") {
 		t.Errorf("HOME not inherited:\n%s", env)
+	}
+}
+
+// TestPortsNeverRepeat: a port handed out (free or fixed) is never handed out again,
+// so a later free pick cannot land on a fixed public port Traefik has yet to bind.
+func TestPortsNeverRepeat(t *testing.T) {
+	ps := newPorts()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixedPort := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	if _, err := ps.fixed(fixedPort); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int]bool{fixedPort: true}
+	for i := 0; i < 200; i++ {
+		p, err := ps.free()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[p] {
+			t.Fatalf("port %d handed out twice", p)
+		}
+		seen[p] = true
+	}
+}
+
+func TestPlanClaimsFixedServicePorts(t *testing.T) {
+	var (
+		base int
+		ps   *ports
+		p    RoutingPlan
+		err  error
+	)
+	// Three consecutive free ports: retry a few bases, other tests use ports too.
+	for try := 0; try < 20; try++ {
+		if base, err = FreePort(); err != nil {
+			t.Fatal(err)
+		}
+		ps = newPorts()
+		cfg := &Config{Host: "localhost", AuthPort: base, FirstServicePort: base + 1,
+			Servers: []MCPServer{{Name: "a", Command: []string{"x"}}, {Name: "b", Command: []string{"x"}}}}
+		if p, err = newPlan(cfg, ps); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("no three consecutive free ports found: %v", err)
+	}
+	for _, port := range []int{base, base + 1, base + 2} {
+		if !ps.taken[port] {
+			t.Errorf("public port %d not claimed", port)
+		}
+	}
+	if p.Services[1].PublicURL != "http://localhost:"+strconv.Itoa(base+2) {
+		t.Errorf("second service at %s, want port %d", p.Services[1].PublicURL, base+2)
 	}
 }
