@@ -97,6 +97,8 @@ func TestChildCrash(t *testing.T) {
 	if len(pids) != 1 {
 		t.Fatalf("want one child pid in the log, got %v", pids)
 	}
+	// The child's stderr is in the bridge's log, with the session it belongs to.
+	b.waitLog(t, `"msg":"child stderr","session":"`+sid[:8]+`","line":"Starting default (STDIO) server..."`, 30*time.Second)
 	events := postEvents(t, b, sessionHeaders("alice", sid), longCall)
 	// Other server messages (list_changed) may come first; the progress shows the call runs.
 	for e := next(t, events, "progress"); !strings.Contains(e, "notifications/progress"); e = next(t, events, "progress") {
