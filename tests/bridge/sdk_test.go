@@ -304,3 +304,30 @@ func TestSDKFilesystem(t *testing.T) {
 		t.Errorf("reading outside the allowed root succeeded: %q", textOf(t, res))
 	}
 }
+
+// TestSDKProtocolVersions: the Go SDK client negotiating each protocol version the
+// bridge serves gets a working session (its MCP-Protocol-Version header is accepted).
+func TestSDKProtocolVersions(t *testing.T) {
+	b := startBridge(t, nil, mcpservers.GoEverything(t))
+	for _, version := range []string{"2025-03-26", "2025-06-18", "2025-11-25"} {
+		t.Run(version, func(t *testing.T) {
+			c, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			client := mcp.NewClient(&mcp.Implementation{Name: "bridge-test", Version: "1"}, nil)
+			cs, err := client.Connect(c, &mcp.StreamableClientTransport{
+				Endpoint: b.URL, HTTPClient: &http.Client{Transport: userTransport{"v-" + version}},
+			}, &mcp.ClientSessionOptions{ProtocolVersion: version})
+			if err != nil {
+				t.Fatalf("connect: %v", err)
+			}
+			defer cs.Close()
+			if got := cs.InitializeResult().ProtocolVersion; got != version {
+				t.Errorf("negotiated %q, want %q", got, version)
+			}
+			res, err := cs.CallTool(c, &mcp.CallToolParams{Name: "test_simple_text", Arguments: map[string]any{}})
+			if err != nil || res.IsError || textOf(t, res) == "" {
+				t.Errorf("CallTool: %v %+v", err, res)
+			}
+		})
+	}
+}
