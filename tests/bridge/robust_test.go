@@ -179,6 +179,7 @@ func TestMaxSessions(t *testing.T) {
 func TestConcurrentSessions(t *testing.T) {
 	const n = 100
 	b := startBridge(t, []string{"--max-sessions", "200"}, mcpservers.GoEverything(t))
+	baseFDs := b.openFDs(t)
 	var wg sync.WaitGroup
 	errs := make(chan string, n)
 	sem := make(chan struct{}, 25) // bounded start-up burst on a small machine
@@ -219,6 +220,29 @@ func TestConcurrentSessions(t *testing.T) {
 		t.Error(e)
 	}
 	waitGone(t, b.childPIDs(), 30*time.Second)
+	// No pipe of any ended session stays open in the bridge.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		http.DefaultClient.CloseIdleConnections()
+		fds := b.openFDs(t)
+		if fds <= baseFDs {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the bridge has %d open file descriptors after every session ended, %d before", fds, baseFDs)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// openFDs counts the bridge process's open file descriptors.
+func (b *bridge) openFDs(t *testing.T) int {
+	t.Helper()
+	entries, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", b.cmd.Process.Pid))
+	if err != nil {
+		t.Fatalf("reading the bridge's fds: %v", err)
+	}
+	return len(entries)
 }
 
 // TestGracefulShutdown: SIGTERM ends every session (idle, streaming, mid-request), the
