@@ -30,14 +30,15 @@ lint:
     if [ -n "$(find tests -name '*.go' -print -quit)" ]; then (cd tests && go vet ./...); fi
     echo "lint: gofmt and go vet clean"
 
-# Tests of the shared test helpers in the root module.
+# Tests of the root module's shared packages (internal/: Redis harness, GitHub stand-in,
+# JWT vectors, local stack, client tooling, .env editing).
 test-core: deps-redis
     go test -race -count=1 ./internal/...
 
 # Build every binary into ./bin.
 build:
     mkdir -p bin
-    go build -o bin/ ./authsvc ./mcpbridge/...
+    go build -o bin/ ./authsvc ./mcpbridge ./cmd/...
 
 # Every benchmark, each printing its figures (not timed tests).
-bench: bench-authsvc bench-plugin bench-bridge
+bench: bench-authsvc bench-oauth bench-plugin bench-bridge
