@@ -162,10 +162,10 @@ func (p *Process) Send(msg []byte) error {
 // ctx ends. It is safe to call more than once and concurrently.
 func (p *Process) Stop(ctx context.Context) {
 	p.stopOnce.Do(func() {
-		p.writeMu.Lock()
 		close(p.stopped)
+		// Not under writeMu: a Send blocked on a child that stopped reading holds it, and
+		// closing the pipe is what wakes that Send up.
 		_ = p.stdin.Close()
-		p.writeMu.Unlock()
 		_ = syscall.Kill(-p.Pid(), syscall.SIGTERM)
 		go func() {
 			t := time.NewTimer(p.opts.StopGrace)
@@ -234,10 +234,7 @@ func (p *Process) wait(readers *sync.WaitGroup) {
 	_ = p.stdout.SetReadDeadline(time.Now().Add(p.opts.StopGrace))
 	_ = p.stderr.SetReadDeadline(time.Now().Add(p.opts.StopGrace))
 	readers.Wait()
-	closeAll(p.stdout, p.stderr)
-	p.writeMu.Lock()
-	_ = p.stdin.Close()
-	p.writeMu.Unlock()
+	closeAll(p.stdout, p.stderr, p.stdin)
 	// OnExit first: whoever waits in Stop sees the exit fully handled (the session gone
 	// from the registry) when it returns.
 	p.opts.OnExit(err)

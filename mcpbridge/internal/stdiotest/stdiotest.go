@@ -11,6 +11,7 @@
 //	notify    sends notifications/message (not tied to the request), then a result
 //	hang      never answers
 //	crash     exits with status 3
+//	deaf      stops reading stdin for good (the process stays alive)
 //	cancelled result: the requestIds of every notifications/cancelled received so far
 //	initialize result: {"protocolVersion": params.protocolVersion}
 package stdiotest
@@ -21,6 +22,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"time"
 )
 
 const envVar = "MCPBRIDGE_STDIOTEST_CHILD"
@@ -122,6 +124,9 @@ func run() {
 		case "hang":
 		case "crash":
 			os.Exit(3)
+		case "deaf":
+			time.Sleep(time.Hour) // select{} would be a deadlock the runtime kills
+
 		case "notifications/cancelled":
 			mu.Lock()
 			cancelled = append(cancelled, p.RequestID)
