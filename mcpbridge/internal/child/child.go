@@ -43,6 +43,9 @@ type Options struct {
 	OnExit func(error)
 	// StopGrace is how long Stop waits after closing stdin and SIGTERM before SIGKILL.
 	StopGrace time.Duration
+	// WriteTimeout bounds how long Send may wait for the child to read its input;
+	// default 30s. A child that reads nothing for that long is taken to be hung.
+	WriteTimeout time.Duration
 }
 
 // Process is a running child. Send is safe for concurrent use.
@@ -74,6 +77,9 @@ func Start(opts Options) (*Process, error) {
 	}
 	if opts.StopGrace <= 0 {
 		opts.StopGrace = 2 * time.Second
+	}
+	if opts.WriteTimeout <= 0 {
+		opts.WriteTimeout = 30 * time.Second
 	}
 	if opts.OnMessage == nil {
 		opts.OnMessage = func([]byte) {}
@@ -134,7 +140,8 @@ func (p *Process) Pid() int { return p.cmd.Process.Pid }
 func (p *Process) Done() <-chan struct{} { return p.exited }
 
 // Send writes one message and a newline to the child's stdin. msg must not contain a
-// newline (compacted JSON never does).
+// newline (compacted JSON never does). It fails when the child has not read its input
+// for the write timeout (the error wraps os.ErrDeadlineExceeded).
 func (p *Process) Send(msg []byte) error {
 	p.writeMu.Lock()
 	defer p.writeMu.Unlock()
@@ -145,6 +152,7 @@ func (p *Process) Send(msg []byte) error {
 		return ErrStopped
 	default:
 	}
+	_ = p.stdin.SetWriteDeadline(time.Now().Add(p.opts.WriteTimeout))
 	if _, err := p.w.Write(msg); err != nil {
 		return fmt.Errorf("child: write: %w", err)
 	}

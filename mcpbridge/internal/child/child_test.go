@@ -74,6 +74,32 @@ func TestExitIsReported(t *testing.T) {
 
 // TestStopUnblocksSend: a child that stops reading its stdin must not make Stop (and so
 // DELETE and shutdown) hang behind a Send blocked on the full pipe.
+func TestSendTimesOut(t *testing.T) {
+	argv, _ := stdiotest.Command()
+	p, err := Start(Options{Command: argv, Env: stdiotest.Env(), WriteTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop(context.Background())
+	if err := p.Send([]byte(`{"jsonrpc":"2.0","id":1,"method":"deaf"}`)); err != nil {
+		t.Fatal(err)
+	}
+	big := []byte(`{"jsonrpc":"2.0","method":"x","params":"` + strings.Repeat("a", 64<<10) + `"}`)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		err := p.Send(big)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return
+		}
+		if err != nil {
+			t.Fatalf("Send: %v, want a deadline error", err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Send to a child that reads nothing never failed")
+		}
+	}
+}
+
 func TestStopUnblocksSend(t *testing.T) {
 	p, _ := start(t, nil)
 	if err := p.Send([]byte(`{"jsonrpc":"2.0","id":1,"method":"deaf"}`)); err != nil {

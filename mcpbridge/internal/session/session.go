@@ -199,6 +199,9 @@ func (s *Session) Submit(msgs []*jsonrpc.Message, streaming bool) (*Exchange, er
 	s.mu.Unlock()
 	for _, msg := range out {
 		if err := s.proc.Send(msg); err != nil {
+			// The child is gone or does not read its input any more: either way the
+			// session is over, and its pending requests get their error.
+			go s.Close(context.Background(), "cannot write to the MCP server: "+err.Error())
 			return ex, fmt.Errorf("%w: %w", ErrEnded, err)
 		}
 	}
