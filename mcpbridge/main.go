@@ -48,7 +48,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	log := newLogger(cfg, stdout)
 	env := os.Environ()
 	reg, err := session.NewRegistry(session.Options{
-		Command: cfg.Command, Env: env, MaxSessions: cfg.MaxSessions,
+		Command: cfg.Command, Env: env, MaxSessions: cfg.MaxSessions, MaxPerUser: cfg.MaxPerUser,
 		IdleTimeout: cfg.IdleTimeout, RequestTimeout: cfg.RequestTimeout,
 		MaxMessage: max(cfg.MaxMessageBytes, minChildMessage), Logger: log,
 	})

@@ -156,15 +156,20 @@ func TestIdleReaping(t *testing.T) {
 	}
 }
 
-// TestMaxSessions: past the limit, initialize gets 503 with a clear message; closing a
-// session frees its slot.
+// TestMaxSessions: past the limit, initialize gets 503 with a clear message; past the
+// per-user limit, 429; closing a session frees its slot.
 func TestMaxSessions(t *testing.T) {
-	b := startBridge(t, []string{"--max-sessions", "2"}, mcpservers.GoEverything(t))
+	b := startBridge(t, []string{"--max-sessions", "3", "--max-sessions-per-user", "2"}, mcpservers.GoEverything(t))
 	first := initSession(t, b, "a")
+	initSession(t, b, "a")
+	r := do(t, "POST", b.URL, jsonHeaders("X-User-Id", "a"), initBody)
+	if _, msg := rpcError(r.Body); r.Status != http.StatusTooManyRequests || !strings.Contains(msg, "one user") || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("third session of one user: status %d Retry-After %q body %s, want 429 with a message and Retry-After", r.Status, r.Header.Get("Retry-After"), r.Body)
+	}
 	initSession(t, b, "b")
-	r := do(t, "POST", b.URL, jsonHeaders("X-User-Id", "c"), initBody)
+	r = do(t, "POST", b.URL, jsonHeaders("X-User-Id", "c"), initBody)
 	if _, msg := rpcError(r.Body); r.Status != http.StatusServiceUnavailable || !strings.Contains(msg, "session limit") || r.Header.Get("Retry-After") == "" {
-		t.Fatalf("third initialize: status %d Retry-After %q body %s, want 503 with a message and Retry-After", r.Status, r.Header.Get("Retry-After"), r.Body)
+		t.Fatalf("fourth session: status %d Retry-After %q body %s, want 503 with a message and Retry-After", r.Status, r.Header.Get("Retry-After"), r.Body)
 	}
 	if r := do(t, "DELETE", b.URL, sessionHeaders("a", first), ""); r.Status != http.StatusNoContent {
 		t.Fatalf("DELETE: %d", r.Status)

@@ -25,6 +25,7 @@ type Config struct {
 	AllowedOrigins   []string
 	ProtocolVersions []string
 	MaxSessions      int
+	MaxPerUser       int
 	IdleTimeout      time.Duration
 	RequestTimeout   time.Duration
 	MaxMessageBytes  int
@@ -52,6 +53,7 @@ func Parse(args []string, getenv func(string) string, usageOut io.Writer) (*Conf
 	versions := fs.String("protocol-versions", env("MCPBRIDGE_PROTOCOL_VERSIONS", strings.Join(DefaultProtocolVersions, ",")),
 		"comma-separated MCP protocol versions accepted, newest first (env MCPBRIDGE_PROTOCOL_VERSIONS)")
 	maxSessions := fs.String("max-sessions", env("MCPBRIDGE_MAX_SESSIONS", "256"), "most concurrent sessions (child processes); 0: no limit (env MCPBRIDGE_MAX_SESSIONS)")
+	maxPerUser := fs.String("max-sessions-per-user", env("MCPBRIDGE_MAX_SESSIONS_PER_USER", "32"), "most concurrent sessions of one X-User-Id; 0: no limit (env MCPBRIDGE_MAX_SESSIONS_PER_USER)")
 	idle := fs.String("idle-timeout", env("MCPBRIDGE_IDLE_TIMEOUT", "30m"), "end sessions unused this long; 0: never (env MCPBRIDGE_IDLE_TIMEOUT)")
 	reqTimeout := fs.String("request-timeout", env("MCPBRIDGE_REQUEST_TIMEOUT", "5m"), "give up on a request after this long; 0: never (env MCPBRIDGE_REQUEST_TIMEOUT)")
 	maxMsg := fs.String("max-message-bytes", env("MCPBRIDGE_MAX_MESSAGE_BYTES", "4194304"), "largest message accepted, either way (env MCPBRIDGE_MAX_MESSAGE_BYTES)")
@@ -77,6 +79,7 @@ func Parse(args []string, getenv func(string) string, usageOut io.Writer) (*Conf
 		problems = append(problems, errors.New("protocol versions: at least one is required"))
 	}
 	c.MaxSessions = parseInt("max sessions", *maxSessions, &problems)
+	c.MaxPerUser = parseInt("max sessions per user", *maxPerUser, &problems)
 	c.MaxMessageBytes = parseInt("max message bytes", *maxMsg, &problems)
 	if c.MaxMessageBytes < 1024 {
 		problems = append(problems, fmt.Errorf("max message bytes %d: must be at least 1024", c.MaxMessageBytes))

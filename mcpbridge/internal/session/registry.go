@@ -17,6 +17,7 @@ type Options struct {
 	Command        []string      // argv of the stdio MCP server
 	Env            []string      // environment of every child (the bridge's own)
 	MaxSessions    int           // 0: unlimited
+	MaxPerUser     int           // sessions one X-User-Id may hold; 0: unlimited
 	IdleTimeout    time.Duration // 0: sessions are never reaped
 	RequestTimeout time.Duration // 0: requests never time out
 	MaxMessage     int           // largest line accepted from a child
@@ -32,6 +33,7 @@ type Registry struct {
 
 	mu       sync.Mutex
 	sessions map[string]*Session
+	perUser  map[string]int
 	closing  bool
 }
 
@@ -40,7 +42,7 @@ func NewRegistry(opts Options) (*Registry, error) {
 	if len(opts.Command) == 0 {
 		return nil, fmt.Errorf("session: no server command")
 	}
-	if opts.MaxSessions < 0 || opts.IdleTimeout < 0 || opts.RequestTimeout < 0 {
+	if opts.MaxSessions < 0 || opts.MaxPerUser < 0 || opts.IdleTimeout < 0 || opts.RequestTimeout < 0 {
 		return nil, fmt.Errorf("session: negative limit")
 	}
 	if opts.Logger == nil {
@@ -49,7 +51,7 @@ func NewRegistry(opts Options) (*Registry, error) {
 	if opts.ResumeWindow <= 0 {
 		opts.ResumeWindow = DefaultResumeWindow
 	}
-	return &Registry{opts: opts, log: opts.Logger, sessions: map[string]*Session{}}, nil
+	return &Registry{opts: opts, log: opts.Logger, sessions: map[string]*Session{}, perUser: map[string]int{}}, nil
 }
 
 // Len returns the number of live sessions.
@@ -74,6 +76,11 @@ func (r *Registry) Create(user string) (*Session, error) {
 		r.mu.Unlock()
 		return nil, fmt.Errorf("%w: the limit is %d", ErrTooManySessions, r.opts.MaxSessions)
 	}
+	if r.opts.MaxPerUser > 0 && r.perUser[user] >= r.opts.MaxPerUser {
+		r.mu.Unlock()
+		return nil, fmt.Errorf("%w: the limit is %d", ErrTooManyUserSessions, r.opts.MaxPerUser)
+	}
+	r.perUser[user]++
 	s := &Session{
 		ID: id, User: user,
 		log:        r.log.With("session", id[:8]),
@@ -133,6 +140,9 @@ func (r *Registry) remove(s *Session) {
 	r.mu.Lock()
 	if r.sessions[s.ID] == s {
 		delete(r.sessions, s.ID)
+		if r.perUser[s.User]--; r.perUser[s.User] <= 0 {
+			delete(r.perUser, s.User)
+		}
 	}
 	r.mu.Unlock()
 }

@@ -24,8 +24,10 @@ var (
 	ErrEnded           = errors.New("session ended")
 	ErrNotFound        = errors.New("unknown or ended session")
 	ErrTooManySessions = errors.New("too many sessions")
-	ErrShuttingDown    = errors.New("bridge is shutting down")
-	ErrUnknownEvent    = errors.New("unknown or expired Last-Event-ID")
+	// ErrTooManyUserSessions: the user already holds the most sessions one user may.
+	ErrTooManyUserSessions = errors.New("too many sessions for this user")
+	ErrShuttingDown        = errors.New("bridge is shutting down")
+	ErrUnknownEvent        = errors.New("unknown or expired Last-Event-ID")
 )
 
 // Stream limits. The GET stream keeps its last standaloneLimit events: for a client

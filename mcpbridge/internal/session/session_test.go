@@ -336,8 +336,11 @@ func TestChildCrash(t *testing.T) {
 }
 
 func TestRegistry(t *testing.T) {
-	r := newRegistry(t, Options{MaxSessions: 2, IdleTimeout: 200 * time.Millisecond})
+	r := newRegistry(t, Options{MaxSessions: 2, MaxPerUser: 1, IdleTimeout: 200 * time.Millisecond})
 	a := newSession(t, r, "alice")
+	if _, err := r.Create("alice"); !errors.Is(err, ErrTooManyUserSessions) {
+		t.Errorf("second session of one user: %v, want ErrTooManyUserSessions", err)
+	}
 	newSession(t, r, "bob")
 	if _, err := r.Create("carol"); !errors.Is(err, ErrTooManySessions) {
 		t.Errorf("third Create: %v, want ErrTooManySessions", err)

@@ -224,6 +224,9 @@ func (h *Handler) initialize(w *recorder, r *http.Request, msg *jsonrpc.Message,
 	case errors.Is(err, session.ErrTooManySessions):
 		return &httpError{status: http.StatusServiceUnavailable, code: jsonrpc.CodeUnavailable, retryAfter: 30,
 			message: "Service Unavailable: the bridge has reached its session limit; close unused sessions or retry later"}
+	case errors.Is(err, session.ErrTooManyUserSessions):
+		return &httpError{status: http.StatusTooManyRequests, code: jsonrpc.CodeUnavailable, retryAfter: 30,
+			message: "Too Many Requests: you hold the most sessions one user may; close unused sessions (DELETE) or retry later"}
 	case errors.Is(err, session.ErrShuttingDown):
 		return errShutdown
 	case err != nil:

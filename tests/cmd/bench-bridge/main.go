@@ -517,7 +517,7 @@ func startBridge(bin string, argv []string) (*proc, error) {
 	if err != nil {
 		return nil, err
 	}
-	args := append([]string{"--listen", fmt.Sprintf("127.0.0.1:%d", port), "--log-level", "error", "--max-sessions", "1000", "--"}, argv...)
+	args := append([]string{"--listen", fmt.Sprintf("127.0.0.1:%d", port), "--log-level", "error", "--max-sessions", "1000", "--max-sessions-per-user", "0", "--"}, argv...)
 	return startHTTP(bin, args, fmt.Sprintf("http://127.0.0.1:%d/mcp", port))
 }
 
