@@ -21,6 +21,7 @@ type Mailbox struct {
 
 	mu        sync.Mutex
 	events    []Event
+	bytes     int // size of the messages in events
 	next      int // seq of the next event
 	closed    bool
 	delivered int // highest seq handed to a reader
@@ -57,10 +58,9 @@ func (b *Mailbox) push(msg []byte, close bool) bool {
 	}
 	if msg != nil {
 		b.events = append(b.events, Event{Seq: b.next, Msg: msg})
+		b.bytes += len(msg)
 		b.next++
-		if len(b.events) > b.limit {
-			b.events = b.events[len(b.events)-b.limit:]
-		}
+		b.trim()
 	}
 	b.closed = close
 	r := b.reader
@@ -69,6 +69,32 @@ func (b *Mailbox) push(msg []byte, close bool) bool {
 		r.wake()
 	}
 	return true
+}
+
+// keptBytes bounds the messages a mailbox keeps once a reader has been given them
+// (kept only for replay): large responses must not pile up in memory.
+const keptBytes = 8 << 20
+
+// trim drops the oldest events beyond the count limit, and delivered ones beyond
+// keptBytes. Events no reader was given yet are only dropped by the count limit.
+func (b *Mailbox) trim() {
+	drop := 0
+	if n := len(b.events) - b.limit; n > 0 {
+		drop = n
+	}
+	size := b.bytes
+	for i := 0; i < drop; i++ {
+		size -= len(b.events[i].Msg)
+	}
+	for drop < len(b.events) && size > keptBytes && b.events[drop].Seq <= b.delivered {
+		size -= len(b.events[drop].Msg)
+		drop++
+	}
+	if drop > 0 {
+		clear(b.events[:drop])
+		b.events = b.events[drop:]
+		b.bytes = size
+	}
 }
 
 // Attach makes a new reader the mailbox's only one, starting after event seq after; a
@@ -147,6 +173,7 @@ func (r *Reader) Next() (events []Event, done, replaced bool) {
 	if n := len(events); n > 0 {
 		r.cursor = events[n-1].Seq
 		b.delivered = max(b.delivered, r.cursor)
+		b.trim()
 	}
 	return events, b.closed, false
 }
