@@ -14,7 +14,7 @@ func TestParse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Listen != ":3000" || c.MaxSessions != 256 || c.IdleTimeout != 30*time.Minute || len(c.AllowedOrigins) != 0 ||
+	if c.Listen != ":3000" || c.MaxSessions != 256 || c.MaxPerUser != 32 || c.IdleTimeout != 30*time.Minute || len(c.AllowedOrigins) != 0 ||
 		strings.Join(c.ProtocolVersions, ",") != "2025-11-25,2025-06-18,2025-03-26,2024-11-05" || strings.Join(c.Command, " ") != "node server.js" {
 		t.Errorf("defaults = %+v", c)
 	}
