@@ -56,7 +56,7 @@ func Parse(args []string, getenv func(string) string, usageOut io.Writer) (*Conf
 	maxPerUser := fs.String("max-sessions-per-user", env("MCPBRIDGE_MAX_SESSIONS_PER_USER", "32"), "most concurrent sessions of one X-User-Id; 0: no limit (env MCPBRIDGE_MAX_SESSIONS_PER_USER)")
 	idle := fs.String("idle-timeout", env("MCPBRIDGE_IDLE_TIMEOUT", "30m"), "end sessions unused this long; 0: never (env MCPBRIDGE_IDLE_TIMEOUT)")
 	reqTimeout := fs.String("request-timeout", env("MCPBRIDGE_REQUEST_TIMEOUT", "5m"), "give up on a request after this long; 0: never (env MCPBRIDGE_REQUEST_TIMEOUT)")
-	maxMsg := fs.String("max-message-bytes", env("MCPBRIDGE_MAX_MESSAGE_BYTES", "4194304"), "largest message accepted, either way (env MCPBRIDGE_MAX_MESSAGE_BYTES)")
+	maxMsg := fs.String("max-message-bytes", env("MCPBRIDGE_MAX_MESSAGE_BYTES", "4194304"), "largest POST body (one message or batch); a child may send up to this or 64 MiB, whichever is larger (env MCPBRIDGE_MAX_MESSAGE_BYTES)")
 	shutdown := fs.String("shutdown-timeout", env("MCPBRIDGE_SHUTDOWN_TIMEOUT", "10s"), "how long a graceful shutdown may take (env MCPBRIDGE_SHUTDOWN_TIMEOUT)")
 	readyCache := fs.String("ready-cache", env("MCPBRIDGE_READY_CACHE", "10s"), "how long /ready reuses a handshake result (env MCPBRIDGE_READY_CACHE)")
 	logFormat := fs.String("log-format", env("LOG_FORMAT", "text"), "text or json (env LOG_FORMAT)")
