@@ -134,7 +134,8 @@ func (s *Session) Begin() (end func(), err error) {
 func (s *Session) idleSince(now time.Time) time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.busy > 0 || s.standalone.Attached() || len(s.calls) > 0 {
+	// A closed session is already on its way out: the reaper must not close it again.
+	if s.closed || s.busy > 0 || s.standalone.Attached() || len(s.calls) > 0 {
 		return 0
 	}
 	return now.Sub(s.lastActive)
