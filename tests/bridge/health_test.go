@@ -13,7 +13,7 @@ import (
 // TestHealth: /health is liveness; /ready and `mcpbridge healthcheck` perform a real
 // initialize handshake and fail when the wrapped server cannot complete one.
 func TestHealth(t *testing.T) {
-	good := startBridge(t, nil, mcpservers.Everything(t))
+	good := startBridge(t, []string{"--ready-cache", "10m"}, mcpservers.Everything(t))
 	// A "server" that exits at once: the bridge is alive but not ready.
 	broken := startBridge(t, nil, []string{"sh", "-c", "echo 'no MCP here' >&2; exit 2"})
 	// A real server, but the bridge only accepts a protocol version it does not speak.
@@ -54,6 +54,18 @@ func TestHealth(t *testing.T) {
 	}
 	// The healthcheck ends the session it opened: no child is left behind.
 	waitGone(t, good.childPIDs(), 15*time.Second)
+
+	t.Run("readiness is cached", func(t *testing.T) {
+		for range 3 {
+			if r := do(t, "GET", good.Base+"/ready", nil, ""); r.Status != 200 {
+				t.Fatalf("/ready: %d", r.Status)
+			}
+		}
+		// Each handshake starts a server, which says so on stderr: one within the cache time.
+		if n := strings.Count(good.logs.String(), `"probe":"ready","line":"Starting default (STDIO) server..."`); n != 1 {
+			t.Errorf("%d readiness handshakes, want 1 (cached for 10m)", n)
+		}
+	})
 
 	t.Run("nothing listening", func(t *testing.T) {
 		out, err := exec.Command(bridgeBin, "healthcheck", "--url", "http://127.0.0.1:1/mcp", "--timeout", "5s").CombinedOutput()
