@@ -196,5 +196,9 @@ func TestMCPServerImages(t *testing.T) {
 		if len(svc.Command) < 2 || svc.Command[0] != "--" || svc.Command[1] != w.bin {
 			t.Errorf("%s: command %q, want [-- %s …] (mcpbridge's arguments)", name, svc.Command, w.bin)
 		}
+		// mcpbridge runs as PID 1 otherwise and does not reap grandchildren a server leaves.
+		if svc.Init == nil || !*svc.Init {
+			t.Errorf("%s: init is not true (an init process must reap orphaned grandchildren)", name)
+		}
 	}
 }
