@@ -144,9 +144,11 @@ func headings(t *testing.T, file string, maxDepth int) []string {
 }
 
 // plain is text with whitespace collapsed; textOf is an HTML document's visible text.
+// Tags are dropped, not turned into spaces: inline markup such as the <code> in
+// "Tests (<code>just test</code>)" adds no space to the text a reader sees.
 func plain(s string) string { return strings.TrimSpace(space.ReplaceAllString(s, " ")) }
 func textOf(doc string) string {
-	return plain(html.UnescapeString(tag.ReplaceAllString(doc, " ")))
+	return plain(html.UnescapeString(tag.ReplaceAllString(doc, "")))
 }
 
 // smart undoes the typographer's quotes and dashes so Markdown text compares to HTML text.
