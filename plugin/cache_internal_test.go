@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,5 +51,45 @@ func TestCacheBounded(t *testing.T) {
 	}
 	if code := send(first); code != http.StatusOK {
 		t.Fatalf("evicted token: status %d, want 200 after re-verification", code)
+	}
+}
+
+// TestSafeHeaders: the common names settled by one lookup on the fast path never
+// include a spelling of an identity header, also when the identity headers are
+// renamed to common names.
+func TestSafeHeaders(t *testing.T) {
+	for _, names := range [][5]string{
+		{"X-User-Id", "X-User-Login", "X-User-Name", "X-Auth-Client-Id", "X-Auth-Scopes"},
+		{"X-Real-Ip", "Accept", "X-Forwarded-User", "User-Agent", "X-Request-Id"},
+	} {
+		h := newIdentityHeaders(names)
+		for _, n := range names {
+			if h.safe[n] {
+				t.Errorf("identity header %q is in the safe set", n)
+			}
+		}
+		for n := range h.safe {
+			if h.normal[normalizeHeaderName(n)] {
+				t.Errorf("safe name %q normalises to an identity header (names %v)", n, names)
+			}
+		}
+		if got, want := len(h.safe), len(commonHeaders)-4; names[1] == "Accept" && got != want {
+			t.Errorf("renamed: %d safe names, want %d", got, want)
+		}
+		hdr := http.Header{}
+		for _, n := range names {
+			hdr[n] = []string{"spoof"}
+			hdr[strings.ToLower(n)] = []string{"spoof"}
+		}
+		hdr["Content-Type"] = []string{"application/json"}
+		h.strip(hdr)
+		for _, n := range names {
+			if hdr[n] != nil || hdr[strings.ToLower(n)] != nil {
+				t.Errorf("%q survived strip", n)
+			}
+		}
+		if hdr.Get("Content-Type") == "" {
+			t.Error("strip removed Content-Type")
+		}
 	}
 }

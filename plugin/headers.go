@@ -16,11 +16,25 @@ type identityHeaders struct {
 	lengths []bool
 	firsts  []bool
 	lasts   []bool
+	// safe holds common header names, as Go's server spells them, that normalise to
+	// no identity header: one lookup settles most of a request's headers.
+	safe map[string]bool
+}
+
+// commonHeaders are request header names seen on most requests through Traefik.
+var commonHeaders = []string{
+	"Accept", "Accept-Encoding", "Accept-Language", "Authorization", "Cache-Control",
+	"Connection", "Content-Length", "Content-Type", "Cookie", "Host", "Last-Event-Id",
+	"Mcp-Protocol-Version", "Mcp-Session-Id", "Origin", "Pragma", "Priority", "Referer",
+	"Sec-Fetch-Dest", "Sec-Fetch-Mode", "Sec-Fetch-Site", "Te", "Traceparent", "Tracestate",
+	"Upgrade", "User-Agent", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Port",
+	"X-Forwarded-Prefix", "X-Forwarded-Proto", "X-Forwarded-Server", "X-Forwarded-Uri",
+	"X-Real-Ip", "X-Request-Id",
 }
 
 func newIdentityHeaders(names [5]string) *identityHeaders {
 	h := &identityHeaders{names: names, normal: map[string]bool{},
-		lengths: make([]bool, 256), firsts: make([]bool, 256), lasts: make([]bool, 256)}
+		lengths: make([]bool, 256), firsts: make([]bool, 256), lasts: make([]bool, 256), safe: map[string]bool{}}
 	for _, n := range names {
 		nn := normalizeHeaderName(n)
 		h.normal[nn] = true
@@ -42,6 +56,11 @@ func newIdentityHeaders(names [5]string) *identityHeaders {
 			}
 		}
 	}
+	for _, n := range commonHeaders {
+		if !h.normal[normalizeHeaderName(n)] {
+			h.safe[n] = true
+		}
+	}
 	return h
 }
 
@@ -56,12 +75,19 @@ func normalizeHeaderName(name string) string {
 // "X_user_id", and keeps duplicates as several values: all are removed here.
 func (h *identityHeaders) strip(hdr http.Header) {
 	for k := range hdr {
-		if len(k) >= len(h.lengths) || !h.lengths[len(k)] || !h.firsts[k[0]] || !h.lasts[k[len(k)-1]] {
+		if h.safe[k] || len(k) >= len(h.lengths) || !h.lengths[len(k)] || !h.firsts[k[0]] || !h.lasts[k[len(k)-1]] {
 			continue
 		}
 		if h.normal[normalizeHeaderName(k)] {
 			delete(hdr, k)
 		}
+	}
+}
+
+// stripOne deletes k from hdr when it normalises to an identity header.
+func (h *identityHeaders) stripOne(hdr http.Header, k string) {
+	if len(k) < len(h.lengths) && h.lengths[len(k)] && h.firsts[k[0]] && h.lasts[k[len(k)-1]] && h.normal[normalizeHeaderName(k)] {
+		delete(hdr, k)
 	}
 }
 

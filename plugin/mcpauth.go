@@ -48,6 +48,9 @@ type Middleware struct {
 	names       []string
 	forwardAuth bool
 	revInterval int64
+	safe        map[string]bool // m.headers.safe
+	epoch       time.Time       // New's wall-clock time, without monotonic reading
+	epochNs     int64           // epoch in unix nanoseconds
 
 	// cache maps an Authorization header value ("Bearer <jwt>") to its *cacheEntry.
 	// A sync.Map costs one call per lookup, which matters under Yaegi.
@@ -60,10 +63,11 @@ type Middleware struct {
 // cacheEntry is a verified token with everything the fast path needs precomputed.
 type cacheEntry struct {
 	id       *identity
-	notAfter int64      // exp + skew, unix nanoseconds
-	ok       bool       // not denied by requiredScopes or allowedUsers
-	values   [][]string // header values, in identityHeaders.names order
-	revGen   uint64     // revocation state generation e was last found clean in; guarded by revocations.mu
+	notAfter int64       // exp + skew, unix nanoseconds
+	ok       bool        // not denied by requiredScopes or allowedUsers
+	values   [][]string  // header values, in identityHeaders.names order
+	set      http.Header // the same, by header name
+	revGen   uint64      // revocation state generation e was last found clean in; guarded by revocations.mu
 }
 
 // New validates and parses cfg once and returns the middleware. It never touches the
@@ -88,6 +92,9 @@ func New(ctx context.Context, next http.Handler, cfg *Config, name string) (http
 		forwardAuth: s.forwardAuth,
 		revInterval: s.revInterval,
 	}
+	m.safe = m.headers.safe
+	m.epoch = time.Now().Round(0)
+	m.epochNs = m.epoch.UnixNano()
 	switch {
 	case s.jwksURL != "":
 		m.remote = sharedKeys(s.jwksURL)
@@ -120,7 +127,9 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		e := v.(*cacheEntry)
-		now := time.Now().UnixNano()
+		// Wall-clock unix nanoseconds: m.epoch carries no monotonic reading, so
+		// time.Since is time.Now().UnixNano() minus a constant, in one native call.
+		now := int64(time.Since(m.epoch)) + m.epochNs
 		clean := now < e.notAfter && e.ok
 		if rv := m.rev; rv != nil && clean {
 			// revocations.check's common case, inlined: nothing changed since e was
@@ -131,15 +140,17 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			clean = quiet || !rv.check(m.ctx, m.log, e, now, m.revInterval)
 		}
 		if clean {
-			ih := m.headers
+			safe := m.safe
 			for k := range hdr {
-				// headers.strip, inlined: a call costs a frame under Yaegi.
-				if len(k) < len(ih.lengths) && ih.lengths[len(k)] && ih.firsts[k[0]] && ih.lasts[k[len(k)-1]] && ih.normal[normalizeHeaderName(k)] {
-					delete(hdr, k)
+				// Most names are settled by one lookup; the rest go through strip's
+				// filters. Kept tiny: every expression here is a frame slot that
+				// Yaegi allocates on each call.
+				if !safe[k] {
+					m.headers.stripOne(hdr, k)
 				}
 			}
-			for i := 0; i < 5; i++ {
-				hdr[m.names[i]] = e.values[i]
+			for k, vs := range e.set {
+				hdr[k] = vs
 			}
 			if !m.forwardAuth {
 				delete(hdr, "Authorization")
@@ -252,6 +263,10 @@ func (m *Middleware) authenticate(header, token string, now int64, cached bool) 
 	}
 	e := &cacheEntry{id: id, notAfter: (id.exp + m.s.skew) * 1e9, ok: id.denied == "",
 		values: [][]string{{id.sub}, {id.login}, {id.name}, {id.clientID}, {id.scope}}}
+	e.set = http.Header{}
+	for i, n := range m.names {
+		e.set[n] = e.values[i]
+	}
 	if _, loaded := m.cache.LoadOrStore(header, e); !loaded {
 		m.remember(header)
 	}
