@@ -59,17 +59,18 @@ var b64 = base64.RawURLEncoding.Strict()
 
 // verify checks token completely (structure, alg, key, signature, typ, iss, aud, time
 // claims, claim types) at unix time now (seconds) and returns its identity. It does
-// not look at revocation. Keys come from s.inlineKeys or remote (jwksURL).
+// not look at revocation. Keys come from s.inlineKeys or remote (jwksURL); jku, x5u
+// and jwk headers are never read. RS256, the common case, is verified inline; under
+// Yaegi every call allocates its callee's whole frame.
 func (s *settings) verify(ctx context.Context, remote *remoteKeys, token string, now int64) (*identity, error) {
 	if len(token) > maxTokenBytes {
 		return nil, errTooLarge
 	}
-	dot1 := strings.IndexByte(token, '.')
-	dot2 := strings.LastIndexByte(token, '.')
-	if dot1 < 0 || dot2 == dot1 || strings.IndexByte(token[dot1+1:dot2], '.') >= 0 {
+	parts := strings.SplitN(token, ".", 4)
+	if len(parts) != 3 {
 		return nil, errMalformed
 	}
-	hb, err := b64.DecodeString(token[:dot1])
+	hb, err := b64.DecodeString(parts[0])
 	var hdr map[string]interface{}
 	if err != nil || json.Unmarshal(hb, &hdr) != nil {
 		return nil, errMalformed
@@ -87,14 +88,44 @@ func (s *settings) verify(ctx context.Context, remote *remoteKeys, token string,
 	if crit, ok := hdr["crit"]; ok && crit != nil {
 		return nil, errCritical
 	}
-	sig, err := b64.DecodeString(token[dot2+1:])
+	sig, err := b64.DecodeString(parts[2])
 	if err != nil {
 		return nil, errMalformed
 	}
-	if err := s.checkSignature(ctx, remote, hdr, alg, token[:dot2], sig); err != nil {
+	signingInput := token[:len(parts[0])+1+len(parts[1])]
+	if alg == algHS256 {
+		err = s.checkHMAC(signingInput, sig)
+	} else {
+		kid, _ := hdr["kid"].(string)
+		k := s.inlineKeys[kid]
+		if remote != nil {
+			// remoteKeys.key's common case, inlined.
+			remote.mu.Lock()
+			k = remote.keys[kid]
+			remote.mu.Unlock()
+			if k == nil {
+				k, err = remote.key(ctx, kid)
+			}
+		}
+		switch {
+		case err != nil:
+		case k == nil:
+			err = errUnknownKey
+		case k.alg != alg:
+			err = errAlgorithm
+		case alg == algRS256:
+			digest := sha256.Sum256([]byte(signingInput))
+			if rsa.VerifyPKCS1v15(k.rsa, crypto.SHA256, digest[:], sig) != nil {
+				err = errSignature
+			}
+		default:
+			err = checkES256(k, signingInput, sig)
+		}
+	}
+	if err != nil {
 		return nil, err
 	}
-	pb, err := b64.DecodeString(token[dot1+1 : dot2])
+	pb, err := b64.DecodeString(parts[1])
 	var claims map[string]interface{}
 	if err != nil || json.Unmarshal(pb, &claims) != nil {
 		return nil, errMalformed
@@ -102,44 +133,19 @@ func (s *settings) verify(ctx context.Context, remote *remoteKeys, token string,
 	return s.checkClaims(claims, now)
 }
 
-// checkSignature verifies sig over signingInput. jku, x5u and jwk headers are never
-// read: keys come only from the configured set, by kid.
-func (s *settings) checkSignature(ctx context.Context, remote *remoteKeys, hdr map[string]interface{}, alg, signingInput string, sig []byte) error {
-	if alg == algHS256 {
-		mac := hmac.New(sha256.New, s.hmacKey)
-		mac.Write([]byte(signingInput))
-		if !hmac.Equal(mac.Sum(nil), sig) {
-			return errSignature
-		}
-		return nil
+// checkHMAC verifies an HS256 signature in constant time.
+func (s *settings) checkHMAC(signingInput string, sig []byte) error {
+	mac := hmac.New(sha256.New, s.hmacKey)
+	mac.Write([]byte(signingInput))
+	if !hmac.Equal(mac.Sum(nil), sig) {
+		return errSignature
 	}
-	kid, _ := hdr["kid"].(string)
-	k := s.inlineKeys[kid]
-	if remote != nil {
-		// remoteKeys.key's common case, inlined to save a call under Yaegi.
-		remote.mu.Lock()
-		k = remote.keys[kid]
-		remote.mu.Unlock()
-		if k == nil {
-			var err error
-			if k, err = remote.key(ctx, kid); err != nil {
-				return err
-			}
-		}
-	}
-	if k == nil {
-		return errUnknownKey
-	}
-	if k.alg != alg {
-		return errAlgorithm
-	}
+	return nil
+}
+
+// checkES256 verifies a raw r||s P-256 signature.
+func checkES256(k *publicKey, signingInput string, sig []byte) error {
 	digest := sha256.Sum256([]byte(signingInput))
-	if alg == algRS256 {
-		if rsa.VerifyPKCS1v15(k.rsa, crypto.SHA256, digest[:], sig) != nil {
-			return errSignature
-		}
-		return nil
-	}
 	if len(sig) != 64 || !ecdsa.Verify(k.ec, digest[:], new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])) {
 		return errSignature
 	}

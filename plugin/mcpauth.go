@@ -65,7 +65,6 @@ type cacheEntry struct {
 	id       *identity
 	notAfter int64       // exp + skew, unix nanoseconds
 	ok       bool        // not denied by requiredScopes or allowedUsers
-	values   [][]string  // header values, in identityHeaders.names order
 	set      http.Header // the same, by header name
 	revGen   uint64      // revocation state generation e was last found clean in; guarded by revocations.mu
 }
@@ -198,7 +197,10 @@ func (m *Middleware) serveFull(w http.ResponseWriter, r *http.Request) {
 
 // serveToken authenticates the request's one Authorization value and passes the
 // request on or refuses it. ServeHTTP calls it directly (cached false) for a token it
-// has not seen when nothing else about the request needs serveFull's checks.
+// has not seen when nothing else about the request needs serveFull's checks; cached
+// true makes it look in the cache first. A token not cached or expired there is
+// verified and cached. (One function, not three: under Yaegi every call allocates
+// its callee's whole frame.)
 func (m *Middleware) serveToken(w http.ResponseWriter, r *http.Request, header string, cached bool) {
 	token := ""
 	if len(header) > 7 && header[:7] == "Bearer " && header[7] != ' ' && header[len(header)-1] != ' ' {
@@ -210,13 +212,25 @@ func (m *Middleware) serveToken(w http.ResponseWriter, r *http.Request, header s
 			return
 		}
 	}
-	now := time.Now().UnixNano()
-	e, err := m.authenticate(header, token, now, cached)
-	if err == nil && m.rev != nil && m.rev.check(m.ctx, m.log, e, now, m.revInterval) {
-		err = errRevoked
+	now := int64(time.Since(m.epoch)) + m.epochNs
+	var e *cacheEntry
+	if cached {
+		e = m.cachedEntry(header, now)
 	}
-	if err != nil {
-		m.refuse(w, err)
+	if e == nil {
+		id, err := m.s.verify(m.ctx, m.remote, token, now/1e9)
+		if err != nil {
+			m.refuse(w, err)
+			return
+		}
+		e = &cacheEntry{id: id, notAfter: (id.exp + m.s.skew) * 1e9, ok: id.denied == "", set: http.Header{
+			m.names[0]: {id.sub}, m.names[1]: {id.login}, m.names[2]: {id.name}, m.names[3]: {id.clientID}, m.names[4]: {id.scope}}}
+		if _, loaded := m.cache.LoadOrStore(header, e); !loaded {
+			m.remember(header)
+		}
+	}
+	if m.rev != nil && m.rev.check(m.ctx, m.log, e, now, m.revInterval) {
+		m.refuse(w, errRevoked)
 		return
 	}
 	if !e.ok {
@@ -225,13 +239,28 @@ func (m *Middleware) serveToken(w http.ResponseWriter, r *http.Request, header s
 	}
 	hdr := r.Header
 	m.headers.strip(hdr)
-	for i := 0; i < 5; i++ {
-		hdr[m.names[i]] = e.values[i]
+	for k, vs := range e.set {
+		hdr[k] = vs
 	}
 	if !m.forwardAuth {
 		delete(hdr, "Authorization")
 	}
 	m.next.ServeHTTP(w, r)
+}
+
+// cachedEntry returns the unexpired cache entry for the Authorization value header,
+// or nil; an expired entry is deleted (its ring slot is recycled in turn).
+func (m *Middleware) cachedEntry(header string, now int64) *cacheEntry {
+	v, ok := m.cache.Load(header)
+	if !ok {
+		return nil
+	}
+	e := v.(*cacheEntry)
+	if now < e.notAfter {
+		return e
+	}
+	m.cache.Delete(header)
+	return nil
 }
 
 // refuse answers a token that failed verification or was revoked.
@@ -242,35 +271,6 @@ func (m *Middleware) refuse(w http.ResponseWriter, err error) {
 		return
 	}
 	m.fail(w, http.StatusUnauthorized, "invalid_token", err.Error())
-}
-
-// authenticate returns the cache entry of token (from the Authorization value
-// header), verifying and caching it when it is not cached or expired. now is in unix
-// nanoseconds; cached false says the caller already found no entry.
-func (m *Middleware) authenticate(header, token string, now int64, cached bool) (*cacheEntry, error) {
-	if cached {
-		if v, ok := m.cache.Load(header); ok {
-			e := v.(*cacheEntry)
-			if now < e.notAfter {
-				return e, nil
-			}
-			m.cache.Delete(header) // expired; its ring slot is recycled in turn
-		}
-	}
-	id, err := m.s.verify(m.ctx, m.remote, token, now/1e9)
-	if err != nil {
-		return nil, err
-	}
-	e := &cacheEntry{id: id, notAfter: (id.exp + m.s.skew) * 1e9, ok: id.denied == "",
-		values: [][]string{{id.sub}, {id.login}, {id.name}, {id.clientID}, {id.scope}}}
-	e.set = http.Header{}
-	for i, n := range m.names {
-		e.set[n] = e.values[i]
-	}
-	if _, loaded := m.cache.LoadOrStore(header, e); !loaded {
-		m.remember(header)
-	}
-	return e, nil
 }
 
 // remember records a new cache key and evicts the oldest when the cache is full:
