@@ -41,12 +41,16 @@ func TestCacheBounded(t *testing.T) {
 			t.Fatalf("token %d: status %d", i, code)
 		}
 	}
-	n := 0
-	m.cache.Range(func(_, _ interface{}) bool { n++; return true })
+	m.cacheMu.RLock()
+	n := len(m.cache)
+	m.cacheMu.RUnlock()
 	if n != maxCachedTokens || len(m.ring) != maxCachedTokens {
 		t.Fatalf("cache holds %d entries, ring %d, want %d", n, len(m.ring), maxCachedTokens)
 	}
-	if _, ok := m.cache.Load("Bearer " + first); ok {
+	m.cacheMu.RLock()
+	_, ok := m.cache["Bearer "+first]
+	m.cacheMu.RUnlock()
+	if ok {
 		t.Fatalf("the oldest token is still cached after %d newer ones", maxCachedTokens+49)
 	}
 	if code := send(first); code != http.StatusOK {
