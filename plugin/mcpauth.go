@@ -64,10 +64,10 @@ type Middleware struct {
 // cacheEntry is a verified token with everything the fast path needs precomputed.
 type cacheEntry struct {
 	id       *identity
-	notAfter int64       // exp + skew, unix nanoseconds
-	ok       bool        // not denied by requiredScopes or allowedUsers
-	set      http.Header // the same, by header name
-	revGen   uint64      // revocation state generation e was last found clean in; guarded by revocations.mu
+	notAfter int64      // exp + skew, unix nanoseconds
+	ok       bool       // not denied by requiredScopes or allowedUsers
+	values   [][]string // identity header values, in Middleware.names order
+	revGen   uint64     // revocation state generation e was last found clean in; guarded by revocations.mu
 }
 
 // New validates and parses cfg once and returns the middleware. It never touches the
@@ -151,8 +151,8 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 					m.headers.stripOne(hdr, k)
 				}
 			}
-			for k, vs := range e.set {
-				hdr[k] = vs
+			for i := 0; i < 5; i++ {
+				hdr[m.names[i]] = e.values[i]
 			}
 			if !m.forwardAuth {
 				delete(hdr, "Authorization")
@@ -226,8 +226,8 @@ func (m *Middleware) serveToken(w http.ResponseWriter, r *http.Request, header s
 			m.refuse(w, err)
 			return
 		}
-		e = &cacheEntry{id: id, notAfter: (id.exp + m.s.skew) * 1e9, ok: id.denied == "", set: http.Header{
-			m.names[0]: {id.sub}, m.names[1]: {id.login}, m.names[2]: {id.name}, m.names[3]: {id.clientID}, m.names[4]: {id.scope}}}
+		e = &cacheEntry{id: id, notAfter: (id.exp + m.s.skew) * 1e9, ok: id.denied == "",
+			values: [][]string{{id.sub}, {id.login}, {id.name}, {id.clientID}, {id.scope}}}
 		m.store(header, e)
 	}
 	if m.rev != nil && m.rev.check(m.ctx, m.log, e, now, m.revInterval) {
@@ -240,8 +240,8 @@ func (m *Middleware) serveToken(w http.ResponseWriter, r *http.Request, header s
 	}
 	hdr := r.Header
 	m.headers.strip(hdr)
-	for k, vs := range e.set {
-		hdr[k] = vs
+	for i := 0; i < 5; i++ {
+		hdr[m.names[i]] = e.values[i]
 	}
 	if !m.forwardAuth {
 		delete(hdr, "Authorization")
