@@ -44,7 +44,7 @@ type Middleware struct {
 	fast bool
 	// Copies of settings the fast path reads: under Yaegi each selector in a chain
 	// such as m.s.prmPaths[0] costs a frame slot on every call.
-	prm0, prm1  string
+	prm         map[string]bool // the metadata paths: one lookup, cheaper than two string comparisons
 	names       []string
 	forwardAuth bool
 	revInterval int64
@@ -86,12 +86,11 @@ func New(ctx context.Context, next http.Handler, cfg *Config, name string) (http
 		log:         slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("plugin", "mcpauth", "middleware", name),
 		ctx:         ctx,
 		fast:        !s.corsAll && len(s.corsOrigins) == 0,
-		prm0:        s.prmPaths[0],
-		prm1:        s.prmPaths[1],
 		names:       s.headerNames[:],
 		forwardAuth: s.forwardAuth,
 		revInterval: s.revInterval,
 		cache:       map[string]*cacheEntry{},
+		prm:         map[string]bool{s.prmPaths[0]: true, s.prmPaths[1]: true},
 	}
 	m.safe = m.headers.safe
 	m.epoch = time.Now().Round(0)
@@ -120,8 +119,7 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Anything serveFull treats differently leaves the fast path: duplicate headers,
 	// query strings (access_token), OPTIONS (preflights), CORS requests, metadata
 	// paths, unknown, expired, refused or revoked tokens.
-	if len(auth) == 1 && u.RawQuery == "" && r.Method != http.MethodOptions && (m.fast || hdr["Origin"] == nil) &&
-		u.Path != m.prm0 && u.Path != m.prm1 {
+	if len(auth) == 1 && u.RawQuery == "" && r.Method != "OPTIONS" && (m.fast || hdr["Origin"] == nil) && !m.prm[u.Path] {
 		m.cacheMu.RLock()
 		e := m.cache[auth[0]]
 		m.cacheMu.RUnlock()
