@@ -7,27 +7,15 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/keys"
 	"github.com/mcp-oauth-gateway/gateway/internal/redistest"
+	"github.com/mcp-oauth-gateway/gateway/internal/syncbuf"
 )
 
 func TestMain(m *testing.M) { redistest.Main(m) }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func testEnv(t *testing.T) map[string]string {
 	return map[string]string{
@@ -46,7 +34,7 @@ func getenv(m map[string]string) func(string) string { return func(k string) str
 func TestServe(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, nil, getenv(testEnv(t)), out) }()
 

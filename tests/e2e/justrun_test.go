@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mcp-oauth-gateway/gateway/internal/syncbuf"
 )
 
 // freePortRange finds n consecutive free loopback ports (the layout of `just run`:
@@ -41,24 +43,6 @@ func freePortRange(t *testing.T, n int) int {
 	return 0
 }
 
-// lockedBuffer collects a process's output while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestJustRun runs the `just run` program itself, on a fresh machine's terms: no
 // GitHub credentials (so the labelled local development login), its own state and
 // log directories. The official Go SDK client completes the OAuth flow against it on
@@ -77,7 +61,7 @@ func TestJustRun(t *testing.T) {
 		}
 	}
 	cmd.Env = env
-	out := &lockedBuffer{}
+	out := &syncbuf.Buffer{}
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	running := make(chan struct{})

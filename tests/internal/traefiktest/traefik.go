@@ -1,7 +1,6 @@
 package traefiktest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -10,10 +9,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mcp-oauth-gateway/gateway/internal/syncbuf"
 )
 
 // Options configures one Traefik process.
@@ -49,7 +49,7 @@ type Traefik struct {
 	Dir string
 
 	cmd  *exec.Cmd
-	logs *syncBuffer
+	logs *syncbuf.Buffer
 	done chan struct{}
 }
 
@@ -132,7 +132,7 @@ global:
 		URL:  fmt.Sprintf("http://127.0.0.1:%d", port),
 		Addr: fmt.Sprintf("127.0.0.1:%d", port),
 		Dir:  dir,
-		logs: &syncBuffer{},
+		logs: &syncbuf.Buffer{},
 		done: make(chan struct{}),
 	}
 	tr.WriteDynamic(t, opts.Dynamic)
@@ -246,21 +246,4 @@ func (tr *Traefik) WaitLog(ctx context.Context, s string) bool {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
