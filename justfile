@@ -31,9 +31,10 @@ lint:
     echo "lint: gofmt and go vet clean"
 
 # Tests of the root module's shared packages (internal/: Redis harness, GitHub stand-in,
-# JWT vectors, local stack, client tooling, .env editing).
+# JWT vectors, local stack, client tooling, .env editing) and of the CI scripts (tests/scripts).
 test-core: deps-redis
     go test -race -count=1 ./internal/...
+    cd tests && go test -count=1 ./scripts/
 
 # Build every binary into ./bin.
 build:
