@@ -37,6 +37,9 @@ type Options struct {
 	// Port is the web entry point's loopback port; 0 picks a free one. Set it when
 	// the configuration must name Traefik's own URL (a resource URL, say).
 	Port int
+	// Static is appended to the generated static configuration (YAML top-level keys
+	// that it does not set itself: api, metrics, a second entry point…).
+	Static string
 }
 
 // Traefik is a running Traefik.
@@ -125,6 +128,7 @@ global:
     mcpauth:
       moduleName: ` + ModuleName + "\n"
 	}
+	static += opts.Static
 	if err := os.WriteFile(filepath.Join(dir, "traefik.yml"), []byte(static), 0o644); err != nil {
 		t.Fatal(err)
 	}
