@@ -41,15 +41,15 @@ func TestCacheBounded(t *testing.T) {
 			t.Fatalf("token %d: status %d", i, code)
 		}
 	}
-	m.cacheMu.RLock()
+	m.mu.RLock()
 	n := len(m.cache)
-	m.cacheMu.RUnlock()
+	m.mu.RUnlock()
 	if n != maxCachedTokens || len(m.ring) != maxCachedTokens {
 		t.Fatalf("cache holds %d entries, ring %d, want %d", n, len(m.ring), maxCachedTokens)
 	}
-	m.cacheMu.RLock()
+	m.mu.RLock()
 	_, ok := m.cache["Bearer "+first]
-	m.cacheMu.RUnlock()
+	m.mu.RUnlock()
 	if ok {
 		t.Fatalf("the oldest token is still cached after %d newer ones", maxCachedTokens+49)
 	}
@@ -86,7 +86,7 @@ func TestSafeHeaders(t *testing.T) {
 			hdr[strings.ToLower(n)] = []string{"spoof"}
 		}
 		hdr["Content-Type"] = []string{"application/json"}
-		h.strip(hdr)
+		stripIdentity(h, hdr)
 		for _, n := range names {
 			if hdr[n] != nil || hdr[strings.ToLower(n)] != nil {
 				t.Errorf("%q survived strip", n)

@@ -7,17 +7,17 @@ import (
 
 // challenge answers a request without a Bearer token: 401 pointing at the metadata
 // (RFC 9728 §5.1), with the scope to ask for when the route requires some.
-func (m *Middleware) challenge(w http.ResponseWriter) {
+func challenge(m *Middleware, w http.ResponseWriter) {
 	v := `Bearer resource_metadata="` + m.s.prmURL + `"`
 	if m.s.scopeParam != "" {
 		v += `, scope="` + m.s.scopeParam + `"`
 	}
-	m.writeError(w, http.StatusUnauthorized, v, "unauthorized", "a Bearer access token is required")
+	writeError(m, w, http.StatusUnauthorized, v, "unauthorized", "a Bearer access token is required")
 }
 
 // fail answers with an RFC 6750 error. desc comes from this package's fixed error
 // messages, never from the request, so it needs no escaping.
-func (m *Middleware) fail(w http.ResponseWriter, status int, code, desc string) {
+func fail(m *Middleware, w http.ResponseWriter, status int, code, desc string) {
 	v := `Bearer resource_metadata="` + m.s.prmURL + `", error="` + code + `", error_description="` + desc + `"`
 	if code == "insufficient_scope" && m.s.scopeParam != "" {
 		v += `, scope="` + m.s.scopeParam + `"`
@@ -26,10 +26,10 @@ func (m *Middleware) fail(w http.ResponseWriter, status int, code, desc string) 
 		w.Header().Set("Retry-After", "5")
 		v = ""
 	}
-	m.writeError(w, status, v, code, desc)
+	writeError(m, w, status, v, code, desc)
 }
 
-func (m *Middleware) writeError(w http.ResponseWriter, status int, challenge, code, desc string) {
+func writeError(m *Middleware, w http.ResponseWriter, status int, challenge, code, desc string) {
 	h := w.Header()
 	if challenge != "" {
 		h.Set("WWW-Authenticate", challenge)
@@ -42,7 +42,7 @@ func (m *Middleware) writeError(w http.ResponseWriter, status int, challenge, co
 }
 
 // serveMetadata serves the RFC 9728 document. It is public, so any origin may read it.
-func (m *Middleware) serveMetadata(w http.ResponseWriter, r *http.Request) {
+func serveMetadata(m *Middleware, w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Access-Control-Allow-Origin", "*")
 	switch r.Method {
@@ -54,7 +54,7 @@ func (m *Middleware) serveMetadata(w http.ResponseWriter, r *http.Request) {
 		return
 	default:
 		h.Set("Allow", "GET, HEAD, OPTIONS")
-		m.writeError(w, http.StatusMethodNotAllowed, "", "invalid_request", "method not allowed")
+		writeError(m, w, http.StatusMethodNotAllowed, "", "invalid_request", "method not allowed")
 		return
 	}
 	h.Set("Content-Type", "application/json")
@@ -68,7 +68,7 @@ func (m *Middleware) serveMetadata(w http.ResponseWriter, r *http.Request) {
 
 // corsOrigin returns the request's Origin when it is allowed, and then marks the
 // response readable by it, exposing what MCP clients need to read.
-func (m *Middleware) corsOrigin(w http.ResponseWriter, r *http.Request) string {
+func corsOrigin(m *Middleware, w http.ResponseWriter, r *http.Request) string {
 	o := r.Header.Get("Origin")
 	if o == "" || (!m.s.corsAll && !m.s.corsOrigins[o]) {
 		return ""
@@ -83,7 +83,7 @@ func (m *Middleware) corsOrigin(w http.ResponseWriter, r *http.Request) string {
 // servePreflight answers a CORS preflight at the edge: it carries no token, so it
 // must never reach the MCP service. Allowed origins get the CORS grant; others get a
 // bare 204 that the browser treats as a refusal.
-func (m *Middleware) servePreflight(w http.ResponseWriter, origin string) {
+func servePreflight(m *Middleware, w http.ResponseWriter, origin string) {
 	h := w.Header()
 	if origin != "" {
 		h.Set("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS")

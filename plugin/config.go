@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -112,11 +113,15 @@ type settings struct {
 	forwardAuth    bool
 	headerNames    [5]string // canonical names, in defaultHeaders order
 	prmPaths       [2]string
+	resourcePath   string // the resource URL's path ("/" when empty): the fast path's only path
 	prmURL         string
 	prmBody        []byte
 	scopeParam     string
 	corsAll        bool
 	corsOrigins    map[string]bool
+
+	knownMu      sync.Mutex
+	knownHeaders map[string]*jwtHeader // header segments of verified tokens (verify)
 }
 
 // parseConfig validates cfg, collecting every problem before failing.
@@ -127,9 +132,10 @@ func parseConfig(cfg *Config) (*settings, error) {
 	var p problems
 	bad := p.add
 	s := &settings{
-		audiences:   map[string]bool{},
-		algorithms:  map[string]bool{},
-		corsOrigins: map[string]bool{},
+		audiences:    map[string]bool{},
+		algorithms:   map[string]bool{},
+		corsOrigins:  map[string]bool{},
+		knownHeaders: map[string]*jwtHeader{},
 	}
 
 	s.issuer = cfg.Issuer
@@ -331,6 +337,13 @@ func (s *settings) setPRM(res *url.URL) {
 	s.prmPaths[0] = wk
 	s.prmPaths[1] = wk + p
 	s.prmURL = res.Scheme + "://" + res.Host + wk + p
+	s.resourcePath = res.Path
+	if s.resourcePath == "" {
+		s.resourcePath = "/"
+	}
+	if s.resourcePath == s.prmPaths[0] || s.resourcePath == s.prmPaths[1] {
+		s.resourcePath = "" // never leave the metadata paths to the fast path
+	}
 }
 
 func checkHTTPURL(raw string) error {

@@ -72,31 +72,20 @@ func normalizeHeaderName(name string) string {
 
 // strip removes every header whose normalised name is an identity header. Go's
 // server canonicalises "x-user-id" to "X-User-Id" but leaves "X_User_Id" as
-// "X_user_id", and keeps duplicates as several values: all are removed here.
-func (h *identityHeaders) strip(hdr http.Header) {
+// "X_user_id", and keeps duplicates as several values: all are removed here. Most
+// names are settled by the one lookup in safe. ServeHTTP's fast path inlines this
+// loop (under Yaegi a call costs the callee's whole frame).
+func stripIdentity(h *identityHeaders, hdr http.Header) {
 	for k := range hdr {
-		if h.safe[k] || len(k) >= len(h.lengths) || !h.lengths[len(k)] || !h.firsts[k[0]] || !h.lasts[k[len(k)-1]] {
-			continue
-		}
-		if h.normal[normalizeHeaderName(k)] {
-			delete(hdr, k)
+		if !h.safe[k] {
+			stripOne(h, hdr, k)
 		}
 	}
 }
 
 // stripOne deletes k from hdr when it normalises to an identity header.
-func (h *identityHeaders) stripOne(hdr http.Header, k string) {
+func stripOne(h *identityHeaders, hdr http.Header, k string) {
 	if len(k) < len(h.lengths) && h.lengths[len(k)] && h.firsts[k[0]] && h.lasts[k[len(k)-1]] && h.normal[normalizeHeaderName(k)] {
 		delete(hdr, k)
 	}
-}
-
-// set injects the identity. Values were checked for control characters when the
-// token was verified.
-func (h *identityHeaders) set(hdr http.Header, id *identity) {
-	hdr[h.names[0]] = []string{id.sub}
-	hdr[h.names[1]] = []string{id.login}
-	hdr[h.names[2]] = []string{id.name}
-	hdr[h.names[3]] = []string{id.clientID}
-	hdr[h.names[4]] = []string{id.scope}
 }

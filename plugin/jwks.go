@@ -159,7 +159,7 @@ func sharedKeys(url string) *remoteKeys {
 // fetch attempt is older than jwksRefetchEvery. ctx bounds the fetch (the
 // middleware's lifetime, not the request's: one impatient client must not abort a
 // fetch others wait on).
-func (rk *remoteKeys) key(ctx context.Context, kid string) (*publicKey, error) {
+func remoteKey(ctx context.Context, rk *remoteKeys, kid string) (*publicKey, error) {
 	rk.mu.Lock()
 	k := rk.keys[kid]
 	rk.mu.Unlock()

@@ -57,12 +57,24 @@ type identity struct {
 
 var b64 = base64.RawURLEncoding.Strict()
 
+// jwtHeader is what verify uses of a JOSE header that passed its checks.
+type jwtHeader struct {
+	alg, kid string
+}
+
+// maxKnownHeaders bounds settings.knownHeaders. Only headers of tokens whose
+// signature verified enter it (one per signing key in practice), so attackers
+// cannot fill it.
+const maxKnownHeaders = 16
+
 // verify checks token completely (structure, alg, key, signature, typ, iss, aud, time
 // claims, claim types) at unix time now (seconds) and returns its identity. It does
 // not look at revocation. Keys come from s.inlineKeys or remote (jwksURL); jku, x5u
-// and jwk headers are never read. RS256, the common case, is verified inline; under
-// Yaegi every call allocates its callee's whole frame.
-func (s *settings) verify(ctx context.Context, remote *remoteKeys, token string, now int64) (*identity, error) {
+// and jwk headers are never read. A header segment seen on a token that verified is
+// remembered, so the tokens of one signing key (all with the same header bytes)
+// skip its decoding. RS256, the common case, is verified inline; under Yaegi every
+// call allocates its callee's whole frame.
+func verifyToken(ctx context.Context, s *settings, remote *remoteKeys, token string, now int64) (*identity, error) {
 	if len(token) > maxTokenBytes {
 		return nil, errTooLarge
 	}
@@ -70,41 +82,33 @@ func (s *settings) verify(ctx context.Context, remote *remoteKeys, token string,
 	if len(parts) != 3 {
 		return nil, errMalformed
 	}
-	hb, err := b64.DecodeString(parts[0])
-	var hdr map[string]interface{}
-	if err != nil || json.Unmarshal(hb, &hdr) != nil {
-		return nil, errMalformed
-	}
-	alg, _ := hdr["alg"].(string)
-	typ, _ := hdr["typ"].(string)
-	// typ per RFC 9068 (media types compare case-insensitively); no critical
-	// extensions, as this verifier implements none.
-	if !s.algorithms[alg] {
-		return nil, errAlgorithm
-	}
-	if typ != "at+jwt" && !strings.EqualFold(typ, "at+jwt") && !strings.EqualFold(typ, "application/at+jwt") {
-		return nil, errType
-	}
-	if crit, ok := hdr["crit"]; ok && crit != nil {
-		return nil, errCritical
+	s.knownMu.Lock()
+	hd := s.knownHeaders[parts[0]]
+	s.knownMu.Unlock()
+	known := hd != nil
+	var err error
+	if !known {
+		if hd, err = parseHeader(s, parts[0]); err != nil {
+			return nil, err
+		}
 	}
 	sig, err := b64.DecodeString(parts[2])
 	if err != nil {
 		return nil, errMalformed
 	}
 	signingInput := token[:len(parts[0])+1+len(parts[1])]
+	alg := hd.alg
 	if alg == algHS256 {
-		err = s.checkHMAC(signingInput, sig)
+		err = checkHMAC(s, signingInput, sig)
 	} else {
-		kid, _ := hdr["kid"].(string)
-		k := s.inlineKeys[kid]
+		k := s.inlineKeys[hd.kid]
 		if remote != nil {
 			// remoteKeys.key's common case, inlined.
 			remote.mu.Lock()
-			k = remote.keys[kid]
+			k = remote.keys[hd.kid]
 			remote.mu.Unlock()
 			if k == nil {
-				k, err = remote.key(ctx, kid)
+				k, err = remoteKey(ctx, remote, hd.kid)
 			}
 		}
 		switch {
@@ -125,16 +129,47 @@ func (s *settings) verify(ctx context.Context, remote *remoteKeys, token string,
 	if err != nil {
 		return nil, err
 	}
+	if !known {
+		s.knownMu.Lock()
+		if len(s.knownHeaders) < maxKnownHeaders {
+			s.knownHeaders[parts[0]] = hd
+		}
+		s.knownMu.Unlock()
+	}
 	pb, err := b64.DecodeString(parts[1])
 	var claims map[string]interface{}
 	if err != nil || json.Unmarshal(pb, &claims) != nil {
 		return nil, errMalformed
 	}
-	return s.checkClaims(claims, now)
+	return checkClaims(s, claims, now)
+}
+
+// parseHeader decodes and checks a JOSE header segment: alg in the allow-list, typ
+// at+jwt per RFC 9068 (media types compare case-insensitively), no critical
+// extensions (this verifier implements none).
+func parseHeader(s *settings, segment string) (*jwtHeader, error) {
+	hb, err := b64.DecodeString(segment)
+	var hdr map[string]interface{}
+	if err != nil || json.Unmarshal(hb, &hdr) != nil {
+		return nil, errMalformed
+	}
+	alg, _ := hdr["alg"].(string)
+	typ, _ := hdr["typ"].(string)
+	if !s.algorithms[alg] {
+		return nil, errAlgorithm
+	}
+	if typ != "at+jwt" && !strings.EqualFold(typ, "at+jwt") && !strings.EqualFold(typ, "application/at+jwt") {
+		return nil, errType
+	}
+	if crit, ok := hdr["crit"]; ok && crit != nil {
+		return nil, errCritical
+	}
+	kid, _ := hdr["kid"].(string)
+	return &jwtHeader{alg: alg, kid: kid}, nil
 }
 
 // checkHMAC verifies an HS256 signature in constant time.
-func (s *settings) checkHMAC(signingInput string, sig []byte) error {
+func checkHMAC(s *settings, signingInput string, sig []byte) error {
 	mac := hmac.New(sha256.New, s.hmacKey)
 	mac.Write([]byte(signingInput))
 	if !hmac.Equal(mac.Sum(nil), sig) {
@@ -155,11 +190,11 @@ func checkES256(k *publicKey, signingInput string, sig []byte) error {
 // checkClaims validates the RFC 9068 claims and builds the identity. Numeric dates
 // must be JSON numbers (fractions truncate, as jwt/v5 compares at second precision);
 // exp and iat are required, nbf optional.
-func (s *settings) checkClaims(c map[string]interface{}, now int64) (*identity, error) {
+func checkClaims(s *settings, c map[string]interface{}, now int64) (*identity, error) {
 	if iss, _ := c["iss"].(string); iss != s.issuer || iss == "" {
 		return nil, errIssuer
 	}
-	if !s.audienceOK(c["aud"]) {
+	if !audienceOK(s, c["aud"]) {
 		return nil, errAudience
 	}
 	expF, okExp := c["exp"].(float64)
@@ -190,7 +225,7 @@ func (s *settings) checkClaims(c map[string]interface{}, now int64) (*identity, 
 		return nil, errControlChars
 	}
 	if len(s.requiredScopes) > 0 || !s.allowAllUsers {
-		id.denied = s.deny(id)
+		id.denied = deny(s, id)
 	}
 	return id, nil
 }
@@ -213,7 +248,7 @@ func optionalStrings(c map[string]interface{}, id *identity) bool {
 	return true
 }
 
-func (s *settings) audienceOK(v interface{}) bool {
+func audienceOK(s *settings, v interface{}) bool {
 	switch aud := v.(type) {
 	case string:
 		return s.audiences[aud]
@@ -248,7 +283,7 @@ func hasControl(s string) bool {
 }
 
 // deny applies requiredScopes and allowedUsers.
-func (s *settings) deny(id *identity) string {
+func deny(s *settings, id *identity) string {
 	if len(s.requiredScopes) > 0 {
 		have := " " + id.scope + " "
 		for _, sc := range s.requiredScopes {

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
@@ -39,12 +40,10 @@ type Middleware struct {
 	// it is the lifetime of this instance and bounds the fetches it starts on behalf
 	// of all requests (a request's own context would let one client abort them).
 	ctx context.Context
-	// fast is false when CORS is configured: requests with an Origin then need the
-	// per-request work of serveFull.
-	fast bool
 	// Copies of settings the fast path reads: under Yaegi each selector in a chain
-	// such as m.s.prmPaths[0] costs a frame slot on every call.
-	prm         map[string]bool // the metadata paths: one lookup, cheaper than two string comparisons
+	// such as m.s.resource costs a frame slot on every call.
+	fastPath    string // the resource URL's path: the only path the fast path takes
+	noCORS      bool   // no corsAllowedOrigins: requests with an Origin may take the fast path
 	names       []string
 	forwardAuth bool
 	revInterval int64
@@ -52,22 +51,31 @@ type Middleware struct {
 	epoch       time.Time       // New's wall-clock time, without monotonic reading
 	epochNs     int64           // epoch in unix nanoseconds
 
+	// mu guards the verified-token cache and this instance's view of the revocation
+	// state, so that the fast path takes one read lock for both.
+	mu sync.RWMutex
 	// cache maps an Authorization header value ("Bearer <jwt>") to its entry. A
-	// plain map under a RWMutex: measured under Yaegi, cheaper per lookup than a
-	// sync.Map and the type assertion its interface{} values need.
-	cacheMu sync.RWMutex // guards cache, ring and ringPos
+	// plain map: measured under Yaegi, cheaper per lookup than a sync.Map and the
+	// type assertion its interface{} values need.
 	cache   map[string]*cacheEntry
 	ring    []string // cache keys in insertion order; the oldest is evicted
 	ringPos int
+	// revGen is the revocation state generation this instance last synced (0
+	// without a feed, as cache entries start); until that sync is due again (a
+	// poll is due, or one ran and its result must be picked up), in unix
+	// nanoseconds. Entries found clean in revGen need no revocation lookup.
+	revGen   uint64
+	revUntil int64
 }
 
 // cacheEntry is a verified token with everything the fast path needs precomputed.
 type cacheEntry struct {
 	id       *identity
 	notAfter int64      // exp + skew, unix nanoseconds
+	fastBy   int64      // notAfter when the policy admits the user, else 0: the fast path never serves a refusal
 	ok       bool       // not denied by requiredScopes or allowedUsers
 	values   [][]string // identity header values, in Middleware.names order
-	revGen   uint64     // revocation state generation e was last found clean in; guarded by revocations.mu
+	revGen   uint64     // revocation state generation e was last found clean in; guarded by Middleware.mu
 }
 
 // New validates and parses cfg once and returns the middleware. It never touches the
@@ -85,12 +93,13 @@ func New(ctx context.Context, next http.Handler, cfg *Config, name string) (http
 		headers:     newIdentityHeaders(s.headerNames),
 		log:         slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("plugin", "mcpauth", "middleware", name),
 		ctx:         ctx,
-		fast:        !s.corsAll && len(s.corsOrigins) == 0,
+		fastPath:    s.resourcePath,
+		noCORS:      !s.corsAll && len(s.corsOrigins) == 0,
 		names:       s.headerNames[:],
 		forwardAuth: s.forwardAuth,
 		revInterval: s.revInterval,
 		cache:       map[string]*cacheEntry{},
-		prm:         map[string]bool{s.prmPaths[0]: true, s.prmPaths[1]: true},
+		revUntil:    math.MaxInt64,
 	}
 	m.safe = m.headers.safe
 	m.epoch = time.Now().Round(0)
@@ -102,142 +111,51 @@ func New(ctx context.Context, next http.Handler, cfg *Config, name string) (http
 	}
 	if s.revURL != "" {
 		m.rev = sharedRevocations(s.revURL, s.revToken)
-		m.rev.startPoll(ctx, m.log, time.Now().UnixNano(), s.revInterval)
+		m.revUntil = 0 // sync on the first request
+		startPoll(ctx, m.rev, m.log, time.Now().UnixNano(), s.revInterval)
 	}
 	return m, nil
 }
 
 // ServeHTTP authenticates one request. Under Yaegi a function call allocates every
 // value slot of the callee, whether its code runs or not, and every statement is
-// interpreted: so a request with one Authorization header carrying an already
-// verified token takes this deliberately small fast path, and everything else goes
-// through serveFull, which applies the checks in their documented order.
+// interpreted: so a request to the resource's path, without a query, with one
+// Authorization header carrying an already verified token takes this deliberately
+// small fast path (one read lock for the cache and the revocation state), and
+// everything else goes through serveFull, which applies the checks in their
+// documented order.
 func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr := r.Header
 	auth := hdr["Authorization"]
 	u := r.URL
-	// Anything serveFull treats differently leaves the fast path: duplicate headers,
-	// query strings (access_token), OPTIONS (preflights), CORS requests, metadata
-	// paths, unknown, expired, refused or revoked tokens.
-	if len(auth) == 1 && u.RawQuery == "" && r.Method != "OPTIONS" && (m.fast || hdr["Origin"] == nil) && !m.prm[u.Path] {
-		m.cacheMu.RLock()
-		e := m.cache[auth[0]]
-		m.cacheMu.RUnlock()
-		if e == nil {
-			m.serveToken(w, r, auth[0], false)
-			return
-		}
-		// Wall-clock unix nanoseconds: m.epoch carries no monotonic reading, so
-		// time.Since is time.Now().UnixNano() minus a constant, in one native call.
-		now := int64(time.Since(m.epoch)) + m.epochNs
-		clean := now < e.notAfter && e.ok
-		if rv := m.rev; rv != nil && clean {
-			// revocations.check's common case, inlined: nothing changed since e was
-			// last found clean and no poll is due.
-			rv.mu.Lock()
-			quiet := e.revGen == rv.gen && now-rv.lastPoll < m.revInterval
-			rv.mu.Unlock()
-			clean = quiet || !rv.check(m.ctx, m.log, e, now, m.revInterval)
-		}
-		if clean {
-			safe := m.safe
-			for k := range hdr {
-				// Most names are settled by one lookup; the rest go through strip's
-				// filters. Kept tiny: every expression here is a frame slot that
-				// Yaegi allocates on each call.
-				if !safe[k] {
-					m.headers.stripOne(hdr, k)
-				}
-			}
-			for i := 0; i < 5; i++ {
-				hdr[m.names[i]] = e.values[i]
-			}
-			if !m.forwardAuth {
-				delete(hdr, "Authorization")
-			}
-			m.next.ServeHTTP(w, r)
-			return
-		}
-	}
-	m.serveFull(w, r)
-}
-
-// serveFull is the complete, ordered check: metadata and preflights need no token;
-// query tokens and duplicate Authorization headers are refused before any token is
-// looked at; identity headers are replaced only after the token passed.
-func (m *Middleware) serveFull(w http.ResponseWriter, r *http.Request) {
-	s := m.s
-	path := r.URL.Path
-	if path == s.prmPaths[0] || path == s.prmPaths[1] {
-		m.serveMetadata(w, r)
+	// Anything serveFull treats differently leaves here: duplicate headers, query
+	// strings (access_token), OPTIONS (preflights), other paths (the metadata),
+	// requests that need CORS headers.
+	if len(auth) != 1 || u.Path != m.fastPath || u.RawQuery != "" || r.Method == "OPTIONS" || !(m.noCORS || hdr["Origin"] == nil) {
+		serveFull(m, w, r)
 		return
 	}
-	origin := ""
-	if !m.fast {
-		origin = m.corsOrigin(w, r)
-	}
-	if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
-		m.servePreflight(w, origin)
-		return
-	}
-	if r.URL.RawQuery != "" && strings.Contains(r.URL.RawQuery, "access") && queryHasToken(r.URL.RawQuery) {
-		m.fail(w, http.StatusBadRequest, "invalid_request", "access tokens are not accepted in the query string")
-		return
-	}
-	auth := r.Header["Authorization"]
-	if len(auth) == 0 {
-		m.challenge(w)
-		return
-	}
-	if len(auth) > 1 {
-		m.fail(w, http.StatusBadRequest, "invalid_request", "more than one Authorization header")
-		return
-	}
-	m.serveToken(w, r, auth[0], true)
-}
-
-// serveToken authenticates the request's one Authorization value and passes the
-// request on or refuses it. ServeHTTP calls it directly (cached false) for a token it
-// has not seen when nothing else about the request needs serveFull's checks; cached
-// true makes it look in the cache first. A token not cached or expired there is
-// verified and cached. (One function, not three: under Yaegi every call allocates
-// its callee's whole frame.)
-func (m *Middleware) serveToken(w http.ResponseWriter, r *http.Request, header string, cached bool) {
-	token := ""
-	if len(header) > 7 && header[:7] == "Bearer " && header[7] != ' ' && header[len(header)-1] != ' ' {
-		token = header[7:] // the usual spelling, without a call
-	} else {
-		var ok bool
-		if token, ok = bearerToken(header); !ok {
-			m.challenge(w)
-			return
-		}
-	}
+	// Wall-clock unix nanoseconds: m.epoch carries no monotonic reading, so
+	// time.Since is time.Now().UnixNano() minus a constant, in one native call.
 	now := int64(time.Since(m.epoch)) + m.epochNs
-	var e *cacheEntry
-	if cached {
-		e = m.cachedEntry(header, now)
+	m.mu.RLock()
+	e := m.cache[auth[0]]
+	// Unknown, expired, refused, or not yet checked against the current revocation
+	// state (or a poll is due): serveToken.
+	fresh := e != nil && now < e.fastBy && e.revGen == m.revGen && now < m.revUntil
+	m.mu.RUnlock()
+	if !fresh {
+		serveToken(m, w, r, auth[0], e)
+		return
 	}
-	if e == nil {
-		id, err := m.s.verify(m.ctx, m.remote, token, now/1e9)
-		if err != nil {
-			m.refuse(w, err)
-			return
+	safe := m.safe
+	for k := range hdr {
+		// identityHeaders.strip, inlined. Kept tiny: every expression here is a
+		// frame slot that Yaegi allocates on each call.
+		if !safe[k] {
+			stripOne(m.headers, hdr, k)
 		}
-		e = &cacheEntry{id: id, notAfter: (id.exp + m.s.skew) * 1e9, ok: id.denied == "",
-			values: [][]string{{id.sub}, {id.login}, {id.name}, {id.clientID}, {id.scope}}}
-		m.store(header, e)
 	}
-	if m.rev != nil && m.rev.check(m.ctx, m.log, e, now, m.revInterval) {
-		m.refuse(w, errRevoked)
-		return
-	}
-	if !e.ok {
-		m.fail(w, http.StatusForbidden, "insufficient_scope", e.id.denied)
-		return
-	}
-	hdr := r.Header
-	m.headers.strip(hdr)
 	for i := 0; i < 5; i++ {
 		hdr[m.names[i]] = e.values[i]
 	}
@@ -247,35 +165,126 @@ func (m *Middleware) serveToken(w http.ResponseWriter, r *http.Request, header s
 	m.next.ServeHTTP(w, r)
 }
 
-// cachedEntry returns the unexpired cache entry for the Authorization value header,
-// or nil; an expired entry is deleted (its ring slot is recycled in turn).
-func (m *Middleware) cachedEntry(header string, now int64) *cacheEntry {
-	m.cacheMu.RLock()
-	e := m.cache[header]
-	m.cacheMu.RUnlock()
-	if e == nil || now < e.notAfter {
-		return e
+// serveFull is the complete, ordered check: metadata and preflights need no token;
+// query tokens and duplicate Authorization headers are refused before any token is
+// looked at; identity headers are replaced only after the token passed.
+func serveFull(m *Middleware, w http.ResponseWriter, r *http.Request) {
+	s := m.s
+	path := r.URL.Path
+	if path == s.prmPaths[0] || path == s.prmPaths[1] {
+		serveMetadata(m, w, r)
+		return
 	}
-	m.cacheMu.Lock()
-	delete(m.cache, header)
-	m.cacheMu.Unlock()
-	return nil
+	origin := ""
+	if s.corsAll || len(s.corsOrigins) > 0 {
+		origin = corsOrigin(m, w, r)
+	}
+	if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+		servePreflight(m, w, origin)
+		return
+	}
+	if r.URL.RawQuery != "" && strings.Contains(r.URL.RawQuery, "access") && queryHasToken(r.URL.RawQuery) {
+		fail(m, w, http.StatusBadRequest, "invalid_request", "access tokens are not accepted in the query string")
+		return
+	}
+	auth := r.Header["Authorization"]
+	if len(auth) == 0 {
+		challenge(m, w)
+		return
+	}
+	if len(auth) > 1 {
+		fail(m, w, http.StatusBadRequest, "invalid_request", "more than one Authorization header")
+		return
+	}
+	m.mu.RLock()
+	e := m.cache[auth[0]]
+	m.mu.RUnlock()
+	serveToken(m, w, r, auth[0], e)
+}
+
+// serveToken authenticates the request's one Authorization value header, whose
+// cache entry is e (nil when not cached), and passes the request on or refuses it.
+// A token not cached or expired there is verified and cached; the revocation state
+// is synced when due. (One function for all of it: under Yaegi every call allocates
+// its callee's whole frame.)
+func serveToken(m *Middleware, w http.ResponseWriter, r *http.Request, header string, e *cacheEntry) {
+	token := ""
+	if len(header) > 7 && header[:7] == "Bearer " && header[7] != ' ' && header[len(header)-1] != ' ' {
+		token = header[7:] // the usual spelling, without a call
+	} else {
+		var ok bool
+		if token, ok = bearerToken(header); !ok {
+			challenge(m, w)
+			return
+		}
+	}
+	now := int64(time.Since(m.epoch)) + m.epochNs
+	if e != nil && now >= e.notAfter {
+		m.mu.Lock()
+		delete(m.cache, header) // its ring slot is recycled in turn
+		m.mu.Unlock()
+		e = nil
+	}
+	if e == nil {
+		id, err := verifyToken(m.ctx, m.s, m.remote, token, now/1e9)
+		if err != nil {
+			refuse(m, w, err)
+			return
+		}
+		e = &cacheEntry{id: id, notAfter: (id.exp + m.s.skew) * 1e9, ok: id.denied == "",
+			values: [][]string{{id.sub}, {id.login}, {id.name}, {id.clientID}, {id.scope}}}
+		if e.ok {
+			e.fastBy = e.notAfter
+		}
+		store(m, header, e)
+	}
+	if m.rev != nil {
+		// Check e against the revocation state (starting a poll when one is due) and
+		// sync this instance's view of it, which the fast path reads.
+		m.mu.RLock()
+		known := e.revGen
+		m.mu.RUnlock()
+		revoked, gen, until := checkRevocation(m.ctx, m.rev, m.log, e.id, known, now, m.revInterval)
+		m.mu.Lock()
+		if !revoked {
+			e.revGen = gen
+		}
+		m.revGen, m.revUntil = gen, until
+		m.mu.Unlock()
+		if revoked {
+			refuse(m, w, errRevoked)
+			return
+		}
+	}
+	if !e.ok {
+		fail(m, w, http.StatusForbidden, "insufficient_scope", e.id.denied)
+		return
+	}
+	hdr := r.Header
+	stripIdentity(m.headers, hdr)
+	for i := 0; i < 5; i++ {
+		hdr[m.names[i]] = e.values[i]
+	}
+	if !m.forwardAuth {
+		delete(hdr, "Authorization")
+	}
+	m.next.ServeHTTP(w, r)
 }
 
 // refuse answers a token that failed verification or was revoked.
-func (m *Middleware) refuse(w http.ResponseWriter, err error) {
+func refuse(m *Middleware, w http.ResponseWriter, err error) {
 	if errors.Is(err, errKeysUnavailable) {
 		m.log.Error("cannot verify tokens: signing keys unavailable", "error", err.Error())
-		m.fail(w, http.StatusServiceUnavailable, "temporarily_unavailable", "signing keys unavailable")
+		fail(m, w, http.StatusServiceUnavailable, "temporarily_unavailable", "signing keys unavailable")
 		return
 	}
-	m.fail(w, http.StatusUnauthorized, "invalid_token", err.Error())
+	fail(m, w, http.StatusUnauthorized, "invalid_token", err.Error())
 }
 
 // store caches e under header unless an entry is there already, and evicts the
 // oldest key when the cache is full: first in, first out, O(1), no scan.
-func (m *Middleware) store(header string, e *cacheEntry) {
-	m.cacheMu.Lock()
+func store(m *Middleware, header string, e *cacheEntry) {
+	m.mu.Lock()
 	if m.cache[header] == nil {
 		m.cache[header] = e
 		if len(m.ring) < maxCachedTokens {
@@ -289,7 +298,7 @@ func (m *Middleware) store(header string, e *cacheEntry) {
 			}
 		}
 	}
-	m.cacheMu.Unlock()
+	m.mu.Unlock()
 }
 
 // bearerToken extracts the token of an RFC 6750 "Bearer" credential; the scheme is

@@ -66,34 +66,39 @@ func sharedRevocations(feedURL, token string) *revocations {
 	return r
 }
 
-// check reports whether the cached token e is revoked and starts a poll when one is
-// due. ctx (the middleware's lifetime) bounds the poll; log receives failures. It runs
-// on every request, so the common case is one lock and two comparisons: e remembers
-// the state generation it was last found clean in, and is looked up again only after
-// the state changed.
-func (rv *revocations) check(ctx context.Context, log *slog.Logger, e *cacheEntry, now int64, interval int64) bool {
+// pollRecheck is how soon a middleware instance syncs again while a poll runs, so
+// that the poll's result reaches the fast path within this much of its arrival.
+const pollRecheck = int64(25 * time.Millisecond)
+
+// check reports whether the token id, last found clean in state generation known,
+// is revoked, and starts a poll when one is due. ctx (the middleware's lifetime)
+// bounds the poll; log receives failures. It also returns the current generation
+// and until when (unix nanoseconds) the caller may rely on it without asking again:
+// when the next poll is due, or shortly when one is running.
+func checkRevocation(ctx context.Context, rv *revocations, log *slog.Logger, id *identity, known uint64, now int64, interval int64) (bool, uint64, int64) {
 	rv.mu.Lock()
-	revoked := false
-	if e.revGen != rv.gen {
-		revoked = rv.revokedLocked(e.id)
-		if !revoked {
-			e.revGen = rv.gen
-		}
-	}
 	due := now-rv.lastPoll >= interval
 	rv.mu.Unlock()
 	if due {
-		return rv.pollDue(ctx, log, e, now, interval) || revoked
+		pollDue(ctx, rv, log, now, interval)
 	}
-	return revoked
+	rv.mu.Lock()
+	gen := rv.gen
+	revoked := known != gen && revokedLocked(rv, id)
+	until := rv.lastPoll + interval
+	if rv.polling != nil && now+pollRecheck < until {
+		until = now + pollRecheck
+	}
+	rv.mu.Unlock()
+	return revoked, gen, until
 }
 
 // pollDue starts a due poll and, when the known state is too stale to trust, waits
-// a little for it and checks e again.
-func (rv *revocations) pollDue(ctx context.Context, log *slog.Logger, e *cacheEntry, now int64, interval int64) bool {
-	wait := rv.startPoll(ctx, log, now, interval)
+// a little for it.
+func pollDue(ctx context.Context, rv *revocations, log *slog.Logger, now int64, interval int64) {
+	wait := startPoll(ctx, rv, log, now, interval)
 	if wait == nil {
-		return false
+		return
 	}
 	t := time.NewTimer(staleWait)
 	select {
@@ -101,14 +106,11 @@ func (rv *revocations) pollDue(ctx context.Context, log *slog.Logger, e *cacheEn
 	case <-t.C:
 	}
 	t.Stop()
-	rv.mu.Lock()
-	defer rv.mu.Unlock()
-	return rv.revokedLocked(e.id)
 }
 
 // startPoll starts a poll when the last one is older than interval and none runs. It
 // returns a channel to wait on when the known state is too stale to trust unwaited.
-func (rv *revocations) startPoll(ctx context.Context, log *slog.Logger, now int64, interval int64) chan struct{} {
+func startPoll(ctx context.Context, rv *revocations, log *slog.Logger, now int64, interval int64) chan struct{} {
 	rv.mu.Lock()
 	defer rv.mu.Unlock()
 	if now-rv.lastPoll < interval {
@@ -125,7 +127,7 @@ func (rv *revocations) startPoll(ctx context.Context, log *slog.Logger, now int6
 	return nil
 }
 
-func (rv *revocations) revokedLocked(id *identity) bool {
+func revokedLocked(rv *revocations, id *identity) bool {
 	if len(rv.tokens) > 0 {
 		if _, ok := rv.tokens[id.jti]; ok {
 			return true
