@@ -97,3 +97,56 @@ func TestSafeHeaders(t *testing.T) {
 		}
 	}
 }
+
+// TestKnownHeaders: the header segment of a token that verified is remembered (so
+// later tokens of the same key skip its decoding), a remembered segment does not
+// make a bad signature pass, headers of tokens that failed are not remembered, and
+// the set stays bounded while tokens with new headers keep verifying.
+func TestKnownHeaders(t *testing.T) {
+	cfg := CreateConfig()
+	cfg.Issuer, cfg.Resource, cfg.HMACSecret = jwtvectors.Issuer, jwtvectors.Resource, jwtvectors.HMACSecret
+	h, err := New(context.Background(), http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), cfg, "known")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := h.(*Middleware)
+	known := func() int {
+		m.s.knownMu.Lock()
+		defer m.s.knownMu.Unlock()
+		return len(m.s.knownHeaders)
+	}
+	send := func(tok string) int {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, jwtvectors.Bearer("POST", "/mcp", tok))
+		return rec.Code
+	}
+	now := time.Now()
+	secret := []byte(jwtvectors.HMACSecret)
+	sign := func(hdr map[string]interface{}, sub string) string {
+		return jwtvectors.Sign("HS256", secret, hdr, jwtvectors.Claims(now, sub))
+	}
+	good := sign(map[string]interface{}{"typ": "at+jwt"}, "1")
+	if code := send(good); code != http.StatusOK || known() != 1 {
+		t.Fatalf("valid token: status %d, %d known headers, want 200 and 1", code, known())
+	}
+	// Same header segment, another user's claims, the first token's signature.
+	other := strings.Split(sign(map[string]interface{}{"typ": "at+jwt"}, "2"), ".")
+	parts := strings.Split(good, ".")
+	if code := send(parts[0] + "." + other[1] + "." + parts[2]); code != http.StatusUnauthorized {
+		t.Fatalf("known header with a forged payload: status %d, want 401", code)
+	}
+	// A new header whose token is signed with another key is refused and not kept.
+	forged := jwtvectors.Sign("HS256", []byte("another-secret-of-at-least-32-bytes!!"), map[string]interface{}{"typ": "at+jwt", "kid": "x"}, jwtvectors.Claims(now, "3"))
+	if code := send(forged); code != http.StatusUnauthorized || known() != 1 {
+		t.Fatalf("forged token: status %d, %d known headers, want 401 and 1", code, known())
+	}
+	for i := 0; i < maxKnownHeaders+5; i++ {
+		tok := sign(map[string]interface{}{"typ": "at+jwt", "n": i}, fmt.Sprint(i))
+		if code := send(tok); code != http.StatusOK {
+			t.Fatalf("header %d: status %d", i, code)
+		}
+	}
+	if known() != maxKnownHeaders {
+		t.Fatalf("%d known headers, want the bound %d", known(), maxKnownHeaders)
+	}
+}

@@ -337,3 +337,49 @@ func TestStdlibOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestRevocationSharedFeed: two middleware instances on one feed (two routes, or a
+// configuration rebuild) share its state. Traffic through one triggers the polls; a
+// token cached by the other, on its fast path, is refused within the interval plus
+// the short re-sync while a poll runs, not one interval later.
+func TestRevocationSharedFeed(t *testing.T) {
+	k := testKeys(t)
+	f := &feed{}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	const interval = 300 * time.Millisecond
+	change := func(m map[string]interface{}) {
+		m["revocationURL"] = srv.URL + "/shared"
+		m["revocationInterval"] = interval.String()
+	}
+	a, b := nativeDoer(t, "", change), nativeDoer(t, "", change)
+	c := jwtvectors.Claims(time.Now(), "400")
+	tok := jwtvectors.Sign("RS256", k.RSA, map[string]interface{}{"typ": "at+jwt", "kid": jwtvectors.RSAKid}, c)
+	other := k.Valid(time.Now(), "401")
+	for i := 0; i < 3; i++ { // cached, and on a's fast path
+		if !a(t, jwtvectors.ModeJWKS, jwtvectors.Bearer("POST", "/mcp", tok)).Reached {
+			t.Fatal("fresh token refused")
+		}
+	}
+	// Steady state first: polls every interval, triggered by whichever instance.
+	for warm := time.Now(); time.Since(warm) < 2*interval+interval/3; time.Sleep(10 * time.Millisecond) {
+		b(t, jwtvectors.ModeJWKS, jwtvectors.Bearer("POST", "/mcp", other))
+		a(t, jwtvectors.ModeJWKS, jwtvectors.Bearer("POST", "/mcp", tok))
+	}
+	f.set(func(f *feed) {
+		f.tokens = append(f.tokens, map[string]interface{}{"jti": c["jti"], "exp": time.Now().Add(time.Hour).Unix()})
+	})
+	published := time.Now()
+	for {
+		// b's traffic keeps the polls going; a sees only the revoked token.
+		b(t, jwtvectors.ModeJWKS, jwtvectors.Bearer("POST", "/mcp", other))
+		if !a(t, jwtvectors.ModeJWKS, jwtvectors.Bearer("POST", "/mcp", tok)).Reached {
+			break
+		}
+		if time.Since(published) > interval+interval/2 {
+			t.Fatalf("revoked token still passes instance a %v after publication (interval %v)", time.Since(published), interval)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("refused %v after publication (interval %v)", time.Since(published).Round(time.Millisecond), interval)
+}
