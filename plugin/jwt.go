@@ -201,17 +201,21 @@ func checkClaims(s *settings, c map[string]interface{}, now int64) (*identity, e
 	iatF, okIat := c["iat"].(float64)
 	nbfV, hasNbf := c["nbf"]
 	nbfF, okNbf := nbfV.(float64)
-	// Bounds keep the int64 conversions meaningful (±1e15 s is ±31 million years).
-	if !okExp || !okIat || (hasNbf && !okNbf) || expF > 1e15 || iatF > 1e15 || nbfF > 1e15 || expF < -1e15 || iatF < -1e15 || nbfF < -1e15 {
+	// A bound keeps the int64 conversions meaningful: the three dates together stay
+	// under 1e15 s (31 million years) in magnitude. One sum of squares, not six
+	// comparisons: under Yaegi every expression is a frame slot. (JSON numbers are
+	// finite; a huge one squares to +Inf, which fails the test too.)
+	if !okExp || !okIat || (hasNbf && !okNbf) || expF*expF+iatF*iatF+nbfF*nbfF >= 1e30 {
 		return nil, errClaims
 	}
 	exp, iat := int64(expF), int64(iatF)
+	early, late := now-s.skew, now+s.skew
 	switch {
-	case now >= exp+s.skew:
+	case exp <= early:
 		return nil, errExpired
-	case iat > now+s.skew:
+	case iat > late:
 		return nil, errIssuedInFuture
-	case int64(nbfF) > now+s.skew:
+	case int64(nbfF) > late:
 		return nil, errNotYetValid
 	}
 	id := &identity{iat: iat, exp: exp}
@@ -221,7 +225,7 @@ func checkClaims(s *settings, c map[string]interface{}, now int64) (*identity, e
 	if id.sub == "" || id.clientID == "" || id.jti == "" || !optionalStrings(c, id) {
 		return nil, errClaims
 	}
-	if hasControl(id.sub + id.login + id.name + id.clientID + id.scope) {
+	if strings.ContainsAny(id.sub+id.login+id.name+id.clientID+id.scope, controlChars) {
 		return nil, errControlChars
 	}
 	if len(s.requiredScopes) > 0 || !s.allowAllUsers {
@@ -270,17 +274,12 @@ func audienceOK(s *settings, v interface{}) bool {
 
 // controlChars are the runes no header value may carry: C0 controls, DEL, C1
 // controls, and U+FFFD (what invalid UTF-8 decodes to, whose bytes could be read as
-// anything downstream).
+// anything downstream). checkClaims refuses them with one native call
+// (strings.ContainsAny): a rune loop would be interpreted statement by statement.
 const controlChars = "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f" +
 	"\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\x7f" +
 	"\u0080\u0081\u0082\u0083\u0084\u0085\u0086\u0087\u0088\u0089\u008a\u008b\u008c\u008d\u008e\u008f" +
 	"\u0090\u0091\u0092\u0093\u0094\u0095\u0096\u0097\u0098\u0099\u009a\u009b\u009c\u009d\u009e\u009f\ufffd"
-
-// hasControl reports whether s contains a controlChars rune. One native call: a
-// rune loop would be interpreted statement by statement under Yaegi.
-func hasControl(s string) bool {
-	return strings.ContainsAny(s, controlChars)
-}
 
 // deny applies requiredScopes and allowedUsers.
 func deny(s *settings, id *identity) string {
