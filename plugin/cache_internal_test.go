@@ -12,16 +12,23 @@ import (
 	"github.com/mcp-oauth-gateway/gateway/internal/jwtvectors"
 )
 
-// TestCacheBounded floods the cache with more valid tokens than it holds: it stays at
-// maxCachedTokens entries, and an evicted token still works (it is verified again).
-func TestCacheBounded(t *testing.T) {
+// newHMACMiddleware is an instance in HS256 mode in front of an empty handler.
+func newHMACMiddleware(t *testing.T) *Middleware {
+	t.Helper()
 	cfg := CreateConfig()
 	cfg.Issuer, cfg.Resource, cfg.HMACSecret = jwtvectors.Issuer, jwtvectors.Resource, jwtvectors.HMACSecret
-	h, err := New(context.Background(), http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), cfg, "cache")
+	h, err := New(context.Background(), http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), cfg, t.Name())
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := h.(*Middleware)
+	return h.(*Middleware)
+}
+
+// TestCacheBounded floods the cache with more valid tokens than it holds: it stays at
+// maxCachedTokens entries, and an evicted token still works (it is verified again).
+func TestCacheBounded(t *testing.T) {
+	m := newHMACMiddleware(t)
+	h := http.Handler(m)
 	now := time.Now()
 	token := func(i int) string {
 		return jwtvectors.Sign("HS256", []byte(jwtvectors.HMACSecret), map[string]interface{}{"typ": "at+jwt"}, jwtvectors.Claims(now, fmt.Sprint(i)))
@@ -103,13 +110,8 @@ func TestSafeHeaders(t *testing.T) {
 // make a bad signature pass, headers of tokens that failed are not remembered, and
 // the set stays bounded while tokens with new headers keep verifying.
 func TestKnownHeaders(t *testing.T) {
-	cfg := CreateConfig()
-	cfg.Issuer, cfg.Resource, cfg.HMACSecret = jwtvectors.Issuer, jwtvectors.Resource, jwtvectors.HMACSecret
-	h, err := New(context.Background(), http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), cfg, "known")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := h.(*Middleware)
+	m := newHMACMiddleware(t)
+	h := http.Handler(m)
 	known := func() int {
 		m.s.knownMu.Lock()
 		defer m.s.knownMu.Unlock()
