@@ -236,7 +236,7 @@ func parseConfig(cfg *Config) (*settings, error) {
 	}
 
 	for _, sc := range cfg.RequiredScopes {
-		if sc == "" || strings.ContainsAny(sc, " \"\\") || strings.ContainsAny(sc, controlChars) {
+		if sc == "" || strings.ContainsAny(sc, " \"\\"+controlChars) {
 			bad("requiredScopes: invalid scope %q", sc)
 			continue
 		}

@@ -72,8 +72,7 @@ type Middleware struct {
 type cacheEntry struct {
 	id       *identity
 	notAfter int64      // exp + skew, unix nanoseconds
-	fastBy   int64      // notAfter when the policy admits the user, else 0: the fast path never serves a refusal
-	ok       bool       // not denied by requiredScopes or allowedUsers
+	fastBy   int64      // notAfter when the policy admits the user (id.denied ""), else 0: the fast path never serves a refusal
 	values   [][]string // identity header values, in Middleware.names order
 	revGen   uint64     // revocation state generation e was last found clean in; guarded by Middleware.mu
 }
@@ -176,7 +175,7 @@ func serveFull(m *Middleware, w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	origin := ""
-	if s.corsAll || len(s.corsOrigins) > 0 {
+	if !m.noCORS {
 		origin = corsOrigin(m, w, r)
 	}
 	if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
@@ -231,9 +230,9 @@ func serveToken(m *Middleware, w http.ResponseWriter, r *http.Request, header st
 			refuse(m, w, err)
 			return
 		}
-		e = &cacheEntry{id: id, notAfter: (id.exp + m.s.skew) * 1e9, ok: id.denied == "",
+		e = &cacheEntry{id: id, notAfter: (id.exp + m.s.skew) * 1e9,
 			values: [][]string{{id.sub}, {id.login}, {id.name}, {id.clientID}, {id.scope}}}
-		if e.ok {
+		if id.denied == "" {
 			e.fastBy = e.notAfter
 		}
 		store(m, header, e)
@@ -256,7 +255,7 @@ func serveToken(m *Middleware, w http.ResponseWriter, r *http.Request, header st
 			return
 		}
 	}
-	if !e.ok {
+	if e.id.denied != "" {
 		fail(m, w, http.StatusForbidden, "insufficient_scope", e.id.denied)
 		return
 	}

@@ -142,8 +142,11 @@ func BenchmarkPluginWrk(b *testing.B) {
 			"authResponseHeaders": []any{"X-User-Id", "X-User-Login", "X-User-Name", "X-Auth-Client-Id", "X-Auth-Scopes"},
 		}}
 	}
+	// BENCH_PROFILE=<dir> writes a CPU profile of Traefik per scenario (first round)
+	// through its pprof handlers (api.debug, routed on the web entry point).
+	profDir := os.Getenv("BENCH_PROFILE")
 	var static string
-	if os.Getenv("BENCH_PROFILE") != "" {
+	if profDir != "" {
 		// Traefik's pprof handlers (api.debug) on the web entry point, for saveProfile.
 		static = "api:\n  debug: true\n"
 		routers["debug"] = map[string]any{"rule": "Host(`debug.bench.test`)", "service": "api@internal"}
@@ -180,9 +183,6 @@ func BenchmarkPluginWrk(b *testing.B) {
 		name string
 		res  wrkResult
 	}
-	// BENCH_PROFILE=<dir> writes a CPU profile of Traefik per scenario (first round)
-	// through its pprof handlers (api.debug, routed on the web entry point).
-	profDir := os.Getenv("BENCH_PROFILE")
 	profSeconds := 1
 	if d, err := time.ParseDuration(duration); err == nil && d > 2*time.Second {
 		profSeconds = int(d/time.Second) - 1
@@ -272,7 +272,7 @@ func BenchmarkPluginWrk(b *testing.B) {
 	}
 	rows := make([]row, len(scenarios))
 	for i := range scenarios {
-		rs := append([]row(nil), results[i]...)
+		rs := append([]row(nil), results[i]...) // a copy: ratio needs results in round order
 		sort.Slice(rs, func(a, b int) bool { return rs[a].res.rps < rs[b].res.rps })
 		rows[i] = rs[len(rs)/2]
 	}
@@ -289,7 +289,6 @@ func BenchmarkPluginWrk(b *testing.B) {
 		sort.Float64s(rs)
 		return rs[len(rs)/2]
 	}
-	// results were sorted per scenario above; keep round order for the ratios.
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "\nwrk -t2 -c%s -d%s on loopback, Traefik v3.6.12, %d CPUs shared by wrk, Traefik and the backend; median of %d interleaved rounds\n", conns, duration, cpus(), rounds)
 	fmt.Fprintf(&sb, "%-38s %9s %9s %9s %9s %7s %9s %15s\n", "scenario", "req/s", "p50", "p99", "requests", "× none", "× control", "Traefik CPU/req")
