@@ -65,10 +65,13 @@ func TestCacheBounded(t *testing.T) {
 	}
 }
 
-// TestSafeHeaders: the common names settled by one lookup on the fast path never
+// TestSafeHeaders: the common names settled by one lookup in the strip loop never
 // include a spelling of an identity header, also when the identity headers are
-// renamed to common names.
+// renamed to common names; through ServeHTTP, spoofed identity headers are removed
+// on a token's first request (serveToken) and on the cached fast path, and other
+// headers are kept.
 func TestSafeHeaders(t *testing.T) {
+	token := jwtvectors.Sign("HS256", []byte(jwtvectors.HMACSecret), map[string]interface{}{"typ": "at+jwt"}, jwtvectors.Claims(time.Now(), "1"))
 	for _, names := range [][5]string{
 		{"X-User-Id", "X-User-Login", "X-User-Name", "X-Auth-Client-Id", "X-Auth-Scopes"},
 		{"X-Real-Ip", "Accept", "X-Forwarded-User", "User-Agent", "X-Request-Id"},
@@ -87,20 +90,40 @@ func TestSafeHeaders(t *testing.T) {
 		if got, want := len(h.safe), len(commonHeaders)-4; names[1] == "Accept" && got != want {
 			t.Errorf("renamed: %d safe names, want %d", got, want)
 		}
-		hdr := http.Header{}
-		for _, n := range names {
-			hdr[n] = []string{"spoof"}
-			hdr[strings.ToLower(n)] = []string{"spoof"}
+
+		cfg := CreateConfig()
+		cfg.Issuer, cfg.Resource, cfg.HMACSecret = jwtvectors.Issuer, jwtvectors.Resource, jwtvectors.HMACSecret
+		cfg.Headers = map[string]string{"userId": names[0], "userLogin": names[1], "userName": names[2], "clientId": names[3], "scopes": names[4]}
+		var seen http.Header
+		m, err := New(context.Background(), http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { seen = r.Header }), cfg, t.Name())
+		if err != nil {
+			t.Fatal(err)
 		}
-		hdr["Content-Type"] = []string{"application/json"}
-		stripIdentity(h, hdr)
-		for _, n := range names {
-			if hdr[n] != nil || hdr[strings.ToLower(n)] != nil {
-				t.Errorf("%q survived strip", n)
+		for _, path := range []string{"first request", "cached"} {
+			r := jwtvectors.Bearer("POST", "/mcp", token)
+			for _, n := range names {
+				r.Header[n] = []string{"spoof"}
+				r.Header[strings.ToLower(n)] = []string{"spoof"}
+				r.Header[strings.ReplaceAll(n, "-", "_")] = []string{"spoof"}
 			}
-		}
-		if hdr.Get("Content-Type") == "" {
-			t.Error("strip removed Content-Type")
+			r.Header["Content-Type"] = []string{"application/json"}
+			seen = nil
+			rec := httptest.NewRecorder()
+			m.ServeHTTP(rec, r)
+			if rec.Code != http.StatusOK || seen == nil {
+				t.Fatalf("%v, %s: status %d, want 200", names, path, rec.Code)
+			}
+			for k, v := range seen {
+				if !h.normal[normalizeHeaderName(k)] {
+					continue
+				}
+				if k != http.CanonicalHeaderKey(k) || len(v) != 1 || v[0] == "spoof" {
+					t.Errorf("%v, %s: %q %q reached the service", names, path, k, v)
+				}
+			}
+			if seen.Get(names[0]) != "1" || seen.Get("Content-Type") != "application/json" {
+				t.Errorf("%v, %s: identity %q, Content-Type %q", names, path, seen.Get(names[0]), seen.Get("Content-Type"))
+			}
 		}
 	}
 }

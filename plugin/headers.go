@@ -70,20 +70,10 @@ func normalizeHeaderName(name string) string {
 	return strings.ToLower(strings.ReplaceAll(name, "_", "-"))
 }
 
-// strip removes every header whose normalised name is an identity header. Go's
-// server canonicalises "x-user-id" to "X-User-Id" but leaves "X_User_Id" as
-// "X_user_id", and keeps duplicates as several values: all are removed here. Most
-// names are settled by the one lookup in safe. ServeHTTP's fast path inlines this
-// loop (under Yaegi a call costs the callee's whole frame).
-func stripIdentity(h *identityHeaders, hdr http.Header) {
-	for k := range hdr {
-		if !h.safe[k] {
-			stripOne(h, hdr, k)
-		}
-	}
-}
-
-// stripOne deletes k from hdr when it normalises to an identity header.
+// stripOne deletes k from hdr when it normalises to an identity header. Go's server
+// canonicalises "x-user-id" to "X-User-Id" but leaves "X_User_Id" as "X_user_id", and
+// keeps duplicates as several values: ServeHTTP calls it for every header name not
+// settled by the one lookup in safe, and all spellings go.
 func stripOne(h *identityHeaders, hdr http.Header, k string) {
 	if len(k) < len(h.lengths) && h.lengths[len(k)] && h.firsts[k[0]] && h.lasts[k[len(k)-1]] && h.normal[normalizeHeaderName(k)] {
 		delete(hdr, k)

@@ -46,15 +46,6 @@ var (
 	errRevoked         = errors.New("token revoked")
 )
 
-// identity is what a verified token says; it is cached per token string.
-type identity struct {
-	sub, login, name, clientID, scope, jti string
-	iat, exp                               int64
-	// denied is "" or why this instance's requiredScopes/allowedUsers refuse the user;
-	// computed once, as the policy is fixed per instance.
-	denied string
-}
-
 var b64 = base64.RawURLEncoding.Strict()
 
 // jwtHeader is what verify uses of a JOSE header that passed its checks.
@@ -67,14 +58,14 @@ type jwtHeader struct {
 // cannot fill it.
 const maxKnownHeaders = 16
 
-// verify checks token completely (structure, alg, key, signature, typ, iss, aud, time
-// claims, claim types) at unix time now (seconds) and returns its identity. It does
+// verifyToken checks token completely (structure, alg, key, signature, typ, iss, aud, time
+// claims, claim types) at unix time now (seconds) and returns its cache entry. It does
 // not look at revocation. Keys come from s.inlineKeys or remote (jwksURL); jku, x5u
 // and jwk headers are never read. A header segment seen on a token that verified is
 // remembered, so the tokens of one signing key (all with the same header bytes)
 // skip its decoding. RS256, the common case, is verified inline; under Yaegi every
 // call allocates its callee's whole frame.
-func verifyToken(ctx context.Context, s *settings, remote *remoteKeys, token string, now int64) (*identity, error) {
+func verifyToken(ctx context.Context, s *settings, remote *remoteKeys, token string, now int64) (*cacheEntry, error) {
 	if len(token) > maxTokenBytes {
 		return nil, errTooLarge
 	}
@@ -187,14 +178,30 @@ func checkES256(k *publicKey, signingInput string, sig []byte) error {
 	return nil
 }
 
-// checkClaims validates the RFC 9068 claims and builds the identity. Numeric dates
+// checkClaims validates the RFC 9068 claims and builds the cache entry. Numeric dates
 // must be JSON numbers (fractions truncate, as jwt/v5 compares at second precision);
 // exp and iat are required, nbf optional.
-func checkClaims(s *settings, c map[string]interface{}, now int64) (*identity, error) {
+func checkClaims(s *settings, c map[string]interface{}, now int64) (*cacheEntry, error) {
 	if iss, _ := c["iss"].(string); iss != s.issuer || iss == "" {
 		return nil, errIssuer
 	}
-	if !audienceOK(s, c["aud"]) {
+	// aud is one string or an array of strings, one of which is accepted. (Inline,
+	// as are the optional claims below: under Yaegi a call costs its callee's whole
+	// frame.)
+	audOK := false
+	switch aud := c["aud"].(type) {
+	case string:
+		audOK = s.audiences[aud]
+	case []interface{}:
+		for _, a := range aud {
+			as, isString := a.(string)
+			if !isString {
+				return nil, errAudience
+			}
+			audOK = audOK || s.audiences[as]
+		}
+	}
+	if !audOK {
 		return nil, errAudience
 	}
 	expF, okExp := c["exp"].(float64)
@@ -218,58 +225,35 @@ func checkClaims(s *settings, c map[string]interface{}, now int64) (*identity, e
 	case int64(nbfF) > late:
 		return nil, errNotYetValid
 	}
-	id := &identity{iat: iat, exp: exp}
-	id.sub, _ = c["sub"].(string)
-	id.clientID, _ = c["client_id"].(string)
-	id.jti, _ = c["jti"].(string)
-	if id.sub == "" || id.clientID == "" || id.jti == "" || !optionalStrings(c, id) {
+	sub, _ := c["sub"].(string)
+	clientID, _ := c["client_id"].(string)
+	jti, _ := c["jti"].(string)
+	// login, name and scope may be absent but, when present, must be strings.
+	var login, name, scope string
+	var ok bool
+	v, has := c["login"]
+	login, ok = v.(string)
+	bad := has != ok
+	v, has = c["name"]
+	name, ok = v.(string)
+	bad = bad || has != ok
+	v, has = c["scope"]
+	scope, ok = v.(string)
+	if bad || has != ok || sub == "" || clientID == "" || jti == "" {
 		return nil, errClaims
 	}
-	if strings.ContainsAny(id.sub+id.login+id.name+id.clientID+id.scope, controlChars) {
+	if strings.ContainsAny(sub+login+name+clientID+scope, controlChars) {
 		return nil, errControlChars
 	}
+	notAfter := (exp + s.skew) * 1e9
+	e := &cacheEntry{sub: sub, clientID: clientID, jti: jti, iat: iat, notAfter: notAfter, fastBy: notAfter,
+		values: [][]string{{sub}, {login}, {name}, {clientID}, {scope}}}
 	if len(s.requiredScopes) > 0 || !s.allowAllUsers {
-		id.denied = deny(s, id)
-	}
-	return id, nil
-}
-
-// optionalStrings reads login, name and scope, which may be absent but, when
-// present, must be strings.
-func optionalStrings(c map[string]interface{}, id *identity) bool {
-	v, has := c["login"]
-	if id.login, _ = v.(string); has && v != id.login {
-		return false
-	}
-	v, has = c["name"]
-	if id.name, _ = v.(string); has && v != id.name {
-		return false
-	}
-	v, has = c["scope"]
-	if id.scope, _ = v.(string); has && v != id.scope {
-		return false
-	}
-	return true
-}
-
-func audienceOK(s *settings, v interface{}) bool {
-	switch aud := v.(type) {
-	case string:
-		return s.audiences[aud]
-	case []interface{}:
-		found := false
-		for _, a := range aud {
-			as, ok := a.(string)
-			if !ok {
-				return false
-			}
-			if s.audiences[as] {
-				found = true
-			}
+		if e.denied = deny(s, scope, sub, login); e.denied != "" {
+			e.fastBy = 0 // the fast path never serves a refusal
 		}
-		return found
 	}
-	return false
+	return e, nil
 }
 
 // controlChars are the runes no header value may carry: C0 controls, DEL, C1
@@ -281,17 +265,17 @@ const controlChars = "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x
 	"\u0080\u0081\u0082\u0083\u0084\u0085\u0086\u0087\u0088\u0089\u008a\u008b\u008c\u008d\u008e\u008f" +
 	"\u0090\u0091\u0092\u0093\u0094\u0095\u0096\u0097\u0098\u0099\u009a\u009b\u009c\u009d\u009e\u009f\ufffd"
 
-// deny applies requiredScopes and allowedUsers.
-func deny(s *settings, id *identity) string {
+// deny applies requiredScopes and allowedUsers to a token's scope, sub and login.
+func deny(s *settings, scope, sub, login string) string {
 	if len(s.requiredScopes) > 0 {
-		have := " " + id.scope + " "
+		have := " " + scope + " "
 		for _, sc := range s.requiredScopes {
 			if !strings.Contains(have, " "+sc+" ") {
 				return "insufficient scope"
 			}
 		}
 	}
-	if !s.allowAllUsers && !s.allowedSubs[id.sub] && !s.allowedLogins[strings.ToLower(id.login)] {
+	if !s.allowAllUsers && !s.allowedSubs[sub] && !s.allowedLogins[strings.ToLower(login)] {
 		return "user not allowed"
 	}
 	return ""

@@ -68,12 +68,17 @@ type Middleware struct {
 	revUntil int64
 }
 
-// cacheEntry is a verified token with everything the fast path needs precomputed.
+// cacheEntry is a verified token: what the revocation feed and the policy need of
+// its claims, and what the fast path needs precomputed. checkClaims builds it.
 type cacheEntry struct {
-	id       *identity
+	sub, clientID, jti string
+	iat                int64
+	// denied is "" or why this instance's requiredScopes/allowedUsers refuse the
+	// user; computed once, as the policy is fixed per instance.
+	denied   string
 	notAfter int64      // exp + skew, unix nanoseconds
-	fastBy   int64      // notAfter when the policy admits the user (id.denied ""), else 0: the fast path never serves a refusal
-	values   [][]string // identity header values, in Middleware.names order
+	fastBy   int64      // notAfter when denied is "", else 0: the fast path never serves a refusal
+	values   [][]string // identity header values (sub, login, name, client_id, scope), in Middleware.names order
 	revGen   uint64     // revocation state generation e was last found clean in; guarded by Middleware.mu
 }
 
@@ -122,30 +127,34 @@ func New(ctx context.Context, next http.Handler, cfg *Config, name string) (http
 // Authorization header carrying an already verified token takes this deliberately
 // small fast path (one read lock for the cache and the revocation state), and
 // everything else goes through serveFull, which applies the checks in their
-// documented order.
+// documented order. Whichever path admits the request, the identity headers are
+// replaced here.
 func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr := r.Header
 	auth := hdr["Authorization"]
 	u := r.URL
-	// Anything serveFull treats differently leaves here: duplicate headers, query
+	var e *cacheEntry
+	// Anything serveFull treats differently goes there: duplicate headers, query
 	// strings (access_token), OPTIONS (preflights), other paths (the metadata),
 	// requests that need CORS headers.
 	if len(auth) != 1 || u.Path != m.fastPath || u.RawQuery != "" || r.Method == "OPTIONS" || !(m.noCORS || hdr["Origin"] == nil) {
-		serveFull(m, w, r)
-		return
+		e = serveFull(m, w, r)
+	} else {
+		// Wall-clock unix nanoseconds: m.epoch carries no monotonic reading, so
+		// time.Since is time.Now().UnixNano() minus a constant, in one native call.
+		now := int64(time.Since(m.epoch)) + m.epochNs
+		m.mu.RLock()
+		e = m.cache[auth[0]]
+		// Unknown, expired, refused, or not yet checked against the current
+		// revocation state (or a poll is due): serveToken.
+		fresh := e != nil && now < e.fastBy && e.revGen == m.revGen && now < m.revUntil
+		m.mu.RUnlock()
+		if !fresh {
+			e = serveToken(m, w, r, auth[0], e)
+		}
 	}
-	// Wall-clock unix nanoseconds: m.epoch carries no monotonic reading, so
-	// time.Since is time.Now().UnixNano() minus a constant, in one native call.
-	now := int64(time.Since(m.epoch)) + m.epochNs
-	m.mu.RLock()
-	e := m.cache[auth[0]]
-	// Unknown, expired, refused, or not yet checked against the current revocation
-	// state (or a poll is due): serveToken.
-	fresh := e != nil && now < e.fastBy && e.revGen == m.revGen && now < m.revUntil
-	m.mu.RUnlock()
-	if !fresh {
-		serveToken(m, w, r, auth[0], e)
-		return
+	if e == nil {
+		return // answered
 	}
 	safe := m.safe
 	for k := range hdr {
@@ -166,13 +175,14 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // serveFull is the complete, ordered check: metadata and preflights need no token;
 // query tokens and duplicate Authorization headers are refused before any token is
-// looked at; identity headers are replaced only after the token passed.
-func serveFull(m *Middleware, w http.ResponseWriter, r *http.Request) {
+// looked at. It returns the entry of an admitted token, or nil when it answered the
+// request itself.
+func serveFull(m *Middleware, w http.ResponseWriter, r *http.Request) *cacheEntry {
 	s := m.s
 	path := r.URL.Path
 	if path == s.prmPaths[0] || path == s.prmPaths[1] {
 		serveMetadata(m, w, r)
-		return
+		return nil
 	}
 	origin := ""
 	if !m.noCORS {
@@ -180,33 +190,34 @@ func serveFull(m *Middleware, w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
 		servePreflight(m, w, origin)
-		return
+		return nil
 	}
 	if r.URL.RawQuery != "" && strings.Contains(r.URL.RawQuery, "access") && queryHasToken(r.URL.RawQuery) {
 		fail(m, w, http.StatusBadRequest, "invalid_request", "access tokens are not accepted in the query string")
-		return
+		return nil
 	}
 	auth := r.Header["Authorization"]
 	if len(auth) == 0 {
 		challenge(m, w)
-		return
+		return nil
 	}
 	if len(auth) > 1 {
 		fail(m, w, http.StatusBadRequest, "invalid_request", "more than one Authorization header")
-		return
+		return nil
 	}
 	m.mu.RLock()
 	e := m.cache[auth[0]]
 	m.mu.RUnlock()
-	serveToken(m, w, r, auth[0], e)
+	return serveToken(m, w, r, auth[0], e)
 }
 
 // serveToken authenticates the request's one Authorization value header, whose
-// cache entry is e (nil when not cached), and passes the request on or refuses it.
+// cache entry is e (nil when not cached). It returns the entry of an admitted token,
+// or nil when it refused the request.
 // A token not cached or expired there is verified and cached; the revocation state
 // is synced when due. (One function for all of it: under Yaegi every call allocates
 // its callee's whole frame.)
-func serveToken(m *Middleware, w http.ResponseWriter, r *http.Request, header string, e *cacheEntry) {
+func serveToken(m *Middleware, w http.ResponseWriter, r *http.Request, header string, e *cacheEntry) *cacheEntry {
 	token := ""
 	if len(header) > 7 && header[:7] == "Bearer " && header[7] != ' ' && header[len(header)-1] != ' ' {
 		token = header[7:] // the usual spelling, without a call
@@ -214,60 +225,81 @@ func serveToken(m *Middleware, w http.ResponseWriter, r *http.Request, header st
 		var ok bool
 		if token, ok = bearerToken(header); !ok {
 			challenge(m, w)
-			return
+			return nil
 		}
 	}
 	now := int64(time.Since(m.epoch)) + m.epochNs
-	if e != nil && now >= e.notAfter {
-		m.mu.Lock()
-		delete(m.cache, header) // its ring slot is recycled in turn
-		m.mu.Unlock()
-		e = nil
-	}
-	if e == nil {
-		id, err := verifyToken(m.ctx, m.s, m.remote, token, now/1e9)
-		if err != nil {
+	verified := e == nil || now >= e.notAfter
+	if verified {
+		var err error
+		if e, err = verifyToken(m.ctx, m.s, m.remote, token, now/1e9); err != nil {
 			refuse(m, w, err)
-			return
+			return nil
 		}
-		e = &cacheEntry{id: id, notAfter: (id.exp + m.s.skew) * 1e9,
-			values: [][]string{{id.sub}, {id.login}, {id.name}, {id.clientID}, {id.scope}}}
-		if id.denied == "" {
-			e.fastBy = e.notAfter
-		}
-		store(m, header, e)
 	}
-	if m.rev != nil {
-		// Check e against the revocation state (starting a poll when one is due) and
-		// sync this instance's view of it, which the fast path reads.
-		m.mu.RLock()
-		known := e.revGen
-		m.mu.RUnlock()
-		revoked, gen, until := checkRevocation(m.ctx, m.rev, m.log, e.id, known, now, m.revInterval)
+	revoked := false
+	if rv := m.rev; verified || rv != nil {
+		// One critical section caches a newly verified entry, checks e against the
+		// revocation state and syncs this instance's view of that state, which the
+		// fast path reads. m.mu is taken before rv.mu, the only order in which they
+		// are held together.
 		m.mu.Lock()
-		if !revoked {
-			e.revGen = gen
+		if verified {
+			// Cache e, replacing an expired entry (or a concurrent request's). A new
+			// key takes the next ring slot, evicting the oldest key once the cache
+			// is full: first in, first out, O(1). The ring holds each key once.
+			if m.cache[header] == nil {
+				if len(m.ring) < maxCachedTokens {
+					m.ring = append(m.ring, header)
+				} else {
+					delete(m.cache, m.ring[m.ringPos])
+					m.ring[m.ringPos] = header
+					m.ringPos = (m.ringPos + 1) % maxCachedTokens
+				}
+			}
+			m.cache[header] = e
 		}
-		m.revGen, m.revUntil = gen, until
+		if rv != nil {
+			rv.mu.Lock()
+			if now-rv.lastPoll >= m.revInterval {
+				// Start the due poll outside both locks: it may wait for the feed.
+				rv.mu.Unlock()
+				m.mu.Unlock()
+				pollDue(m.ctx, rv, m.log, now, m.revInterval)
+				m.mu.Lock()
+				rv.mu.Lock()
+			}
+			gen := rv.gen
+			// Revoked, unless e was found clean in this generation already.
+			if e.revGen != gen {
+				_, revoked = rv.tokens[e.jti]
+				if before, ok := rv.users[e.sub]; ok && e.iat <= before {
+					revoked = true
+				}
+				if before, ok := rv.clients[e.clientID]; ok && e.iat <= before {
+					revoked = true
+				}
+			}
+			m.revGen, m.revUntil = gen, rv.lastPoll+m.revInterval
+			if rv.polling != nil && now+pollRecheck < m.revUntil {
+				m.revUntil = now + pollRecheck // pick the running poll's result up soon
+			}
+			rv.mu.Unlock()
+			if !revoked {
+				e.revGen = gen
+			}
+		}
 		m.mu.Unlock()
-		if revoked {
-			refuse(m, w, errRevoked)
-			return
-		}
 	}
-	if e.id.denied != "" {
-		fail(m, w, http.StatusForbidden, "insufficient_scope", e.id.denied)
-		return
+	if revoked {
+		refuse(m, w, errRevoked)
+		return nil
 	}
-	hdr := r.Header
-	stripIdentity(m.headers, hdr)
-	for i := 0; i < 5; i++ {
-		hdr[m.names[i]] = e.values[i]
+	if e.denied != "" {
+		fail(m, w, http.StatusForbidden, "insufficient_scope", e.denied)
+		return nil
 	}
-	if !m.forwardAuth {
-		delete(hdr, "Authorization")
-	}
-	m.next.ServeHTTP(w, r)
+	return e
 }
 
 // refuse answers a token that failed verification or was revoked.
@@ -278,26 +310,6 @@ func refuse(m *Middleware, w http.ResponseWriter, err error) {
 		return
 	}
 	fail(m, w, http.StatusUnauthorized, "invalid_token", err.Error())
-}
-
-// store caches e under header unless an entry is there already, and evicts the
-// oldest key when the cache is full: first in, first out, O(1), no scan.
-func store(m *Middleware, header string, e *cacheEntry) {
-	m.mu.Lock()
-	if m.cache[header] == nil {
-		m.cache[header] = e
-		if len(m.ring) < maxCachedTokens {
-			m.ring = append(m.ring, header)
-		} else {
-			old := m.ring[m.ringPos]
-			m.ring[m.ringPos] = header
-			m.ringPos = (m.ringPos + 1) % maxCachedTokens
-			if old != header {
-				delete(m.cache, old)
-			}
-		}
-	}
-	m.mu.Unlock()
 }
 
 // bearerToken extracts the token of an RFC 6750 "Bearer" credential; the scheme is

@@ -70,29 +70,6 @@ func sharedRevocations(feedURL, token string) *revocations {
 // that the poll's result reaches the fast path within this much of its arrival.
 const pollRecheck = int64(25 * time.Millisecond)
 
-// check reports whether the token id, last found clean in state generation known,
-// is revoked, and starts a poll when one is due. ctx (the middleware's lifetime)
-// bounds the poll; log receives failures. It also returns the current generation
-// and until when (unix nanoseconds) the caller may rely on it without asking again:
-// when the next poll is due, or shortly when one is running.
-func checkRevocation(ctx context.Context, rv *revocations, log *slog.Logger, id *identity, known uint64, now int64, interval int64) (bool, uint64, int64) {
-	rv.mu.Lock()
-	due := now-rv.lastPoll >= interval
-	rv.mu.Unlock()
-	if due {
-		pollDue(ctx, rv, log, now, interval)
-	}
-	rv.mu.Lock()
-	gen := rv.gen
-	revoked := known != gen && revokedLocked(rv, id)
-	until := rv.lastPoll + interval
-	if rv.polling != nil && now+pollRecheck < until {
-		until = now + pollRecheck
-	}
-	rv.mu.Unlock()
-	return revoked, gen, until
-}
-
 // pollDue starts a due poll and, when the known state is too stale to trust, waits
 // a little for it.
 func pollDue(ctx context.Context, rv *revocations, log *slog.Logger, now int64, interval int64) {
@@ -125,25 +102,6 @@ func startPoll(ctx context.Context, rv *revocations, log *slog.Logger, now int64
 		return rv.polling
 	}
 	return nil
-}
-
-func revokedLocked(rv *revocations, id *identity) bool {
-	if len(rv.tokens) > 0 {
-		if _, ok := rv.tokens[id.jti]; ok {
-			return true
-		}
-	}
-	if len(rv.users) > 0 {
-		if before, ok := rv.users[id.sub]; ok && id.iat <= before {
-			return true
-		}
-	}
-	if len(rv.clients) > 0 {
-		if before, ok := rv.clients[id.clientID]; ok && id.iat <= before {
-			return true
-		}
-	}
-	return false
 }
 
 // poll fetches the feed once and applies it; done is closed when it ends.
