@@ -46,24 +46,35 @@ func parseJWKS(data []byte) (map[string]*publicKey, error) {
 	}
 	keys := map[string]*publicKey{}
 	for _, item := range list {
-		m, ok := item.(map[string]interface{})
-		if !ok {
-			continue
+		// One call per entry: nothing read from an entry may outlive it (under
+		// Yaegi a comma-ok form repeated in a loop keeps its previous value when it
+		// fails; docs/plugin.md, Yaegi notes).
+		if kid, k := jwksEntry(item); k != nil {
+			keys[kid] = k
 		}
-		kid, _ := m["kid"].(string)
-		if kid == "" {
-			continue
-		}
-		if use, ok := m["use"]; ok && use != "sig" {
-			continue
-		}
-		k, err := parseJWK(m)
-		if err != nil {
-			continue
-		}
-		keys[kid] = k
 	}
 	return keys, nil
+}
+
+// jwksEntry returns the kid and key of one JWKS entry, or a nil key when the entry
+// is to be skipped.
+func jwksEntry(item interface{}) (string, *publicKey) {
+	m, ok := item.(map[string]interface{})
+	if !ok {
+		return "", nil
+	}
+	kid, _ := m["kid"].(string)
+	if kid == "" {
+		return "", nil
+	}
+	if use, has := m["use"]; has && use != "sig" {
+		return "", nil
+	}
+	k, err := parseJWK(m)
+	if err != nil {
+		return "", nil
+	}
+	return kid, k
 }
 
 func parseJWK(m map[string]interface{}) (*publicKey, error) {

@@ -228,18 +228,16 @@ func checkClaims(s *settings, c map[string]interface{}, now int64) (*cacheEntry,
 	sub, _ := c["sub"].(string)
 	clientID, _ := c["client_id"].(string)
 	jti, _ := c["jti"].(string)
-	// login, name and scope may be absent but, when present, must be strings.
-	var login, name, scope string
-	var ok bool
-	v, has := c["login"]
-	login, ok = v.(string)
-	bad := has != ok
-	v, has = c["name"]
-	name, ok = v.(string)
-	bad = bad || has != ok
-	v, has = c["scope"]
-	scope, ok = v.(string)
-	if bad || has != ok || sub == "" || clientID == "" || jti == "" {
+	// login, name and scope may be absent but, when present, must be strings. Each
+	// comma-ok form has variables of its own: under Yaegi a reused one keeps its
+	// previous value when the key is missing (docs/plugin.md, Yaegi notes).
+	loginV, hasLogin := c["login"]
+	nameV, hasName := c["name"]
+	scopeV, hasScope := c["scope"]
+	login, okLogin := loginV.(string)
+	name, okName := nameV.(string)
+	scope, okScope := scopeV.(string)
+	if hasLogin != okLogin || hasName != okName || hasScope != okScope || sub == "" || clientID == "" || jti == "" {
 		return nil, errClaims
 	}
 	if strings.ContainsAny(sub+login+name+clientID+scope, controlChars) {

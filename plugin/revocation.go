@@ -192,20 +192,24 @@ func feedEntries(v interface{}, idField, timeField string) map[string]int64 {
 	out := map[string]int64{}
 	list, _ := v.([]interface{})
 	for _, item := range list {
-		m, ok := item.(map[string]interface{})
-		if !ok {
-			continue
-		}
-		id, _ := m[idField].(string)
-		t, _ := m[timeField].(float64)
+		id, t := feedEntry(item, idField, timeField) // one call per entry, as in parseJWKS
 		if id == "" {
 			continue
 		}
-		if old, ok := out[id]; !ok || int64(t) > old {
-			out[id] = int64(t)
+		if old, ok := out[id]; !ok || t > old {
+			out[id] = t
 		}
 	}
 	return out
+}
+
+// feedEntry reads one feed entry: its id ("" when missing or malformed) and time (0
+// when missing).
+func feedEntry(item interface{}, idField, timeField string) (string, int64) {
+	m, _ := item.(map[string]interface{})
+	id, _ := m[idField].(string)
+	t, _ := m[timeField].(float64)
+	return id, int64(t)
 }
 
 func (rv *revocations) applyLocked(upd *feedUpdate) {

@@ -78,10 +78,14 @@ func NewKeys() (*Keys, error) {
 	return k, nil
 }
 
-// JWKS is the key set the plugin is given, as authsvc would publish it.
+// JWKS is the key set the plugin is given, as authsvc would publish it, plus one
+// malformed entry (a rogue key under a numeric kid) that must be skipped.
 func (k *Keys) JWKS() string {
+	rogue := rsaJWK(RSAKid, &k.Rogue.PublicKey)
+	rogue["kid"] = 7 // not a string: the entry must be skipped, not filed under the previous kid
 	doc := map[string]interface{}{"keys": []interface{}{
 		rsaJWK(RSAKid, &k.RSA.PublicKey),
+		rogue,
 		ecJWK(ECKid, &k.EC.PublicKey),
 		rsaJWK(WeakKid, &k.Weak.PublicKey),
 	}}
@@ -225,6 +229,9 @@ func (k *Keys) Cases(now time.Time) []Case {
 		{"valid unicode name", ModeJWKS, rs(with(now, map[string]interface{}{"name": "José Ñúñez 山田"})), true},
 		{"valid empty scope", ModeJWKS, rs(with(now, map[string]interface{}{"scope": ""})), true},
 		{"valid without login and name", ModeJWKS, rs(with(now, map[string]interface{}{"login": nil, "name": nil})), true},
+		{"valid without name", ModeJWKS, rs(with(now, map[string]interface{}{"name": nil})), true},
+		{"valid without scope", ModeJWKS, rs(with(now, map[string]interface{}{"scope": nil})), true},
+		{"valid without login", ModeJWKS, rs(with(now, map[string]interface{}{"login": nil})), true},
 
 		// alg attacks.
 		{"alg none", ModeJWKS, Sign("none", nil, rsHdr, valid), false},

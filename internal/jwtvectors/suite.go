@@ -1,6 +1,7 @@
 package jwtvectors
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -87,6 +88,7 @@ func CheckTokenTable(t *testing.T, k *Keys, do Doer, skip func(Case) string) {
 				if res.Status != http.StatusOK {
 					t.Errorf("status = %d, want 200", res.Status)
 				}
+				checkIdentity(t, c.Token, res.Backend)
 				return
 			}
 			if res.Status != http.StatusUnauthorized {
@@ -265,6 +267,30 @@ func checkSpoofs(t *testing.T, do Doer, token string) {
 	}
 	if a := res.Backend.Get("Authorization"); a != "" {
 		t.Errorf("backend saw Authorization %q, want it dropped", a)
+	}
+}
+
+// identityClaims are the claims the identity headers carry, in their default names.
+var identityClaims = [][2]string{
+	{"X-User-Id", "sub"}, {"X-User-Login", "login"}, {"X-User-Name", "name"},
+	{"X-Auth-Client-Id", "client_id"}, {"X-Auth-Scopes", "scope"},
+}
+
+// checkIdentity compares the identity headers the backend saw with the claims of
+// token: each is the claim's value, or empty when the token lacks the claim.
+func checkIdentity(t *testing.T, token string, backend http.Header) {
+	t.Helper()
+	parts := strings.Split(token, ".")
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	var claims map[string]interface{}
+	if err != nil || json.Unmarshal(payload, &claims) != nil {
+		t.Fatalf("test token has an unreadable payload: %v", err)
+	}
+	for _, hc := range identityClaims {
+		want, _ := claims[hc[1]].(string)
+		if got := backend[hc[0]]; len(got) != 1 || got[0] != want {
+			t.Errorf("backend saw %s = %q, want [%q] (claim %s)", hc[0], got, want, hc[1])
+		}
 	}
 }
 

@@ -169,6 +169,38 @@ func TestRevocation(t *testing.T) {
 	}
 }
 
+// TestRevocationFeedEntries: each feed entry is read on its own. A user entry
+// without "before" revokes nothing, even after one that revokes everything (under
+// Yaegi a comma-ok form repeated in a loop keeps its previous value when it fails),
+// and an entry with a non-string id is skipped.
+func TestRevocationFeedEntries(t *testing.T) {
+	later := time.Now().Add(time.Hour).Unix()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = json.NewEncoder(w).Encode(map[string]any{"cursor": "1", "reset": true, "tokens": []any{},
+			"users":   []any{map[string]any{"sub": "61", "before": later}, map[string]any{"sub": "62"}, map[string]any{"sub": 63, "before": later}},
+			"clients": []any{}})
+	}))
+	defer srv.Close()
+	do := yaegiDoer(t, "", func(m map[string]any) {
+		m["revocationURL"] = srv.URL
+		m["revocationInterval"] = "1h"
+	})
+	send := func(sub string) jwtvectors.Result {
+		return do(t, jwtvectors.ModeJWKS, jwtvectors.Bearer("POST", "/mcp", keys.Valid(time.Now(), sub)))
+	}
+	// The first poll runs in the background: wait until user 61 is refused.
+	for deadline := time.Now().Add(10 * time.Second); send("61").Reached; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("user 61 still accepted 10 s after the feed revoked it")
+		}
+	}
+	for _, sub := range []string{"62", "63"} {
+		if res := send(sub); !res.Reached {
+			t.Errorf("user %s refused (status %d %s): the feed does not revoke it", sub, res.Status, res.Body)
+		}
+	}
+}
+
 // recorder keeps the headers of the last request that reached it.
 type recorder struct {
 	mu     sync.Mutex
