@@ -150,7 +150,7 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fresh := e != nil && now < e.fastBy && e.revGen == m.revGen && now < m.revUntil
 		m.mu.RUnlock()
 		if !fresh {
-			e = serveToken(m, w, r, auth[0], e)
+			e = serveToken(m, w, r, auth[0], e, now)
 		}
 	}
 	if e == nil {
@@ -208,16 +208,16 @@ func serveFull(m *Middleware, w http.ResponseWriter, r *http.Request) *cacheEntr
 	m.mu.RLock()
 	e := m.cache[auth[0]]
 	m.mu.RUnlock()
-	return serveToken(m, w, r, auth[0], e)
+	return serveToken(m, w, r, auth[0], e, int64(time.Since(m.epoch))+m.epochNs)
 }
 
-// serveToken authenticates the request's one Authorization value header, whose
-// cache entry is e (nil when not cached). It returns the entry of an admitted token,
-// or nil when it refused the request.
-// A token not cached or expired there is verified and cached; the revocation state
-// is synced when due. (One function for all of it: under Yaegi every call allocates
-// its callee's whole frame.)
-func serveToken(m *Middleware, w http.ResponseWriter, r *http.Request, header string, e *cacheEntry) *cacheEntry {
+// serveToken authenticates the request's one Authorization header value, whose
+// cache entry is e (nil when not cached), at now (wall-clock unix nanoseconds). A
+// token not cached, or expired there, is verified and cached; the revocation state
+// is synced when due. It returns the entry of an admitted token, or nil when it
+// refused the request. (One function for all of it: under Yaegi every call
+// allocates its callee's whole frame.)
+func serveToken(m *Middleware, w http.ResponseWriter, r *http.Request, header string, e *cacheEntry, now int64) *cacheEntry {
 	token := ""
 	if len(header) > 7 && header[:7] == "Bearer " && header[7] != ' ' && header[len(header)-1] != ' ' {
 		token = header[7:] // the usual spelling, without a call
@@ -228,7 +228,6 @@ func serveToken(m *Middleware, w http.ResponseWriter, r *http.Request, header st
 			return nil
 		}
 	}
-	now := int64(time.Since(m.epoch)) + m.epochNs
 	verified := e == nil || now >= e.notAfter
 	if verified {
 		var err error
