@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
@@ -382,4 +383,77 @@ func TestRevocationSharedFeed(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Logf("refused %v after publication (interval %v)", time.Since(published).Round(time.Millisecond), interval)
+}
+
+// TestConcurrentRequests sends requests from many goroutines through one instance
+// (run with -race in CI) for 700 ms at least: cached and new tokens, a revoked user's,
+// a forged one, while the revocation feed is polled every 100 ms (the least allowed)
+// and each poll is a reset, so that cached entries keep being re-checked against a
+// new state generation. Every answer must be right, and each admitted request carries
+// its own token's identity.
+func TestConcurrentRequests(t *testing.T) {
+	k := testKeys(t)
+	f := &feed{}
+	f.set(func(f *feed) {
+		f.users = append(f.users, map[string]interface{}{"sub": "revoked", "before": time.Now().Add(time.Hour).Unix()})
+	})
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	m := k.ConfigMap(jwtvectors.ModeJWKS, "")
+	m["revocationURL"] = srv.URL
+	m["revocationInterval"] = "100ms"
+	cfg, err := decodeConfig(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	h, err := mcpauth.New(ctx, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Seen-User", r.Header.Get("X-User-Id"))
+	}), cfg, t.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(tok string) (int, string) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, jwtvectors.Bearer("POST", "/mcp", tok))
+		return rec.Code, rec.Header().Get("X-Seen-User")
+	}
+	revoked := k.Valid(time.Now(), "revoked")
+	waitFor(t, func() bool { code, _ := send(revoked); return code == http.StatusUnauthorized })
+	forged := jwtvectors.Sign("RS256", k.Rogue, map[string]interface{}{"typ": "at+jwt", "kid": jwtvectors.RSAKid}, jwtvectors.Claims(time.Now(), "forged"))
+	start := time.Now()
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			own := fmt.Sprintf("g%d", g)
+			ownTok := k.Valid(time.Now(), own)
+			for i := 0; i < 120 || time.Since(start) < 700*time.Millisecond; i++ {
+				tok, want := ownTok, own
+				switch i % 4 {
+				case 1: // a new token
+					want = fmt.Sprintf("g%d-%d", g, i)
+					tok = k.Valid(time.Now(), want)
+				case 2:
+					tok, want = revoked, ""
+				case 3:
+					tok, want = forged, ""
+				}
+				code, seen := send(tok)
+				if (want == "" && code != http.StatusUnauthorized) || (want != "" && (code != http.StatusOK || seen != want)) {
+					t.Errorf("goroutine %d request %d: status %d, backend saw user %q; want user %q (\"\": 401)", g, i, code, seen, want)
+					return
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	f.mu.Lock()
+	polls := f.polls
+	f.mu.Unlock()
+	if polls < 4 {
+		t.Errorf("the feed was polled %d times in %v, want one per 100 ms", polls, time.Since(start))
+	}
 }
