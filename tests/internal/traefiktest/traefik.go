@@ -40,6 +40,8 @@ type Options struct {
 	// Static is appended to the generated static configuration (YAML top-level keys
 	// that it does not set itself: api, metrics, a second entry point…).
 	Static string
+	// Env is added to the environment Traefik inherits ("KEY=value"; GOGC, say).
+	Env []string
 }
 
 // Traefik is a running Traefik.
@@ -142,6 +144,9 @@ global:
 	tr.WriteDynamic(t, opts.Dynamic)
 	cmd := exec.Command(bin, "--configFile="+filepath.Join(dir, "traefik.yml"))
 	cmd.Dir = dir
+	if len(opts.Env) > 0 {
+		cmd.Env = append(os.Environ(), opts.Env...)
+	}
 	cmd.Stdout = tr.logs
 	cmd.Stderr = tr.logs
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -156,7 +156,15 @@ func BenchmarkPluginWrk(b *testing.B) {
 		"middlewares": middlewares,
 		"services":    map[string]any{"backend": map[string]any{"loadBalancer": map[string]any{"servers": []any{map[string]any{"url": "http://" + bl.Addr().String()}}}}},
 	}})
+	// BENCH_TRAEFIK_GOGC sets Traefik's GOGC (its garbage collector's heap growth
+	// before a cycle; Go's default is 100), and only Traefik's.
+	var traefikEnv []string
+	gogc := os.Getenv("BENCH_TRAEFIK_GOGC")
+	if gogc != "" {
+		traefikEnv = []string{"GOGC=" + gogc}
+	}
 	tr := traefiktest.Start(b, traefiktest.Options{
+		Env:         traefikEnv,
 		Static:      static,
 		LocalPlugin: true,
 		Dynamic:     string(dyn),
@@ -290,7 +298,10 @@ func BenchmarkPluginWrk(b *testing.B) {
 		return rs[len(rs)/2]
 	}
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "\nwrk -t2 -c%s -d%s on loopback, Traefik v3.6.12, %d CPUs shared by wrk, Traefik and the backend; median of %d interleaved rounds\n", conns, duration, cpus(), rounds)
+	if gogc == "" {
+		gogc = "default (100)"
+	}
+	fmt.Fprintf(&sb, "\nwrk -t2 -c%s -d%s on loopback, Traefik v3.6.12 (GOGC %s), %d CPUs shared by wrk, Traefik and the backend; median of %d interleaved rounds\n", conns, duration, gogc, cpus(), rounds)
 	fmt.Fprintf(&sb, "%-38s %9s %9s %9s %9s %7s %9s %15s\n", "scenario", "req/s", "p50", "p99", "requests", "× none", "× control", "Traefik CPU/req")
 	for i, r := range rows {
 		control := "-"
@@ -303,6 +314,7 @@ func BenchmarkPluginWrk(b *testing.B) {
 	if len(rows) == 6 {
 		fmt.Fprintf(&sb, "cached mcpauth vs ForwardAuth: %.2f×; never-seen vs ForwardAuth: %.2f×\n", ratio(2, 5), ratio(4, 5))
 	}
+	fmt.Fprintf(&sb, "Traefik's peak resident memory over the run: %s\n", peakRSS(tr.PID()))
 	fmt.Print(sb.String())
 }
 
@@ -398,6 +410,21 @@ func parseWrk(out string) wrkResult {
 		r.non2xx, _ = strconv.ParseInt(m[1], 10, 64)
 	}
 	return r
+}
+
+// peakRSS is a process's peak resident set size (VmHWM in /proc/<pid>/status).
+func peakRSS(pid int) string {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return "unknown (" + err.Error() + ")"
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "VmHWM:" {
+			kb, _ := strconv.Atoi(f[1])
+			return fmt.Sprintf("%d MiB", kb/1024)
+		}
+	}
+	return "unknown"
 }
 
 // procCPU is the user+system CPU time a process has used, from /proc/<pid>/stat.
