@@ -8,7 +8,6 @@ import (
 // identityHeaders knows which client-sent header names could be mistaken for the
 // identity headers this middleware injects.
 type identityHeaders struct {
-	names  [5]string       // canonical names to set
 	normal map[string]bool // normalised spellings to strip
 	// Pre-filters, indexed by length, first and last byte of a header name (both
 	// cases; '-' and '_' alike). Slices, not arrays: Yaegi would copy an array into a
@@ -33,7 +32,7 @@ var commonHeaders = []string{
 }
 
 func newIdentityHeaders(names [5]string) *identityHeaders {
-	h := &identityHeaders{names: names, normal: map[string]bool{},
+	h := &identityHeaders{normal: map[string]bool{},
 		lengths: make([]bool, 256), firsts: make([]bool, 256), lasts: make([]bool, 256), safe: map[string]bool{}}
 	for _, n := range names {
 		nn := normalizeHeaderName(n)

@@ -94,7 +94,7 @@ func verifyToken(ctx context.Context, s *settings, remote *remoteKeys, token str
 	} else {
 		k := s.inlineKeys[hd.kid]
 		if remote != nil {
-			// remoteKeys.key's common case, inlined.
+			// remoteKey's common case, inlined.
 			remote.mu.Lock()
 			k = remote.keys[hd.kid]
 			remote.mu.Unlock()
