@@ -12,12 +12,19 @@ import (
 	"github.com/mcp-oauth-gateway/gateway/internal/jwtvectors"
 )
 
-// newHMACMiddleware is an instance in HS256 mode in front of an empty handler.
-func newHMACMiddleware(t *testing.T) *Middleware {
+// newHMACMiddleware is an instance in HS256 mode in front of next (nil: an empty
+// handler), with headers as its identity header names (nil: the defaults).
+func newHMACMiddleware(t *testing.T, next http.Handler, headers map[string]string) *Middleware {
 	t.Helper()
 	cfg := CreateConfig()
 	cfg.Issuer, cfg.Resource, cfg.HMACSecret = jwtvectors.Issuer, jwtvectors.Resource, jwtvectors.HMACSecret
-	h, err := New(context.Background(), http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), cfg, t.Name())
+	if headers != nil {
+		cfg.Headers = headers
+	}
+	if next == nil {
+		next = http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
+	}
+	h, err := New(context.Background(), next, cfg, t.Name())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,7 +34,7 @@ func newHMACMiddleware(t *testing.T) *Middleware {
 // TestCacheBounded floods the cache with more valid tokens than it holds: it stays at
 // maxCachedTokens entries, and an evicted token still works (it is verified again).
 func TestCacheBounded(t *testing.T) {
-	m := newHMACMiddleware(t)
+	m := newHMACMiddleware(t, nil, nil)
 	h := http.Handler(m)
 	now := time.Now()
 	token := func(i int) string {
@@ -91,14 +98,9 @@ func TestSafeHeaders(t *testing.T) {
 			t.Errorf("renamed: %d safe names, want %d", got, want)
 		}
 
-		cfg := CreateConfig()
-		cfg.Issuer, cfg.Resource, cfg.HMACSecret = jwtvectors.Issuer, jwtvectors.Resource, jwtvectors.HMACSecret
-		cfg.Headers = map[string]string{"userId": names[0], "userLogin": names[1], "userName": names[2], "clientId": names[3], "scopes": names[4]}
 		var seen http.Header
-		m, err := New(context.Background(), http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { seen = r.Header }), cfg, t.Name())
-		if err != nil {
-			t.Fatal(err)
-		}
+		m := newHMACMiddleware(t, http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { seen = r.Header }),
+			map[string]string{"userId": names[0], "userLogin": names[1], "userName": names[2], "clientId": names[3], "scopes": names[4]})
 		for _, path := range []string{"first request", "cached"} {
 			r := jwtvectors.Bearer("POST", "/mcp", token)
 			for _, n := range names {
@@ -133,7 +135,7 @@ func TestSafeHeaders(t *testing.T) {
 // make a bad signature pass, headers of tokens that failed are not remembered, and
 // the set stays bounded while tokens with new headers keep verifying.
 func TestKnownHeaders(t *testing.T) {
-	m := newHMACMiddleware(t)
+	m := newHMACMiddleware(t, nil, nil)
 	h := http.Handler(m)
 	known := func() int {
 		m.s.knownMu.Lock()

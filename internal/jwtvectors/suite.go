@@ -270,8 +270,9 @@ func checkSpoofs(t *testing.T, do Doer, token string) {
 	}
 }
 
-// identityClaims are the claims the identity headers carry, in their default names.
-var identityClaims = [][2]string{
+// IdentityHeaders are the identity headers the plugin injects, in their default
+// names, each with the claim it carries.
+var IdentityHeaders = [][2]string{
 	{"X-User-Id", "sub"}, {"X-User-Login", "login"}, {"X-User-Name", "name"},
 	{"X-Auth-Client-Id", "client_id"}, {"X-Auth-Scopes", "scope"},
 }
@@ -286,7 +287,7 @@ func checkIdentity(t *testing.T, token string, backend http.Header) {
 	if err != nil || json.Unmarshal(payload, &claims) != nil {
 		t.Fatalf("test token has an unreadable payload: %v", err)
 	}
-	for _, hc := range identityClaims {
+	for _, hc := range IdentityHeaders {
 		want, _ := claims[hc[1]].(string)
 		if got := backend[hc[0]]; len(got) != 1 || got[0] != want {
 			t.Errorf("backend saw %s = %q, want [%q] (claim %s)", hc[0], got, want, hc[1])

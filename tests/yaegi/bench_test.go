@@ -79,8 +79,8 @@ func request(token string) *http.Request {
 // resetHeaders undoes what the previous iteration's middleware did, as a fresh
 // request from Traefik would look.
 func resetHeaders(r *http.Request, token string) {
-	for _, k := range []string{"X-User-Id", "X-User-Login", "X-User-Name", "X-Auth-Client-Id", "X-Auth-Scopes"} {
-		delete(r.Header, k)
+	for _, hc := range jwtvectors.IdentityHeaders {
+		delete(r.Header, hc[0])
 	}
 	r.Header["Authorization"] = []string{"Bearer " + token}
 }

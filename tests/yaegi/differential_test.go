@@ -44,7 +44,7 @@ func TestDifferentialClaims(t *testing.T) {
 	}
 	for name, policy := range policies {
 		t.Run(name, func(t *testing.T) {
-			native, interp := nativeHMACDoer(t, policy), yaegiDoer(t, "", policy)
+			native, interp := nativeDoer(t, policy), yaegiDoer(t, "", policy)
 			now := time.Now()
 			admitted := 0
 			for i := 0; i < n; i++ {
@@ -71,9 +71,10 @@ func TestDifferentialClaims(t *testing.T) {
 	}
 }
 
-// nativeHMACDoer is the plugin compiled natively, configured like yaegiDoer's
-// instances (the suite's config map, through the plugin's json tags).
-func nativeHMACDoer(t *testing.T, change func(map[string]any)) jwtvectors.Doer {
+// nativeDoer is the plugin compiled natively, configured like yaegiDoer's
+// instances (the suite's config map, through the plugin's json tags, as the plugin's
+// own tests decode it, in a test package this module cannot import).
+func nativeDoer(t *testing.T, change func(map[string]any)) jwtvectors.Doer {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	return jwtvectors.HandlerDoer(func(mode jwtvectors.Mode, next http.Handler) (http.Handler, error) {
@@ -93,9 +94,6 @@ func nativeHMACDoer(t *testing.T, change func(map[string]any)) jwtvectors.Doer {
 	})
 }
 
-// identityHeaderNames are the default names of the headers the plugin injects.
-var identityHeaderNames = []string{"X-User-Id", "X-User-Login", "X-User-Name", "X-Auth-Client-Id", "X-Auth-Scopes"}
-
 func compareResults(want, got jwtvectors.Result) string {
 	switch {
 	case want.Status != got.Status || want.Reached != got.Reached:
@@ -105,7 +103,8 @@ func compareResults(want, got jwtvectors.Result) string {
 	case want.Header.Get("WWW-Authenticate") != got.Header.Get("WWW-Authenticate"):
 		return fmt.Sprintf("WWW-Authenticate %q, want %q", got.Header.Get("WWW-Authenticate"), want.Header.Get("WWW-Authenticate"))
 	}
-	for _, h := range identityHeaderNames {
+	for _, hc := range jwtvectors.IdentityHeaders {
+		h := hc[0]
 		if w, g := fmt.Sprint(want.Backend[h]), fmt.Sprint(got.Backend[h]); w != g {
 			return fmt.Sprintf("backend saw %s = %s, want %s", h, g, w)
 		}

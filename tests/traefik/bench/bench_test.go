@@ -147,7 +147,6 @@ func BenchmarkPluginWrk(b *testing.B) {
 	profDir := os.Getenv("BENCH_PROFILE")
 	var static string
 	if profDir != "" {
-		// Traefik's pprof handlers (api.debug) on the web entry point, for saveProfile.
 		static = "api:\n  debug: true\n"
 		routers["debug"] = map[string]any{"rule": "Host(`debug.bench.test`)", "service": "api@internal"}
 	}
@@ -241,12 +240,13 @@ func BenchmarkPluginWrk(b *testing.B) {
 		neverSeen  bool // the token stride continues where the previous round stopped
 	}
 	cachedHeader := []string{"-H", "Authorization: Bearer " + cached}
+	neverSeenScript := []string{"-s", lua, "--", tokFile}
 	scenarios := []scenario{
 		{"no middleware", "plain.bench.test", nil, -1, false},
 		{"no middleware, cached's requests", "plain.bench.test", cachedHeader, -1, false},
 		{"mcpauth, repeated token (cached)", "mcp.bench.test", cachedHeader, 1, false},
-		{"no middleware, never-seen's requests", "plain.bench.test", []string{"-s", lua, "--", tokFile}, -1, false},
-		{"mcpauth, never-seen RS256 tokens", "mcp.bench.test", []string{"-s", lua, "--", tokFile}, 3, true},
+		{"no middleware, never-seen's requests", "plain.bench.test", neverSeenScript, -1, false},
+		{"mcpauth, never-seen RS256 tokens", "mcp.bench.test", neverSeenScript, 3, true},
 	}
 	if authURL != "" {
 		scenarios = append(scenarios, scenario{"ForwardAuth to authsvc /verify", "fa.bench.test", cachedHeader, 1, false})
