@@ -51,13 +51,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		Command: cfg.Command, Env: env, MaxSessions: cfg.MaxSessions, MaxPerUser: cfg.MaxPerUser,
 		IdleTimeout: cfg.IdleTimeout, RequestTimeout: cfg.RequestTimeout,
 		MaxMessage: max(cfg.MaxMessageBytes, minChildMessage), Logger: log,
+		PoolSize: cfg.PoolSize, PoolIdle: cfg.PoolIdle, Spares: cfg.Spares,
+		ModernVersions: cfg.ModernVersions, LegacyVersion: cfg.ProtocolVersions[0],
 	})
 	if err != nil {
 		return err
 	}
 	mcp, err := streamable.New(reg, streamable.Options{
 		AllowedOrigins: cfg.AllowedOrigins, ProtocolVersions: cfg.ProtocolVersions,
-		MaxMessage: int64(cfg.MaxMessageBytes), Logger: log,
+		ModernVersions: cfg.ModernVersions, MaxMessage: int64(cfg.MaxMessageBytes), Logger: log,
 	})
 	if err != nil {
 		return err
@@ -83,7 +85,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	reapCtx, stopReaper := context.WithCancel(context.Background())
 	defer stopReaper()
-	go reg.Reap(reapCtx, reapInterval(cfg.IdleTimeout))
+	go reg.Reap(reapCtx, reapInterval(min(cfg.IdleTimeout, cfg.PoolIdle)))
+	go reg.Refill()
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -137,14 +140,16 @@ func healthcheck(ctx context.Context, args []string, getenv func(string) string,
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	versions := config.DefaultProtocolVersions
+	// The check speaks the 2025 handshake, with the first 2025-era version configured.
+	cfgArgs := []string{"--", "x"}
 	if v := getenv("MCPBRIDGE_PROTOCOL_VERSIONS"); v != "" {
-		c, err := config.Parse([]string{"--protocol-versions", v, "--", "x"}, func(string) string { return "" }, io.Discard)
-		if err != nil {
-			return err
-		}
-		versions = c.ProtocolVersions
+		cfgArgs = append([]string{"--protocol-versions", v}, cfgArgs...)
 	}
+	c, err := config.Parse(cfgArgs, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		return err
+	}
+	versions := c.ProtocolVersions
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	if err := health.CheckBridge(ctx, http.DefaultClient, *url, versions); err != nil {

@@ -11,7 +11,7 @@ set -euo pipefail
 
 # Pinned versions: bump deliberately, the tests' expectations depend on them.
 SERVERS_VERSION=2026.8.31
-CONFORMANCE_VERSION=0.1.16
+CONFORMANCE_VERSION=0.2.0-alpha.12
 NODE_VERSION=22.23.3
 SUPERGATEWAY_VERSION=4.0.0
 

@@ -17,13 +17,22 @@ import (
 
 // DefaultProtocolVersions are the MCP versions the bridge accepts, newest first. 2024-11-05
 // is kept because clients may negotiate it with an older server over Streamable HTTP.
-var DefaultProtocolVersions = []string{"2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"}
+// 2026-07-28 and later are served statelessly by per-user pools of children; the 2025
+// versions by sessions.
+var DefaultProtocolVersions = []string{"2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"}
+
+// FirstModernVersion is the first protocol version without sessions and initialize.
+const FirstModernVersion = "2026-07-28"
 
 // Config is the bridge's configuration.
 type Config struct {
 	Listen           string
 	AllowedOrigins   []string
-	ProtocolVersions []string
+	ProtocolVersions []string // the 2025-era versions of --protocol-versions
+	ModernVersions   []string // its 2026-07-28-era versions
+	PoolSize         int
+	PoolIdle         time.Duration
+	Spares           int
 	MaxSessions      int
 	MaxPerUser       int
 	IdleTimeout      time.Duration
@@ -57,6 +66,9 @@ func Parse(args []string, getenv func(string) string, usageOut io.Writer) (*Conf
 	idle := fs.String("idle-timeout", env("MCPBRIDGE_IDLE_TIMEOUT", "30m"), "end sessions unused this long; 0: never (env MCPBRIDGE_IDLE_TIMEOUT)")
 	reqTimeout := fs.String("request-timeout", env("MCPBRIDGE_REQUEST_TIMEOUT", "5m"), "give up on a request after this long; 0: never (env MCPBRIDGE_REQUEST_TIMEOUT)")
 	maxMsg := fs.String("max-message-bytes", env("MCPBRIDGE_MAX_MESSAGE_BYTES", "4194304"), "largest POST body (one message or batch); a child may send up to this or 64 MiB, whichever is larger (env MCPBRIDGE_MAX_MESSAGE_BYTES)")
+	poolSize := fs.String("pool-size", env("MCPBRIDGE_POOL_SIZE", "2"), "most children one user's 2026-07-28 requests may use (env MCPBRIDGE_POOL_SIZE)")
+	poolIdle := fs.String("pool-idle-timeout", env("MCPBRIDGE_POOL_IDLE_TIMEOUT", "5m"), "end a pooled child unused this long (env MCPBRIDGE_POOL_IDLE_TIMEOUT)")
+	spares := fs.String("spares", env("MCPBRIDGE_SPARES", "2"), "started children kept waiting for new sessions and pools; 0: none (env MCPBRIDGE_SPARES)")
 	shutdown := fs.String("shutdown-timeout", env("MCPBRIDGE_SHUTDOWN_TIMEOUT", "10s"), "how long a graceful shutdown may take (env MCPBRIDGE_SHUTDOWN_TIMEOUT)")
 	readyCache := fs.String("ready-cache", env("MCPBRIDGE_READY_CACHE", "10s"), "how long /ready reuses a handshake result (env MCPBRIDGE_READY_CACHE)")
 	logFormat := fs.String("log-format", env("LOG_FORMAT", "text"), "text or json (env LOG_FORMAT)")
@@ -74,10 +86,22 @@ func Parse(args []string, getenv func(string) string, usageOut io.Writer) (*Conf
 		problems = append(problems, fmt.Errorf("listen address %q: %w", c.Listen, err))
 	}
 	c.AllowedOrigins = splitList(*origins)
-	c.ProtocolVersions = splitList(*versions)
-	if len(c.ProtocolVersions) == 0 {
-		problems = append(problems, errors.New("protocol versions: at least one is required"))
+	for _, v := range splitList(*versions) {
+		if v >= FirstModernVersion {
+			c.ModernVersions = append(c.ModernVersions, v)
+		} else {
+			c.ProtocolVersions = append(c.ProtocolVersions, v)
+		}
 	}
+	if len(c.ProtocolVersions) == 0 {
+		problems = append(problems, errors.New("protocol versions: at least one 2025-era version is required (the bridge initializes its children with the first)"))
+	}
+	c.PoolSize = parseInt("pool size", *poolSize, &problems)
+	if c.PoolSize < 1 {
+		problems = append(problems, fmt.Errorf("pool size %q: want at least 1", *poolSize))
+	}
+	c.PoolIdle = parseDuration("pool idle timeout", *poolIdle, &problems)
+	c.Spares = parseInt("spares", *spares, &problems)
 	c.MaxSessions = parseInt("max sessions", *maxSessions, &problems)
 	c.MaxPerUser = parseInt("max sessions per user", *maxPerUser, &problems)
 	c.MaxMessageBytes = parseInt("max message bytes", *maxMsg, &problems)

@@ -57,8 +57,9 @@ type Message struct {
 	RequestID json.RawMessage
 	Raw       []byte
 
-	id, result, requestID span // absolute positions in Raw
-	isError               bool
+	id, result, requestID, params span // absolute positions in Raw
+	errMember                     span
+	isError                       bool
 }
 
 // Standard JSON-RPC error codes, and the bridge's own in the server-error range.
@@ -130,6 +131,7 @@ func Parse(data []byte) (*Message, error) {
 			m.Kind = KindRequest
 		}
 		if params.ok() {
+			m.params = params
 			m.readParams(params)
 		}
 		return m, nil
@@ -137,7 +139,7 @@ func Parse(data []byte) (*Message, error) {
 	if !hasID || result.ok() == errMember.ok() {
 		return nil, fmt.Errorf("%w: neither a request, a notification nor a response", ErrInvalidMessage)
 	}
-	m.Kind, m.result, m.isError = KindResponse, result, errMember.ok()
+	m.Kind, m.result, m.isError, m.errMember = KindResponse, result, errMember.ok(), errMember
 	return m, nil
 }
 

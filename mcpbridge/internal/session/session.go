@@ -62,10 +62,27 @@ type call struct {
 	childID  int64
 	method   string
 	token    string // progress token, raw JSON
+	mode     Mode
 	ex       *Exchange
 	timer    *time.Timer
 	start    time.Time
 	done     bool
+}
+
+// Mode says how the bridge treats one request and what the child sends for it.
+type Mode struct {
+	// Modern: a 2026-07-28 request. What the child sends while working on it reaches
+	// the request's own stream only if it belongs there (progress; log messages when
+	// Logs); server-to-client requests never do.
+	Modern bool
+	// Logs: the request asked for notifications/message (_meta logLevel).
+	Logs bool
+	// Translate: the child speaks a 2025 revision, so its result gains the fields
+	// 2026-07-28 requires.
+	Translate bool
+	// Listen: a subscriptions/listen relayed to a 2026-07-28 child; it runs until the
+	// client closes the stream, with no request timeout.
+	Listen bool
 }
 
 // Session is one MCP session: its id, its user and its child process.
@@ -94,6 +111,13 @@ type Session struct {
 	busy       int // HTTP requests in progress
 	lastActive time.Time
 	ended      chan struct{}
+
+	// Set for children that serve 2026-07-28 requests of one user (see [Registry.Pooled]).
+	pooled    bool
+	modern    bool            // the child itself speaks 2026-07-28: relayed untranslated
+	initRes   json.RawMessage // a 2025 child's answer to the bridge's own initialize
+	listeners map[*Exchange]*listener
+	internal  int64 // ids of the bridge's own requests to the child
 }
 
 // Version returns the protocol version negotiated by initialize, or "" before it.
@@ -135,7 +159,9 @@ func (s *Session) idleSince(now time.Time) time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	// A closed session is already on its way out: the reaper must not close it again.
-	if s.closed || s.busy > 0 || s.standalone.Attached() || len(s.calls) > 0 {
+	// An open GET stream alone does not keep a session: a client that opened one and
+	// never reads it must not pin a child for ever.
+	if s.closed || s.busy > 0 || len(s.calls) > 0 || len(s.listeners) > 0 {
 		return 0
 	}
 	return now.Sub(s.lastActive)
@@ -145,6 +171,18 @@ func (s *Session) idleSince(now time.Time) time.Duration {
 // ids and are tracked until their response; the returned exchange is nil when there
 // were no requests (notifications and responses only).
 func (s *Session) Submit(msgs []*jsonrpc.Message, streaming bool) (*Exchange, error) {
+	return s.submit(msgs, streaming, Mode{})
+}
+
+// SubmitModern relays one 2026-07-28 request.
+func (s *Session) SubmitModern(m *jsonrpc.Message, streaming bool, mode Mode) (*Exchange, error) {
+	mode.Modern = true
+	mode.Translate = !s.modern
+	mode.Listen = s.modern && m.Method == "subscriptions/listen"
+	return s.submit([]*jsonrpc.Message{m}, streaming, mode)
+}
+
+func (s *Session) submit(msgs []*jsonrpc.Message, streaming bool, mode Mode) (*Exchange, error) {
 	var ex *Exchange
 	out := make([][]byte, 0, len(msgs))
 	s.mu.Lock()
@@ -163,7 +201,7 @@ func (s *Session) Submit(msgs []*jsonrpc.Message, streaming bool) (*Exchange, er
 				}
 			}
 			s.nextID++
-			c := &call{clientID: m.ID, childID: s.nextID, method: m.Method, ex: ex, start: time.Now()}
+			c := &call{clientID: m.ID, childID: s.nextID, method: m.Method, mode: mode, ex: ex, start: time.Now()}
 			s.calls[c.childID] = c
 			s.byClient[string(m.ID)] = c
 			if m.ProgressToken != nil {
@@ -194,7 +232,7 @@ func (s *Session) Submit(msgs []*jsonrpc.Message, streaming bool) (*Exchange, er
 			out = append(out, m.Raw)
 		}
 	}
-	if ex != nil && s.reqTimeout > 0 {
+	if ex != nil && s.reqTimeout > 0 && !mode.Listen {
 		for _, c := range ex.calls {
 			c.timer = time.AfterFunc(s.reqTimeout, func() { s.timeout(c) })
 		}
@@ -369,10 +407,10 @@ func (s *Session) onMessage(line []byte) {
 		if m.IsError() {
 			outcome = "error"
 		}
-		if c.method == "initialize" {
+		if c.method == "initialize" && !c.mode.Modern {
 			s.initializedLocked(m)
 		}
-		s.finishLocked(c, m.WithID(c.clientID), outcome)
+		s.finishLocked(c, modernResponse(m.WithID(c.clientID), c), outcome)
 		return
 	}
 	// line belongs to the child's reader: what is passed on as it is must be copied.
@@ -384,6 +422,10 @@ func (s *Session) onMessage(line []byte) {
 				return
 			}
 		}
+	}
+	if s.pooled {
+		s.deliverPooledLocked(m, msg)
+		return
 	}
 	s.deliverLocked(msg)
 }
@@ -441,6 +483,9 @@ func (s *Session) onExit(err error) {
 			"the MCP server process of this session exited"), "session ended")
 	}
 	s.standalone.Close()
+	for ex := range s.listeners {
+		ex.Box.Close()
+	}
 	s.mu.Unlock()
 	attrs := []any{}
 	if err != nil {

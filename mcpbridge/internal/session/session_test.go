@@ -337,9 +337,24 @@ func TestChildCrash(t *testing.T) {
 
 func TestRegistry(t *testing.T) {
 	r := newRegistry(t, Options{MaxSessions: 2, MaxPerUser: 1, IdleTimeout: 200 * time.Millisecond})
-	a := newSession(t, r, "alice")
+	// At the user's limit, an idle session makes room (no lock-out); a busy one does not.
+	old := newSession(t, r, "alice")
+	end, err := old.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := r.Create("alice"); !errors.Is(err, ErrTooManyUserSessions) {
-		t.Errorf("second session of one user: %v, want ErrTooManyUserSessions", err)
+		t.Errorf("second session of one user while the first is busy: %v, want ErrTooManyUserSessions", err)
+	}
+	end()
+	a := newSession(t, r, "alice")
+	if _, err := r.Get(old.ID, "alice"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("the least recently used idle session was not ended for the new one: %v", err)
+	}
+	select {
+	case <-old.Ended():
+	case <-time.After(20 * time.Second):
+		t.Fatal("the evicted session's child did not stop")
 	}
 	newSession(t, r, "bob")
 	if _, err := r.Create("carol"); !errors.Is(err, ErrTooManySessions) {

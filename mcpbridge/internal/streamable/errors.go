@@ -1,6 +1,7 @@
 package streamable
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 
@@ -14,6 +15,10 @@ type httpError struct {
 	code       int
 	message    string
 	retryAfter int // seconds, for 503
+	// id is the request's id when it is known (2026-07-28 answers carry it); data is the
+	// error's data member.
+	id   json.RawMessage
+	data any
 }
 
 func (e *httpError) Error() string { return e.message }
@@ -28,7 +33,7 @@ func (e *httpError) write(w http.ResponseWriter) {
 		h.Set("Allow", "GET, POST, DELETE")
 	}
 	w.WriteHeader(e.status)
-	_, _ = w.Write(jsonrpc.ErrorResponse(nil, e.code, e.message))
+	_, _ = w.Write(jsonrpc.ErrorResponseData(e.id, e.code, e.message, e.data))
 }
 
 func badRequest(msg string) *httpError {
@@ -43,6 +48,8 @@ var (
 		message: "Forbidden: Origin not allowed"}
 	errMethod = &httpError{status: http.StatusMethodNotAllowed, code: jsonrpc.CodeInvalidRequest,
 		message: "Method Not Allowed: use POST, GET or DELETE"}
+	errModernMethod = &httpError{status: http.StatusMethodNotAllowed, code: jsonrpc.CodeInvalidRequest,
+		message: "Method Not Allowed: protocol version 2026-07-28 has no GET stream and no sessions; use POST (subscriptions/listen for notifications)"}
 	errShutdown = &httpError{status: http.StatusServiceUnavailable, code: jsonrpc.CodeUnavailable,
 		message: "Service Unavailable: the bridge is shutting down", retryAfter: 5}
 )

@@ -41,14 +41,20 @@ const keepAlive = 25 * time.Second
 type Sessions interface {
 	Create(user string) (*session.Session, error)
 	Get(id, user string) (*session.Session, error)
+	// Pooled returns a child of the user's pool for a 2026-07-28 request.
+	Pooled(ctx context.Context, user string) (*session.Session, error)
 }
 
 // Options configure a [Handler].
 type Options struct {
 	// AllowedOrigins: see newOriginPolicy. Empty means loopback origins only.
 	AllowedOrigins []string
-	// ProtocolVersions accepted in MCP-Protocol-Version. Required.
+	// ProtocolVersions are the 2025-era versions accepted in MCP-Protocol-Version
+	// (sessions and initialize). Required.
 	ProtocolVersions []string
+	// ModernVersions are the 2026-07-28-era versions served statelessly; none: the
+	// bridge answers every request the 2025 way.
+	ModernVersions []string
 	// MaxMessage is the largest POST body in bytes (one message or one batch). Required.
 	MaxMessage int64
 	Logger     *slog.Logger
@@ -56,11 +62,13 @@ type Options struct {
 
 // Handler serves /mcp.
 type Handler struct {
-	sessions Sessions
-	origins  *originPolicy
-	versions []string
-	maxBody  int64
-	log      *slog.Logger
+	sessions    Sessions
+	origins     *originPolicy
+	versions    []string // 2025 era
+	modern      []string // 2026-07-28 era
+	allVersions []string // modern then 2025, as server/discover and -32022 list them
+	maxBody     int64
+	log         *slog.Logger
 }
 
 // New validates opts and returns the handler.
@@ -79,6 +87,7 @@ func New(sessions Sessions, opts Options) (*Handler, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Handler{sessions: sessions, origins: origins, versions: opts.ProtocolVersions,
+		modern: opts.ModernVersions, allVersions: append(slices.Clone(opts.ModernVersions), opts.ProtocolVersions...),
 		maxBody: opts.MaxMessage, log: opts.Logger}, nil
 }
 
@@ -93,10 +102,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		switch r.Method {
 		case http.MethodPost:
 			err = h.post(rec, r)
-		case http.MethodGet:
-			err = h.get(rec, r)
-		case http.MethodDelete:
-			err = h.delete(rec, r)
+		case http.MethodGet, http.MethodDelete:
+			if v := r.Header.Get(HeaderProtocolVersion); v != "" && slices.Contains(h.modern, v) {
+				err = errModernMethod
+			} else if r.Method == http.MethodGet {
+				err = h.get(rec, r)
+			} else {
+				err = h.delete(rec, r)
+			}
 		default:
 			err = errMethod
 		}
@@ -182,6 +195,9 @@ func (h *Handler) post(w *recorder, r *http.Request) error {
 		return err
 	}
 	w.rpc = methods(msgs)
+	if len(h.modern) > 0 && h.isModern(r, msgs) {
+		return h.postModern(w, r, msgs, batch, acceptJSON, acceptSSE)
+	}
 	if isInitialize(msgs) {
 		if batch {
 			return badRequest("Bad Request: initialize must not be part of a batch")

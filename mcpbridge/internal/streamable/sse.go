@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"net/http"
 	"strconv"
+	"time"
 )
 
 // sseWriter writes Server-Sent Events: one `message` event per JSON-RPC message, as the
@@ -40,9 +41,12 @@ func (s *sseWriter) Prime(id string) {
 
 // Write queues one message event with its id; Flush sends what is queued.
 func (s *sseWriter) Write(id string, msg []byte) {
-	s.w.WriteString("id: ")
-	s.w.WriteString(id)
-	s.w.WriteString("\nevent: message\ndata: ")
+	if id != "" {
+		s.w.WriteString("id: ")
+		s.w.WriteString(id)
+		s.w.WriteString("\n")
+	}
+	s.w.WriteString("event: message\ndata: ")
 	s.w.Write(msg)
 	s.w.WriteString("\n\n")
 }
@@ -55,8 +59,13 @@ func (s *sseWriter) Comment(text string) {
 	s.w.WriteString("\n\n")
 }
 
+// writeTimeout bounds one flush: a client that stops reading its stream (its TCP window
+// full) loses the stream instead of holding it, and what it pins, for ever.
+const writeTimeout = 30 * time.Second
+
 // Flush sends the queued events to the client.
 func (s *sseWriter) Flush() error {
+	_ = s.rc.SetWriteDeadline(time.Now().Add(writeTimeout))
 	if err := s.w.Flush(); err != nil {
 		return err
 	}
