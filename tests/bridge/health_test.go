@@ -17,7 +17,7 @@ func TestHealth(t *testing.T) {
 	// A "server" that exits at once: the bridge is alive but not ready.
 	broken := startBridge(t, nil, []string{"sh", "-c", "echo 'no MCP here' >&2; exit 2"})
 	// A real server, but the bridge only accepts a protocol version it does not speak.
-	wrongVersion := startBridge(t, []string{"--protocol-versions", "2099-01-01"}, mcpservers.GoEverything(t))
+	wrongVersion := startBridge(t, []string{"--protocol-versions", "2024-10-07"}, mcpservers.GoEverything(t))
 
 	tests := []struct {
 		name           string

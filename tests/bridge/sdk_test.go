@@ -22,8 +22,15 @@ func (u userTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return http.DefaultTransport.RoundTrip(r)
 }
 
-// connect opens a Go SDK client session through the bridge as user.
+// connect opens a Go SDK client session through the bridge as user, at the newest
+// protocol version both support (2026-07-28: stateless).
 func connect(t *testing.T, b *bridge, user string, opts *mcp.ClientOptions) *mcp.ClientSession {
+	t.Helper()
+	return connectAt(t, b, user, opts, "")
+}
+
+// connectAt is connect pinned to a protocol version ("" lets the client choose).
+func connectAt(t *testing.T, b *bridge, user string, opts *mcp.ClientOptions, version string) *mcp.ClientSession {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -31,7 +38,7 @@ func connect(t *testing.T, b *bridge, user string, opts *mcp.ClientOptions) *mcp
 	cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{
 		Endpoint:   b.URL,
 		HTTPClient: &http.Client{Transport: userTransport{user}},
-	}, nil)
+	}, &mcp.ClientSessionOptions{ProtocolVersion: version})
 	if err != nil {
 		t.Fatalf("connect through the bridge: %v", err)
 	}
@@ -56,15 +63,25 @@ func textOf(t *testing.T, res *mcp.CallToolResult) string {
 	return strings.Join(parts, "\n")
 }
 
-// TestSDKEverything drives server-everything through the bridge with the official Go
-// SDK client: every feature family, server-to-client requests and cancellation.
+// TestSDKEverything drives server-everything (a 2025 server on stdio) through the bridge
+// with the official Go SDK client, in both eras: at 2025-11-25 (a session) every feature
+// family, server-to-client requests, cancellation and DELETE; at 2026-07-28 (stateless,
+// the bridge translating for its pooled child) tools, resources, prompts, progress on
+// the request's stream and cancellation.
 func TestSDKEverything(t *testing.T) {
+	for _, version := range []string{"2025-11-25", "2026-07-28"} {
+		t.Run(version, func(t *testing.T) { testSDKEverything(t, version) })
+	}
+}
+
+func testSDKEverything(t *testing.T, version string) {
+	legacy := version < "2026-07-28"
 	b := startBridge(t, nil, mcpservers.Everything(t))
 
 	var mu sync.Mutex
 	var progress []float64
 	var sampled, elicited bool
-	cs := connect(t, b, "alice", &mcp.ClientOptions{
+	cs := connectAt(t, b, "alice", &mcp.ClientOptions{
 		ProgressNotificationHandler: func(_ context.Context, req *mcp.ProgressNotificationClientRequest) {
 			mu.Lock()
 			progress = append(progress, req.Params.Progress)
@@ -83,9 +100,12 @@ func TestSDKEverything(t *testing.T) {
 			mu.Unlock()
 			return &mcp.ElicitResult{Action: "decline"}, nil
 		},
-	})
-	if got := cs.InitializeResult().ProtocolVersion; got != "2025-11-25" {
-		t.Errorf("negotiated protocol version = %q, want 2025-11-25", got)
+	}, version)
+	if got := cs.InitializeResult().ProtocolVersion; got != version {
+		t.Errorf("negotiated protocol version = %q, want %s", got, version)
+	}
+	if sid := cs.ID(); (sid != "") != legacy {
+		t.Errorf("session id %q at %s", sid, version)
 	}
 
 	t.Run("tools", func(t *testing.T) {
@@ -97,7 +117,13 @@ func TestSDKEverything(t *testing.T) {
 		for _, tool := range tools.Tools {
 			names[tool.Name] = true
 		}
-		for _, want := range []string{"echo", "get-sum", "trigger-long-running-operation", "trigger-sampling-request"} {
+		want := []string{"echo", "get-sum", "trigger-long-running-operation"}
+		if legacy {
+			// Listed only to clients that declared sampling, which a pooled child's
+			// initialize (by the bridge) does not.
+			want = append(want, "trigger-sampling-request")
+		}
+		for _, want := range want {
 			if !names[want] {
 				t.Errorf("tools/list lacks %q (got %d tools)", want, len(names))
 			}
@@ -188,6 +214,10 @@ func TestSDKEverything(t *testing.T) {
 		}
 	})
 
+	if !legacy {
+		t.Run("cancellation", func(t *testing.T) { testCancellation(t, b, cs) })
+		return
+	}
 	t.Run("sampling", func(t *testing.T) {
 		res, err := cs.CallTool(ctx(t), &mcp.CallToolParams{Name: "trigger-sampling-request", Arguments: map[string]any{"prompt": "hi"}})
 		if err != nil {
@@ -215,32 +245,7 @@ func TestSDKEverything(t *testing.T) {
 		}
 	})
 
-	t.Run("cancellation", func(t *testing.T) {
-		c, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() {
-			_, err := cs.CallTool(c, &mcp.CallToolParams{Name: "trigger-long-running-operation", Arguments: map[string]any{"duration": 30, "steps": 30}})
-			done <- err
-		}()
-		b.waitLog(t, `"rpc":"tools/call"`, 30*time.Second)
-		time.Sleep(300 * time.Millisecond) // let the call reach the child
-		cancel()
-		select {
-		case err := <-done:
-			if !errors.Is(err, context.Canceled) {
-				t.Errorf("cancelled CallTool returned %v, want context.Canceled", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Fatal("cancelled CallTool did not return")
-		}
-		// The session is still usable afterwards.
-		if _, err := cs.CallTool(ctx(t), &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"message": "after"}}); err != nil {
-			t.Errorf("CallTool after a cancellation: %v", err)
-		}
-		// Whichever reaches the bridge first, the client's notifications/cancelled or its
-		// closed connection, the call is forgotten and the child told to cancel it.
-		b.waitLogAny(t, 30*time.Second, `"status":"client disconnected"`, `"status":"cancelled by client"`)
-	})
+	t.Run("cancellation", func(t *testing.T) { testCancellation(t, b, cs) })
 
 	t.Run("delete", func(t *testing.T) {
 		sid := cs.ID()
@@ -309,7 +314,7 @@ func TestSDKFilesystem(t *testing.T) {
 // bridge serves gets a working session (its MCP-Protocol-Version header is accepted).
 func TestSDKProtocolVersions(t *testing.T) {
 	b := startBridge(t, nil, mcpservers.GoEverything(t))
-	for _, version := range []string{"2025-03-26", "2025-06-18", "2025-11-25"} {
+	for _, version := range []string{"2025-03-26", "2025-06-18", "2025-11-25", "2026-07-28"} {
 		t.Run(version, func(t *testing.T) {
 			c, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
@@ -330,4 +335,33 @@ func TestSDKProtocolVersions(t *testing.T) {
 			}
 		})
 	}
+}
+
+// testCancellation cancels a long tool call from the client and checks the bridge told the
+// child, and the client can go on.
+func testCancellation(t *testing.T, b *bridge, cs *mcp.ClientSession) {
+	c, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := cs.CallTool(c, &mcp.CallToolParams{Name: "trigger-long-running-operation", Arguments: map[string]any{"duration": 30, "steps": 30}})
+		done <- err
+	}()
+	b.waitLog(t, `"rpc":"tools/call"`, 30*time.Second)
+	time.Sleep(300 * time.Millisecond) // let the call reach the child
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("cancelled CallTool returned %v, want context.Canceled", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("cancelled CallTool did not return")
+	}
+	// The session is still usable afterwards.
+	if _, err := cs.CallTool(ctx(t), &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"message": "after"}}); err != nil {
+		t.Errorf("CallTool after a cancellation: %v", err)
+	}
+	// Whichever reaches the bridge first, the client's notifications/cancelled or its
+	// closed connection, the call is forgotten and the child told to cancel it.
+	b.waitLogAny(t, 30*time.Second, `"status":"client disconnected"`, `"status":"cancelled by client"`)
 }

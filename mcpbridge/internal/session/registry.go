@@ -52,8 +52,11 @@ type Registry struct {
 	starting  int // children being started for a user, counted in MaxSessions
 	spares    []*Session
 	refilling int
-	closing   bool
-	era       int // eraUnknown until the first pooled child answered the probe
+	// spareDeaths counts spares that exited before anyone used them, since the last
+	// one that was used.
+	spareDeaths int
+	closing     bool
+	era         int // eraUnknown until the first pooled child answered the probe
 
 	userLocks sync.Map // user → *sync.Mutex: one pool change of a user at a time
 }
@@ -132,8 +135,14 @@ func (r *Registry) start(user string, pooled bool) (*Session, error) {
 		r.perUser[user]++
 	}
 	var s *Session
-	if n := len(r.spares); n > 0 {
+	for len(r.spares) > 0 && s == nil {
 		s, r.spares = r.spares[0], r.spares[1:]
+		if s.isClosed() {
+			s = nil // it died waiting; its exit is on its way
+		}
+	}
+	if s != nil {
+		r.spareDeaths = 0
 	}
 	r.mu.Unlock()
 	go r.Refill()
@@ -157,7 +166,7 @@ func (r *Registry) start(user string, pooled bool) (*Session, error) {
 		}
 		return nil, err
 	}
-	s.User, s.pooled = user, pooled
+	s.User, s.pooled, s.owned = user, pooled, true
 	r.sessions[s.ID] = s
 	r.mu.Unlock()
 	kind := "session created"
@@ -339,14 +348,24 @@ func (r *Registry) Get(id, user string) (*Session, error) {
 func (r *Registry) remove(s *Session) {
 	r.mu.Lock()
 	r.forgetLocked(s)
+	spare := !s.owned
 	for i, sp := range r.spares {
 		if sp == s {
 			r.spares = append(r.spares[:i:i], r.spares[i+1:]...)
 			break
 		}
 	}
+	if !spare {
+		r.mu.Unlock()
+		go r.Refill()
+		return
+	}
+	// A spare that exits on its own (a server that cannot start) is replaced after a
+	// growing pause, not at once: no restart storm.
+	r.spareDeaths++
+	wait := min(100*time.Millisecond<<min(r.spareDeaths, 10), 30*time.Second)
 	r.mu.Unlock()
-	go r.Refill()
+	time.AfterFunc(wait, r.Refill)
 }
 
 // forgetLocked drops s from the sessions, its user's count and its pool.

@@ -112,6 +112,7 @@ type Session struct {
 	lastActive time.Time
 	ended      chan struct{}
 
+	owned bool // given to a user (a session or a pool); false while a spare
 	// Set for children that serve 2026-07-28 requests of one user (see [Registry.Pooled]).
 	pooled    bool
 	modern    bool            // the child itself speaks 2026-07-28: relayed untranslated
@@ -132,6 +133,12 @@ func (s *Session) SetVersion(v string) {
 	s.mu.Lock()
 	s.version = v
 	s.mu.Unlock()
+}
+
+func (s *Session) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
 }
 
 // Ended is closed once the session is over and its child is gone.

@@ -50,6 +50,8 @@ var (
 		message: "Method Not Allowed: use POST, GET or DELETE"}
 	errModernMethod = &httpError{status: http.StatusMethodNotAllowed, code: jsonrpc.CodeInvalidRequest,
 		message: "Method Not Allowed: protocol version 2026-07-28 has no GET stream and no sessions; use POST (subscriptions/listen for notifications)"}
+	errExitedInInitialize = &httpError{status: http.StatusInternalServerError, code: jsonrpc.CodeInternalError,
+		message: "Internal Server Error: the MCP server exited during initialize"}
 	errShutdown = &httpError{status: http.StatusServiceUnavailable, code: jsonrpc.CodeUnavailable,
 		message: "Service Unavailable: the bridge is shutting down", retryAfter: 5}
 )

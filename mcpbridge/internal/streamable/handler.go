@@ -152,8 +152,10 @@ func (h *Handler) checkVersion(r *http.Request) (string, error) {
 		return DefaultProtocolVersion, nil
 	}
 	if !slices.Contains(h.versions, v) {
-		return "", badRequest(fmt.Sprintf("Bad Request: unsupported MCP-Protocol-Version %q (supported: %s)",
-			v, strings.Join(h.versions, ", ")))
+		return "", &httpError{status: http.StatusBadRequest, code: jsonrpc.CodeUnsupportedVersion,
+			message: fmt.Sprintf("Bad Request: unsupported MCP-Protocol-Version %q (supported: %s)",
+				v, strings.Join(h.allVersions, ", ")),
+			data: map[string]any{"supported": h.allVersions, "requested": v}}
 	}
 	return v, nil
 }
@@ -250,16 +252,16 @@ func (h *Handler) initialize(w *recorder, r *http.Request, msg *jsonrpc.Message,
 		return &httpError{status: http.StatusInternalServerError, code: jsonrpc.CodeInternalError,
 			message: "Internal Server Error: the MCP server could not be started"}
 	}
-	w.Header().Set(HeaderSessionID, s.ID)
 	end, err := s.Begin()
 	if err != nil {
-		return errNotFound
+		return errExitedInInitialize
 	}
+	w.Header().Set(HeaderSessionID, s.ID)
 	defer end()
 	ex, err := s.Submit([]*jsonrpc.Message{msg}, acceptSSE)
 	if err != nil {
-		return &httpError{status: http.StatusInternalServerError, code: jsonrpc.CodeInternalError,
-			message: "Internal Server Error: the MCP server exited during initialize"}
+		w.Header().Del(HeaderSessionID)
+		return errExitedInInitialize
 	}
 	err = h.respond(w, r, s, ex, false, acceptJSON)
 	if s.Version() == "" {

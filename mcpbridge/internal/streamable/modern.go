@@ -33,12 +33,14 @@ var removedMethods = map[string]bool{
 }
 
 // isModern reports whether the request is of the 2026-07-28 era: its
-// MCP-Protocol-Version is not a 2025 version the bridge serves (an unknown version is
-// answered the 2026-07-28 way, with the list of supported versions), or it has no
-// version header but its body carries the per-request _meta of 2026-07-28.
+// MCP-Protocol-Version is a 2026-07-28-era version, or one the bridge does not know on a
+// request without session (answered the 2026-07-28 way, with the supported versions),
+// or it has no version header but its body carries the per-request _meta of 2026-07-28.
 func (h *Handler) isModern(r *http.Request, msgs []*jsonrpc.Message) bool {
 	if v := r.Header.Get(HeaderProtocolVersion); v != "" {
-		return !slices.Contains(h.versions, v)
+		// An unknown version on a session's request is a 2025 client's mistake.
+		return slices.Contains(h.modern, v) ||
+			!slices.Contains(h.versions, v) && r.Header.Get(HeaderSessionID) == ""
 	}
 	if len(msgs) != 1 || msgs[0].Kind != jsonrpc.KindRequest || msgs[0].Method == "initialize" ||
 		r.Header.Get(HeaderSessionID) != "" {
