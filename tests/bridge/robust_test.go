@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -422,5 +424,65 @@ func TestResumeAfterDisconnect(t *testing.T) {
 	r := do(t, "GET", b.URL, map[string]string{"X-User-Id": "alice", "Mcp-Session-Id": sid, "Accept": "text/event-stream", "Last-Event-ID": "e999_1"}, "")
 	if r.Status != http.StatusBadRequest {
 		t.Errorf("unknown Last-Event-ID: status %d, want 400", r.Status)
+	}
+}
+
+// TestNoLockOut: ordinary client behaviour never locks a user out. One user makes 200
+// Inspector-style calls (initialize, one call, never DELETE) and 50 mcp-remote-style
+// starts (initialize, a GET stream, a call, then the connection dropped without
+// DELETE) against one bridge with the default per-user limit: every call succeeds, and
+// the user never holds more children than the limit (plus the spares).
+func TestNoLockOut(t *testing.T) {
+	b := startBridge(t, []string{"--max-sessions-per-user", "8", "--spares", "1"}, mcpservers.GoEverything(t))
+	call := `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"test_simple_text","arguments":{}}}`
+	for i := range 250 {
+		sid := initSession(t, b, "alice")
+		var s *stream
+		if i >= 200 {
+			s = openStream(t, b, "alice", sid)
+		}
+		r := do(t, "POST", b.URL, sessionHeaders("alice", sid, "Accept", "application/json"), call)
+		if r.Status != http.StatusOK || !strings.Contains(r.Body, "simple text") {
+			t.Fatalf("call %d: status %d body %s", i, r.Status, r.Body)
+		}
+		if s != nil {
+			s.Close()
+		}
+	}
+	alive := 0
+	for _, pid := range b.childPIDs() {
+		if processAlive(pid) {
+			alive++
+		}
+	}
+	if n := alive; n > 8+1+1 {
+		t.Errorf("%d children after 250 abandoned sessions, want at most the limit 8, a spare and one on its way out", n)
+	}
+}
+
+// TestUnreadStream: a client that opens a GET stream and never reads it or sends
+// anything else does not keep its session and child: the idle timeout ends both, and
+// the stream with them.
+func TestUnreadStream(t *testing.T) {
+	b := startBridge(t, []string{"--idle-timeout", "1s", "--spares", "0"}, mcpservers.GoEverything(t))
+	sid := initSession(t, b, "alice")
+	pids := b.childPIDs()
+	// A raw connection that sends the GET and never reads a byte of the answer.
+	conn, err := net.Dial("tcp", strings.TrimPrefix(b.Base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "GET /mcp HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\nX-User-Id: alice\r\n"+
+		"Mcp-Session-Id: %s\r\nMCP-Protocol-Version: 2025-11-25\r\n\r\n", sid)
+	waitGone(t, pids, 15*time.Second)
+	if r := do(t, "POST", b.URL, sessionHeaders("alice", sid), `{"jsonrpc":"2.0","id":1,"method":"ping"}`); r.Status != http.StatusNotFound {
+		t.Errorf("POST to the reaped session: %d, want 404", r.Status)
+	}
+	// The bridge ended the stream: what it sent ends (chunked encoding's last chunk).
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, _ := io.ReadAll(conn)
+	if !strings.Contains(string(got), "text/event-stream") || !strings.HasSuffix(string(got), "0\r\n\r\n") {
+		t.Errorf("the unread stream was not ended by the bridge: %q", got)
 	}
 }
