@@ -40,6 +40,11 @@ type RequestMeta struct {
 	// HasName whether that member is a string.
 	Name    string
 	HasName bool
+	// RequestState and InputResponses are a multi round-trip retry's params.requestState
+	// (a string) and params.inputResponses (raw), if any.
+	RequestState    string
+	HasRequestState bool
+	InputResponses  json.RawMessage
 }
 
 // NameMember is the params member that Mcp-Name mirrors for method, or "" when the
@@ -62,9 +67,15 @@ func (m *Message) RequestMeta() RequestMeta {
 		return out
 	}
 	nameKey := NameMember(m.Method)
-	p := m.members(m.params, "_meta", nameKey)
+	p := m.members(m.params, "_meta", nameKey, "requestState", "inputResponses")
 	if nameKey != "" && p[1].ok() {
 		out.HasName = json.Unmarshal(m.Raw[p[1].start:p[1].end], &out.Name) == nil && m.Raw[p[1].start] == '"'
+	}
+	if p[2].ok() && m.Raw[p[2].start] == '"' {
+		out.HasRequestState = json.Unmarshal(m.Raw[p[2].start:p[2].end], &out.RequestState) == nil
+	}
+	if p[3].ok() {
+		out.InputResponses = json.RawMessage(m.Raw[p[3].start:p[3].end])
 	}
 	if !p[0].ok() {
 		return out

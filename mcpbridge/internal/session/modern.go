@@ -150,12 +150,14 @@ func (s *Session) probeModern(ctx context.Context, versions []string) (bool, err
 	return false, nil
 }
 
-// initialize runs the 2025 handshake for a pooled child. The bridge declares no client
-// capabilities: a 2026-07-28 client answers no server-to-client request on a stream, so
-// the child must not send any.
+// initialize runs the 2025 handshake for a pooled child. The bridge declares sampling
+// and elicitation, which it turns into input requests of the call they happen in (for
+// the clients that declare them); not roots, which a 2025 server asks for at once after
+// initialize, outside any call.
 func (s *Session) initialize(ctx context.Context, version string) error {
 	m, err := s.roundTrip(ctx, "initialize", map[string]any{
-		"protocolVersion": version, "capabilities": map[string]any{}, "clientInfo": clientInfo,
+		"protocolVersion": version, "clientInfo": clientInfo,
+		"capabilities": map[string]any{"sampling": map[string]any{}, "elicitation": map[string]any{}},
 	})
 	if err != nil {
 		return err
@@ -338,12 +340,7 @@ func withSubscription(msg []byte, id json.RawMessage) []byte {
 func (s *Session) deliverPooledLocked(m *jsonrpc.Message, msg []byte) {
 	switch {
 	case m.Kind == jsonrpc.KindRequest:
-		// No stream may carry a server-to-client request to a 2026-07-28 client. The
-		// bridge declared no capability that allows one, so answer it at once: the
-		// child must not wait for ever.
-		reply := jsonrpc.ErrorResponse(bytes.Clone(m.ID), jsonrpc.CodeMethodNotFound,
-			"the client does not support "+m.Method+" (the bridge declared no client capabilities)")
-		go func() { _ = s.proc.Send(reply) }()
+		s.inputRequestLocked(m)
 	case m.SubscriptionID() != nil:
 		id, err := strconv.ParseInt(string(m.SubscriptionID()), 10, 64)
 		if c, ok := s.calls[id]; err == nil && ok && c.mode.Listen {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -303,6 +304,23 @@ func (r *Registry) Pooled(ctx context.Context, user string) (*Session, error) {
 	}
 	r.mu.Unlock()
 	return s, nil
+}
+
+// Resume finds the suspended 2026-07-28 call a retry's requestState names, in user's
+// pool, and continues it (see [Session.Resume]).
+func (r *Registry) Resume(user, state string, id, responses json.RawMessage, streaming bool) (*Session, *Exchange, error) {
+	sid, callID, err := ParseRequestState(user, state)
+	if err != nil {
+		return nil, nil, err
+	}
+	r.mu.Lock()
+	s, ok := r.sessions[sid]
+	r.mu.Unlock()
+	if !ok || !s.pooled || s.User != user {
+		return nil, nil, ErrBadRequestState
+	}
+	ex, err := s.Resume(callID, id, responses, streaming)
+	return s, ex, err
 }
 
 // prepare makes a new pooled child ready for 2026-07-28 requests.

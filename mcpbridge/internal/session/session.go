@@ -63,10 +63,14 @@ type call struct {
 	method   string
 	token    string // progress token, raw JSON
 	mode     Mode
-	ex       *Exchange
-	timer    *time.Timer
-	start    time.Time
-	done     bool
+	// A 2025 child's requests to the client waiting for a 2026-07-28 client's retry
+	// (by input key), and whether the call's answer ended with them (see mrtr.go).
+	inputs    map[string]pendingInput
+	suspended bool
+	ex        *Exchange
+	timer     *time.Timer
+	start     time.Time
+	done      bool
 }
 
 // Mode says how the bridge treats one request and what the child sends for it.
@@ -83,6 +87,8 @@ type Mode struct {
 	// Listen: a subscriptions/listen relayed to a 2026-07-28 child; it runs until the
 	// client closes the stream, with no request timeout.
 	Listen bool
+	// Caps is the request's clientCapabilities (raw JSON).
+	Caps json.RawMessage
 }
 
 // Session is one MCP session: its id, its user and its child process.
@@ -203,7 +209,7 @@ func (s *Session) submit(msgs []*jsonrpc.Message, streaming bool, mode Mode) (*E
 			if ex == nil {
 				s.nextStream++
 				ex = &Exchange{Box: NewMailbox("e"+strconv.Itoa(s.nextStream), exchangeLimit), Streaming: streaming}
-				if streaming {
+				if streaming && !mode.Modern { // 2026-07-28 streams are not resumable
 					s.streams[ex.Box.Key()] = ex
 				}
 			}
@@ -317,7 +323,9 @@ func (s *Session) Abandon(ex *Exchange) {
 	var ids []int64
 	s.mu.Lock()
 	for _, c := range ex.calls {
-		if !c.done && !s.closed {
+		// A call waiting for input responses, or already answering a retry, is not this
+		// answer's any more.
+		if !c.done && !s.closed && c.ex == ex && !c.suspended {
 			ids = append(ids, c.childID)
 			s.finishLocked(c, nil, "client disconnected")
 		}

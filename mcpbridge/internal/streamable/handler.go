@@ -5,6 +5,7 @@ package streamable
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -43,6 +44,8 @@ type Sessions interface {
 	Get(id, user string) (*session.Session, error)
 	// Pooled returns a child of the user's pool for a 2026-07-28 request.
 	Pooled(ctx context.Context, user string) (*session.Session, error)
+	// Resume continues the suspended call a multi round-trip retry's requestState names.
+	Resume(user, state string, id, responses json.RawMessage, streaming bool) (*session.Session, *session.Exchange, error)
 }
 
 // Options configure a [Handler].

@@ -116,9 +116,23 @@ func (h *Handler) postModern(w *recorder, r *http.Request, msgs []*jsonrpc.Messa
 			"Not Acceptable: subscriptions/listen answers with an event stream; Accept must include text/event-stream", nil)
 	}
 
-	s, err := h.sessions.Pooled(r.Context(), r.Header.Get(HeaderUserID))
+	user := r.Header.Get(HeaderUserID)
+	if meta.HasRequestState {
+		// A retry with input responses for a 2025 child's call the bridge suspended;
+		// any other requestState belongs to a 2026-07-28 child, which checks its own.
+		if s, ex, err := h.sessions.Resume(user, meta.RequestState, m.ID, meta.InputResponses, acceptSSE); err == nil {
+			if end, err := s.Begin(); err == nil {
+				defer end()
+			}
+			return h.respondModern(w, r, s, ex, acceptJSON)
+		}
+	}
+	s, err := h.sessions.Pooled(r.Context(), user)
 	if err != nil {
 		return h.poolError(err, m)
+	}
+	if meta.HasRequestState && !s.Modern() {
+		return fail(http.StatusBadRequest, jsonrpc.CodeInvalidParams, "Invalid params: "+session.ErrBadRequestState.Error(), nil)
 	}
 	end, err := s.Begin()
 	if err != nil {
@@ -136,7 +150,7 @@ func (h *Handler) postModern(w *recorder, r *http.Request, msgs []*jsonrpc.Messa
 			defer s.EndListen(ex)
 		}
 	default:
-		ex, err = s.SubmitModern(m, acceptSSE, session.Mode{Logs: meta.HasLogLevel})
+		ex, err = s.SubmitModern(m, acceptSSE, session.Mode{Logs: meta.HasLogLevel, Caps: meta.Capabilities})
 	}
 	if err != nil {
 		return fail(http.StatusServiceUnavailable, jsonrpc.CodeInternalError,
