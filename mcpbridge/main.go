@@ -59,7 +59,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	mcp, err := streamable.New(reg, streamable.Options{
 		AllowedOrigins: cfg.AllowedOrigins, ProtocolVersions: cfg.ProtocolVersions,
-		ModernVersions: cfg.ModernVersions, MaxMessage: int64(cfg.MaxMessageBytes), Logger: log,
+		ModernVersions: cfg.ModernVersions, MaxMessage: int64(cfg.MaxMessageBytes), Policy: cfg.ToolPolicy,
+		Logger: log,
 	})
 	if err != nil {
 		return err

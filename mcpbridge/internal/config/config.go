@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mcp-oauth-gateway/gateway/mcpbridge/internal/policy"
 )
 
 // DefaultProtocolVersions are the MCP versions the bridge accepts, newest first. 2024-11-05
@@ -33,6 +35,7 @@ type Config struct {
 	PoolSize         int
 	PoolIdle         time.Duration
 	Spares           int
+	ToolPolicy       *policy.Policy
 	MaxSessions      int
 	MaxPerUser       int
 	IdleTimeout      time.Duration
@@ -69,6 +72,7 @@ func Parse(args []string, getenv func(string) string, usageOut io.Writer) (*Conf
 	poolSize := fs.String("pool-size", env("MCPBRIDGE_POOL_SIZE", "2"), "most children one user's 2026-07-28 requests may use (env MCPBRIDGE_POOL_SIZE)")
 	poolIdle := fs.String("pool-idle-timeout", env("MCPBRIDGE_POOL_IDLE_TIMEOUT", "5m"), "end a pooled child unused this long (env MCPBRIDGE_POOL_IDLE_TIMEOUT)")
 	spares := fs.String("spares", env("MCPBRIDGE_SPARES", "2"), "started children kept waiting for new sessions and pools; 0: none (env MCPBRIDGE_SPARES)")
+	toolPolicy := fs.String("tool-policy", env("MCPBRIDGE_TOOL_POLICY", ""), "which tools a caller may list and call, e.g. 'write_*=scope:fs.write; delete_*=user:alice'; empty: every tool (env MCPBRIDGE_TOOL_POLICY)")
 	shutdown := fs.String("shutdown-timeout", env("MCPBRIDGE_SHUTDOWN_TIMEOUT", "10s"), "how long a graceful shutdown may take (env MCPBRIDGE_SHUTDOWN_TIMEOUT)")
 	readyCache := fs.String("ready-cache", env("MCPBRIDGE_READY_CACHE", "10s"), "how long /ready reuses a handshake result (env MCPBRIDGE_READY_CACHE)")
 	logFormat := fs.String("log-format", env("LOG_FORMAT", "text"), "text or json (env LOG_FORMAT)")
@@ -102,6 +106,11 @@ func Parse(args []string, getenv func(string) string, usageOut io.Writer) (*Conf
 	}
 	c.PoolIdle = parseDuration("pool idle timeout", *poolIdle, &problems)
 	c.Spares = parseInt("spares", *spares, &problems)
+	if p, err := policy.Parse(*toolPolicy); err != nil {
+		problems = append(problems, err)
+	} else {
+		c.ToolPolicy = p
+	}
 	c.MaxSessions = parseInt("max sessions", *maxSessions, &problems)
 	c.MaxPerUser = parseInt("max sessions per user", *maxPerUser, &problems)
 	c.MaxMessageBytes = parseInt("max message bytes", *maxMsg, &problems)

@@ -121,6 +121,14 @@ func (m *Message) Result() json.RawMessage {
 	return json.RawMessage(m.Raw[m.result.start:m.result.end])
 }
 
+// WithResult returns a copy of a successful response with its result replaced.
+func (m *Message) WithResult(result json.RawMessage) []byte {
+	if m.Result() == nil {
+		return m.Raw
+	}
+	return splice(m.Raw, m.result, result)
+}
+
 // WithResultFields returns a copy of a successful response whose result object gains
 // the given members (raw JSON values, in order) where it lacks them: how the bridge
 // gives a 2025 server's results the fields 2026-07-28 requires (resultType, ttlMs,

@@ -89,6 +89,9 @@ type Mode struct {
 	Listen bool
 	// Caps is the request's clientCapabilities (raw JSON).
 	Caps json.RawMessage
+	// Rewrite, if set, rewrites the final response (carrying the client's id) before
+	// anyone sees it: the tool policy's filtered tools/list.
+	Rewrite func([]byte) []byte
 }
 
 // Session is one MCP session: its id, its user and its child process.
@@ -185,6 +188,11 @@ func (s *Session) idleSince(now time.Time) time.Duration {
 // were no requests (notifications and responses only).
 func (s *Session) Submit(msgs []*jsonrpc.Message, streaming bool) (*Exchange, error) {
 	return s.submit(msgs, streaming, Mode{})
+}
+
+// SubmitRewritten is Submit with the responses passed through rewrite (see [Mode]).
+func (s *Session) SubmitRewritten(msgs []*jsonrpc.Message, streaming bool, rewrite func([]byte) []byte) (*Exchange, error) {
+	return s.submit(msgs, streaming, Mode{Rewrite: rewrite})
 }
 
 // SubmitModern relays one 2026-07-28 request.
@@ -425,7 +433,11 @@ func (s *Session) onMessage(line []byte) {
 		if c.method == "initialize" && !c.mode.Modern {
 			s.initializedLocked(m)
 		}
-		s.finishLocked(c, modernResponse(m.WithID(c.clientID), c), outcome)
+		out := modernResponse(m.WithID(c.clientID), c)
+		if c.mode.Rewrite != nil {
+			out = c.mode.Rewrite(out)
+		}
+		s.finishLocked(c, out, outcome)
 		return
 	}
 	// line belongs to the child's reader: what is passed on as it is must be copied.

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/mcp-oauth-gateway/gateway/mcpbridge/internal/jsonrpc"
+	"github.com/mcp-oauth-gateway/gateway/mcpbridge/internal/policy"
 	"github.com/mcp-oauth-gateway/gateway/mcpbridge/internal/session"
 )
 
@@ -60,7 +61,9 @@ type Options struct {
 	ModernVersions []string
 	// MaxMessage is the largest POST body in bytes (one message or one batch). Required.
 	MaxMessage int64
-	Logger     *slog.Logger
+	// Policy limits the tools a caller may list and call; nil allows everything.
+	Policy *policy.Policy
+	Logger *slog.Logger
 }
 
 // Handler serves /mcp.
@@ -71,6 +74,7 @@ type Handler struct {
 	modern      []string // 2026-07-28 era
 	allVersions []string // modern then 2025, as server/discover and -32022 list them
 	maxBody     int64
+	policy      *policy.Policy
 	log         *slog.Logger
 }
 
@@ -91,7 +95,7 @@ func New(sessions Sessions, opts Options) (*Handler, error) {
 	}
 	return &Handler{sessions: sessions, origins: origins, versions: opts.ProtocolVersions,
 		modern: opts.ModernVersions, allVersions: append(slices.Clone(opts.ModernVersions), opts.ProtocolVersions...),
-		maxBody: opts.MaxMessage, log: opts.Logger}, nil
+		maxBody: opts.MaxMessage, policy: opts.Policy, log: opts.Logger}, nil
 }
 
 // ServeHTTP dispatches on the HTTP method and logs one line per request.
@@ -223,12 +227,15 @@ func (h *Handler) post(w *recorder, r *http.Request) error {
 	if batch && version >= firstVersionWithoutBatches {
 		return badRequest(fmt.Sprintf("Bad Request: JSON-RPC batches are not supported in protocol version %s", version))
 	}
+	if err := h.checkTools(w, r, msgs, batch); err != nil || w.wrote {
+		return err
+	}
 	end, err := s.Begin()
 	if err != nil {
 		return errNotFound
 	}
 	defer end()
-	ex, err := s.Submit(msgs, acceptSSE)
+	ex, err := s.SubmitRewritten(msgs, acceptSSE, h.toolFilter(r, msgs))
 	if err != nil && ex == nil {
 		return errNotFound
 	}

@@ -116,6 +116,9 @@ func (h *Handler) postModern(w *recorder, r *http.Request, msgs []*jsonrpc.Messa
 			"Not Acceptable: subscriptions/listen answers with an event stream; Accept must include text/event-stream", nil)
 	}
 
+	if err := h.checkTools(w, r, msgs, false); err != nil || w.wrote {
+		return err
+	}
 	user := r.Header.Get(HeaderUserID)
 	if meta.HasRequestState {
 		// A retry with input responses for a 2025 child's call the bridge suspended;
@@ -150,7 +153,8 @@ func (h *Handler) postModern(w *recorder, r *http.Request, msgs []*jsonrpc.Messa
 			defer s.EndListen(ex)
 		}
 	default:
-		ex, err = s.SubmitModern(m, acceptSSE, session.Mode{Logs: meta.HasLogLevel, Caps: meta.Capabilities})
+		ex, err = s.SubmitModern(m, acceptSSE, session.Mode{Logs: meta.HasLogLevel, Caps: meta.Capabilities,
+			Rewrite: h.toolFilter(r, msgs)})
 	}
 	if err != nil {
 		return fail(http.StatusServiceUnavailable, jsonrpc.CodeInternalError,
