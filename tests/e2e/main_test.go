@@ -21,6 +21,7 @@ import (
 
 	"github.com/mcp-oauth-gateway/gateway/internal/githubstub"
 	"github.com/mcp-oauth-gateway/gateway/internal/localstack"
+	"github.com/mcp-oauth-gateway/gateway/tests/internal/mcpservers"
 )
 
 // The GitHub accounts of the stand-in. alice, bob and carol are allowed; mallory is
@@ -105,6 +106,13 @@ func runMain(m *testing.M) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	// The Go SDK's conformance fixture (a 2026-07-28 server on stdio), for the
+	// conformance suite through the whole gateway.
+	goEverything, err := mcpservers.BuildGoEverything()
+	if err != nil {
+		return 0, err
+	}
+	servers = append(servers, localstack.MCPServer{Name: "conformance", Command: []string{goEverything}})
 
 	github = githubstub.New(&githubstub.Options{Users: []githubstub.User{alice, bob, carol, mallory}})
 	defer github.Close()

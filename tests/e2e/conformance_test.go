@@ -1,0 +1,75 @@
+package e2e
+
+import (
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/mcp-oauth-gateway/gateway/tests/internal/mcpservers"
+)
+
+// TestConformanceThroughGateway runs the official conformance suite through the whole
+// gateway: Traefik with the mcpauth plugin in front of the bridge wrapping the Go SDK
+// fixture, with a real access token from the OAuth flow. The suite has no header
+// option, so a small proxy in front adds the bearer. Both the 2025 suite and the
+// 2026-07-28 requirements pass as they do against the bridge alone.
+func TestConformanceThroughGateway(t *testing.T) {
+	ctx := testContext(t)
+	mcpURL := stack.MCPURL("conformance")
+	tok := userToken(t, ctx, alice, mcpURL)
+	entry := withBearer(t, mcpURL, tok.Token.AccessToken)
+
+	t.Run("2025", func(t *testing.T) {
+		results := mcpservers.RunConformance(t, entry, "--suite", "all")
+		for _, want := range mcpservers.ExpectedPassing(t) {
+			if failures, ran := results[want]; !ran || len(failures) > 0 {
+				t.Errorf("scenario %s through the gateway: ran %v, failures %v", want, ran, failures)
+			}
+		}
+	})
+	t.Run("2026-07-28", func(t *testing.T) {
+		results := mcpservers.RunConformance(t, entry, "--requirements", "2026-07-28")
+		reference := mcpservers.RunConformance(t, mcpservers.StartGoEverythingHTTP(t), "--requirements", "2026-07-28")
+		for name, failures := range reference {
+			if _, skip := mcpservers.ModernExceptions[name]; skip || len(failures) > 0 {
+				continue
+			}
+			if got, ran := results[name]; !ran || len(got) > 0 {
+				t.Errorf("scenario %s passes on the fixture itself but not through the gateway: %s", name, strings.Join(got, "; "))
+			}
+		}
+	})
+}
+
+// withBearer starts a loopback proxy to mcpURL that adds the access token to every
+// request, and returns its MCP URL. A request whose Host is not loopback (the suite's
+// DNS-rebinding probe) keeps it, so the gateway sees what the suite sent.
+func withBearer(t *testing.T, mcpURL, token string) string {
+	t.Helper()
+	target, err := url.Parse(mcpURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.SetURL(target)
+			r.Out.URL.Path = r.In.URL.Path
+			if host, _, _ := net.SplitHostPort(r.In.Host); host != "127.0.0.1" && host != "localhost" {
+				r.Out.Host = r.In.Host
+			}
+			r.Out.Header.Set("Authorization", "Bearer "+token)
+		},
+		FlushInterval: -1,
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: proxy}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return "http://" + ln.Addr().String() + target.Path
+}
