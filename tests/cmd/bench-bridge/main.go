@@ -51,6 +51,8 @@ type options struct {
 	workers     int
 	duration    time.Duration
 	memSessions []int
+	// firstClients, memUsers, memClients: see modern.go.
+	firstClients, memUsers, memClients int
 }
 
 func run() error {
@@ -62,6 +64,9 @@ func run() error {
 	flag.IntVar(&o.workers, "workers", 8, "concurrent sessions for the throughput figure, one caller each")
 	flag.DurationVar(&o.duration, "duration", 8*time.Second, "length of the throughput run of each path")
 	flag.StringVar(&sessions, "mem-sessions", "100,500", "session counts for the memory figures")
+	flag.IntVar(&o.firstClients, "first-clients", 15, "new clients for the time-to-first-result figures")
+	flag.IntVar(&o.memUsers, "mem-users", 20, "users for the children's memory figure")
+	flag.IntVar(&o.memClients, "mem-clients", 10, "clients per user for the children's memory figure")
 	flag.Parse()
 	if o.bridge == "" {
 		return errors.New("-bridge is required")
@@ -104,6 +109,12 @@ func run() error {
 			return err
 		}
 		fmt.Println()
+		if err := firstResults(o, srv.argv, srv.tool); err != nil {
+			return err
+		}
+	}
+	if err := childMemory(o, goServer); err != nil {
+		return err
 	}
 	return memory(o, goServer)
 }
@@ -158,7 +169,8 @@ func benchServer(o options, sgw string, argv []string, tool string) error {
 	paths := []path{
 		{"direct stdio", func() (client, error) { return newStdio(argv, tool) }},
 		{floorName, func() (client, error) { return newHTTPClient(floor.URL, tool) }},
-		{"mcpbridge", func() (client, error) { return newHTTPClient(b.url, tool) }},
+		{"mcpbridge (2025-11-25 sessions)", func() (client, error) { return newHTTPClient(b.url, tool) }},
+		{"mcpbridge (2026-07-28, one user each)", func() (client, error) { return newModernClient(b.url, newUser(), tool) }},
 		{"supergateway 4.0.0 --stateful", func() (client, error) { return newHTTPClient(sg.url, tool) }},
 	}
 	lat, err := latencies(o, paths)
@@ -439,12 +451,16 @@ var httpClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 10
 
 type httpMCPClient struct {
 	url, sid string
+	user     string
 	tool     json.RawMessage
 	id       int
 }
 
-func newHTTPClient(url, tool string) (client, error) {
-	c := &httpMCPClient{url: url, tool: json.RawMessage(tool)}
+func newHTTPClient(url, tool string) (client, error) { return newHTTPClientAs(url, tool, "") }
+
+// newHTTPClientAs is newHTTPClient for a user (X-User-Id, as the plugin sets it).
+func newHTTPClientAs(url, tool, user string) (client, error) {
+	c := &httpMCPClient{url: url, tool: json.RawMessage(tool), user: user}
 	resp, err := c.post(`{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}`, "0")
 	if err != nil {
 		return nil, fmt.Errorf("initialize: %w", err)
@@ -465,6 +481,9 @@ func (c *httpMCPClient) post(body, wantID string) (string, error) {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json, text/event-stream")
+	if c.user != "" {
+		req.Header.Set("X-User-Id", c.user)
+	}
 	if c.sid != "" {
 		req.Header.Set("Mcp-Session-Id", c.sid)
 		req.Header.Set("Mcp-Protocol-Version", "2025-11-25")
@@ -496,6 +515,9 @@ func (c *httpMCPClient) call(context.Context) error {
 
 func (c *httpMCPClient) close() {
 	req, _ := http.NewRequest("DELETE", c.url, nil)
+	if c.user != "" {
+		req.Header.Set("X-User-Id", c.user)
+	}
 	req.Header.Set("Mcp-Session-Id", c.sid)
 	req.Header.Set("Mcp-Protocol-Version", "2025-11-25")
 	if resp, err := httpClient.Do(req); err == nil {
@@ -512,12 +534,13 @@ type proc struct {
 
 // startBridge starts mcpbridge wrapping argv, logging errors only (a log line per
 // request would be part of what is measured otherwise).
-func startBridge(bin string, argv []string) (*proc, error) {
+func startBridge(bin string, argv []string, flags ...string) (*proc, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
-	args := append([]string{"--listen", fmt.Sprintf("127.0.0.1:%d", port), "--log-level", "error", "--max-sessions", "1000", "--max-sessions-per-user", "0", "--"}, argv...)
+	args := append([]string{"--listen", fmt.Sprintf("127.0.0.1:%d", port), "--log-level", "error", "--max-sessions", "1000", "--max-sessions-per-user", "0"}, flags...)
+	args = append(append(args, "--"), argv...)
 	return startHTTP(bin, args, fmt.Sprintf("http://127.0.0.1:%d/mcp", port))
 }
 
