@@ -18,7 +18,7 @@ import (
 // 2026-07-28 requirements pass as they do against the bridge alone.
 func TestConformanceThroughGateway(t *testing.T) {
 	ctx := testContext(t)
-	mcpURL := stack.MCPURL("conformance")
+	mcpURL := stack.MCPURL(conformanceServer)
 	tok := userToken(t, ctx, alice, mcpURL)
 	entry := withBearer(t, mcpURL, tok.Token.AccessToken)
 

@@ -38,6 +38,9 @@ func TestLabelDerivedTraefik(t *testing.T) {
 	backends := map[string]string{"auth": stack.AuthInternal}
 	replace := map[string]string{"https://auth.localhost": stack.Issuer}
 	for _, r := range stack.Plan.Services {
+		if r.Name == conformanceServer {
+			continue // only in this test stack, not a compose service
+		}
 		backends[r.Name] = r.Backend
 		replace["https://"+r.Name+".localhost/mcp"] = pub(r.Name) + "/mcp"
 	}

@@ -33,6 +33,9 @@ var (
 	mallory = githubstub.User{ID: 1666, Login: "mallory", Name: "Mallory"}
 )
 
+// conformanceServer is the e2e stack's extra MCP server: the Go SDK conformance fixture.
+const conformanceServer = "conformance"
+
 // revocationWait bounds how long a revoked token may keep working at the edge: the
 // plugin's default revocation interval (5s) plus generous slack for a busy machine.
 const revocationWait = 20 * time.Second
@@ -112,7 +115,7 @@ func runMain(m *testing.M) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	servers = append(servers, localstack.MCPServer{Name: "conformance", Command: []string{goEverything}})
+	servers = append(servers, localstack.MCPServer{Name: conformanceServer, Command: []string{goEverything}})
 
 	github = githubstub.New(&githubstub.Options{Users: []githubstub.User{alice, bob, carol, mallory}})
 	defer github.Close()
