@@ -26,8 +26,7 @@ func TestConformance(t *testing.T) {
 
 // TestConformance2026 runs the suite's 2026-07-28 requirements twice in one run: against
 // the Go SDK fixture serving stateless HTTP itself, and against the bridge wrapping the
-// same fixture on stdio. Every scenario the fixture passes must pass through the bridge,
-// save the listed exceptions.
+// same fixture on stdio. Every scenario the fixture passes must pass through the bridge.
 func TestConformance2026(t *testing.T) {
 	direct := mcpservers.StartGoEverythingHTTP(t)
 	reference := mcpservers.RunConformance(t, direct, "--requirements", "2026-07-28")
@@ -39,9 +38,6 @@ func TestConformance2026(t *testing.T) {
 			continue
 		}
 		passing++
-		if _, ok := mcpservers.ModernExceptions[name]; ok {
-			continue
-		}
 		switch bridged, ran := got[name]; {
 		case !ran:
 			t.Errorf("scenario %s did not run through the bridge", name)
@@ -51,11 +47,6 @@ func TestConformance2026(t *testing.T) {
 	}
 	if passing < 30 {
 		t.Errorf("only %d scenarios pass on the fixture itself: the suite or the fixture changed", passing)
-	}
-	for name, why := range mcpservers.ModernExceptions {
-		if len(got[name]) == 0 {
-			t.Errorf("scenario %s now passes through the bridge: drop its exception (%s)", name, why)
-		}
 	}
 }
 

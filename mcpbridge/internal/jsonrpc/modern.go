@@ -45,6 +45,8 @@ type RequestMeta struct {
 	RequestState    string
 	HasRequestState bool
 	InputResponses  json.RawMessage
+	// Arguments is params.arguments (tools/call), raw, if any.
+	Arguments json.RawMessage
 }
 
 // NameMember is the params member that Mcp-Name mirrors for method, or "" when the
@@ -67,7 +69,7 @@ func (m *Message) RequestMeta() RequestMeta {
 		return out
 	}
 	nameKey := NameMember(m.Method)
-	p := m.members(m.params, "_meta", nameKey, "requestState", "inputResponses")
+	p := m.members(m.params, "_meta", nameKey, "requestState", "inputResponses", "arguments")
 	if nameKey != "" && p[1].ok() {
 		out.HasName = json.Unmarshal(m.Raw[p[1].start:p[1].end], &out.Name) == nil && m.Raw[p[1].start] == '"'
 	}
@@ -76,6 +78,9 @@ func (m *Message) RequestMeta() RequestMeta {
 	}
 	if p[3].ok() {
 		out.InputResponses = json.RawMessage(m.Raw[p[3].start:p[3].end])
+	}
+	if p[4].ok() {
+		out.Arguments = json.RawMessage(m.Raw[p[4].start:p[4].end])
 	}
 	if !p[0].ok() {
 		return out

@@ -75,6 +75,7 @@ type Handler struct {
 	allVersions []string // modern then 2025, as server/discover and -32022 list them
 	maxBody     int64
 	policy      *policy.Policy
+	params      paramHeaders
 	log         *slog.Logger
 }
 
@@ -235,7 +236,7 @@ func (h *Handler) post(w *recorder, r *http.Request) error {
 		return errNotFound
 	}
 	defer end()
-	ex, err := s.SubmitRewritten(msgs, acceptSSE, h.toolFilter(r, msgs))
+	ex, err := s.SubmitRewritten(msgs, acceptSSE, h.toolsListHook(r, msgs))
 	if err != nil && ex == nil {
 		return errNotFound
 	}

@@ -107,6 +107,11 @@ func (h *Handler) postModern(w *recorder, r *http.Request, msgs []*jsonrpc.Messa
 			return mismatch("Mcp-Name header value %q does not match body value %q (params.%s)", name, meta.Name, key)
 		}
 	}
+	if m.Method == "tools/call" {
+		if why := h.params.check(r.Header, meta.Name, meta.Arguments); why != "" {
+			return mismatch("%s", why)
+		}
+	}
 	if removedMethods[m.Method] {
 		return fail(http.StatusNotFound, jsonrpc.CodeMethodNotFound,
 			fmt.Sprintf("Method not found: %s is not part of protocol version %s", m.Method, version), nil)
@@ -154,7 +159,7 @@ func (h *Handler) postModern(w *recorder, r *http.Request, msgs []*jsonrpc.Messa
 		}
 	default:
 		ex, err = s.SubmitModern(m, acceptSSE, session.Mode{Logs: meta.HasLogLevel, Caps: meta.Capabilities,
-			Rewrite: h.toolFilter(r, msgs)})
+			Rewrite: h.toolsListHook(r, msgs)})
 	}
 	if err != nil {
 		return fail(http.StatusServiceUnavailable, jsonrpc.CodeInternalError,

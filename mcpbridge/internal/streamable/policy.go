@@ -48,12 +48,11 @@ func (h *Handler) checkTools(w *recorder, r *http.Request, msgs []*jsonrpc.Messa
 	return nil
 }
 
-// toolFilter returns what rewrites the answers to the tools/list requests of a POST so
-// they list only the tools the caller may call; nil when nothing needs it.
-func (h *Handler) toolFilter(r *http.Request, msgs []*jsonrpc.Message) func([]byte) []byte {
-	if !h.policy.Active() {
-		return nil
-	}
+// toolsListHook returns what every answer to a tools/list request of a POST goes
+// through before the client sees it: the Mcp-Param-* annotations are learnt from it, and
+// with a tool policy it lists only the tools the caller may call. nil when the POST has
+// no tools/list request.
+func (h *Handler) toolsListHook(r *http.Request, msgs []*jsonrpc.Message) func([]byte) []byte {
 	ids := map[string]bool{}
 	for _, m := range msgs {
 		if m.Kind == jsonrpc.KindRequest && m.Method == "tools/list" {
@@ -67,6 +66,10 @@ func (h *Handler) toolFilter(r *http.Request, msgs []*jsonrpc.Message) func([]by
 	return func(msg []byte) []byte {
 		m, err := jsonrpc.Parse(msg)
 		if err != nil || m.Kind != jsonrpc.KindResponse || !ids[string(m.ID)] || m.Result() == nil {
+			return msg
+		}
+		h.params.observe(m.Result())
+		if !h.policy.Active() {
 			return msg
 		}
 		return m.WithResult(h.policy.FilterTools(m.Result(), who))

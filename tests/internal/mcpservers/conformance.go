@@ -17,15 +17,6 @@ import (
 
 var scenarioDir = regexp.MustCompile(`^server-(.+)-\d{4}-\d{2}-\d{2}T[\d-]+Z$`)
 
-// ModernExceptions are the 2026-07-28 scenarios the Go SDK fixture passes over its own
-// HTTP but not through the bridge, each with the reason.
-var ModernExceptions = map[string]string{
-	// Mcp-Param-* headers mirror tool arguments that a tool's inputSchema marks with
-	// x-mcp-header; validating them needs every tool's schema at the edge, which the
-	// bridge does not keep yet. The scenario is not scored for 2026-07-28 (pending).
-	"http-custom-header-server-validation": "Mcp-Param-* validation not implemented",
-}
-
 // StartGoEverythingHTTP runs the Go SDK everything-server serving stateless Streamable HTTP
 // itself and returns its MCP URL.
 func StartGoEverythingHTTP(t testing.TB) string {
