@@ -49,4 +49,3 @@ func TestConformance2026(t *testing.T) {
 		t.Errorf("only %d scenarios pass on the fixture itself: the suite or the fixture changed", passing)
 	}
 }
-
