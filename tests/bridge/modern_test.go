@@ -275,16 +275,19 @@ func (s *modernStream) within(timeout time.Duration) (string, bool) {
 
 func (s *modernStream) Close() { s.resp.Body.Close() }
 
-// TestModernIsolation: two users' 2026-07-28 requests, interleaved, never reach the same
-// child (the bridge's log names the user and pid of every pooled child it starts; each
+// TestModernIsolation: two users' 2026-07-28 requests, interleaved for a minute, never
+// reach the same child (the bridge's log names the user and pid of every pooled child it starts; each
 // pid is checked alive in /proc), and every answer goes to the request that asked.
 func TestModernIsolation(t *testing.T) {
 	b := startBridge(t, []string{"--pool-size", "2"}, mcpservers.GoEverything(t))
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	done := make(chan error, 2)
 	for _, user := range []string{"alice", "bob"} {
 		go func() {
-			for i := 0; time.Now().Before(deadline) && i < 300; i++ {
+			for i := 0; time.Now().Before(deadline); i++ {
+				if i%4 == 0 {
+					time.Sleep(20 * time.Millisecond) // let the other user's requests in between
+				}
 				id := fmt.Sprintf("%s-%d", user, i)
 				r := do(t, "POST", b.URL, modernHeaders(user, "tools/call", "test_simple_text"),
 					modernBody(id, "tools/call", `"name":"test_simple_text","arguments":{}`))

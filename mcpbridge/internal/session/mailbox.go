@@ -1,7 +1,6 @@
 package session
 
 import (
-	"strconv"
 	"sync"
 )
 
@@ -36,9 +35,6 @@ func NewMailbox(key string, limit int) *Mailbox {
 
 // Key identifies the stream in event ids.
 func (b *Mailbox) Key() string { return b.key }
-
-// EventID returns the SSE event id of event seq of this stream.
-func (b *Mailbox) EventID(seq int) string { return b.key + "_" + strconv.Itoa(seq) }
 
 // Push queues msg; it reports false when the mailbox is already closed.
 func (b *Mailbox) Push(msg []byte) bool { return b.push(msg, false) }

@@ -96,7 +96,7 @@ func (s *Session) roundTrip(ctx context.Context, method string, params any) (*js
 	for {
 		select {
 		case <-ctx.Done():
-			s.Abandon(ex)
+			s.abandon(ex)
 			return nil, ctx.Err()
 		case <-r.Ready():
 		}
@@ -225,7 +225,7 @@ type listenFilter struct {
 // acknowledgement with the subset the child can honour (what its capabilities declare);
 // resource subscriptions become resources/subscribe requests to the child. The stream
 // stays open until [Session.EndListen] or the child exits.
-func (s *Session) Listen(m *jsonrpc.Message) (*Exchange, error) {
+func (s *Session) Listen(m *jsonrpc.Message) (*Stream, error) {
 	var p struct {
 		Notifications listenFilter `json:"notifications"`
 	}
@@ -260,10 +260,12 @@ func (s *Session) Listen(m *jsonrpc.Message) (*Exchange, error) {
 	ex.Box.Push(withSubscription(jsonrpc.Notification("notifications/subscriptions/acknowledged",
 		map[string]any{"notifications": got}), l.id))
 	s.sendAll(fresh)
-	return ex, nil
+	st := s.newStream(ex, ex.Box, ex.Box.Attach(0), false)
+	st.listen = true
+	return st, nil
 }
 
-// EndListen ends a bridge-served listen stream: resource subscriptions no other stream
+// EndListen ends a bridge-served listen stream (see [Stream.Close]): resource subscriptions no other stream
 // holds are given up with resources/unsubscribe.
 func (s *Session) EndListen(ex *Exchange) {
 	s.mu.Lock()

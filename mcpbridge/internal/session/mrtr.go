@@ -178,7 +178,7 @@ func (s *Session) inputWindow() time.Duration {
 // Resume continues a suspended call with the client's retry: its input responses go to
 // the child, and the retry (id) becomes the call's answer stream. Inputs the client did
 // not answer are asked again at once.
-func (s *Session) Resume(callID int64, id json.RawMessage, responses json.RawMessage, streaming bool) (*Exchange, error) {
+func (s *Session) Resume(callID int64, id json.RawMessage, responses json.RawMessage, streaming bool) (*Stream, error) {
 	var answers map[string]json.RawMessage
 	_ = json.Unmarshal(responses, &answers)
 	s.mu.Lock()
@@ -207,9 +207,10 @@ func (s *Session) Resume(callID int64, id json.RawMessage, responses json.RawMes
 	if len(c.inputs) > 0 {
 		s.suspendLocked(c)
 	}
+	st := s.newStream(ex, ex.Box, ex.Box.Attach(0), false)
 	s.mu.Unlock()
 	s.sendAll(out)
-	return ex, nil
+	return st, nil
 }
 
 func compact(raw json.RawMessage) []byte {

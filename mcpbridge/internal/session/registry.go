@@ -308,7 +308,7 @@ func (r *Registry) Pooled(ctx context.Context, user string) (*Session, error) {
 
 // Resume finds the suspended 2026-07-28 call a retry's requestState names, in user's
 // pool, and continues it (see [Session.Resume]).
-func (r *Registry) Resume(user, state string, id, responses json.RawMessage, streaming bool) (*Session, *Exchange, error) {
+func (r *Registry) Resume(user, state string, id, responses json.RawMessage, streaming bool) (*Session, *Stream, error) {
 	sid, callID, err := ParseRequestState(user, state)
 	if err != nil {
 		return nil, nil, err
@@ -319,8 +319,8 @@ func (r *Registry) Resume(user, state string, id, responses json.RawMessage, str
 	if !ok || !s.pooled || s.User != user {
 		return nil, nil, ErrBadRequestState
 	}
-	ex, err := s.Resume(callID, id, responses, streaming)
-	return s, ex, err
+	st, err := s.Resume(callID, id, responses, streaming)
+	return s, st, err
 }
 
 // prepare makes a new pooled child ready for 2026-07-28 requests.

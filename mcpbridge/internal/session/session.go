@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -184,23 +183,32 @@ func (s *Session) idleSince(now time.Time) time.Duration {
 }
 
 // Submit relays the messages of one POST to the child. Requests get fresh child-side
-// ids and are tracked until their response; the returned exchange is nil when there
-// were no requests (notifications and responses only).
-func (s *Session) Submit(msgs []*jsonrpc.Message, streaming bool) (*Exchange, error) {
-	return s.submit(msgs, streaming, Mode{})
+// ids and are tracked until their response; the returned stream carries their answers
+// (nil when there were no requests: notifications and responses only). An event stream
+// of such an answer can be resumed.
+func (s *Session) Submit(msgs []*jsonrpc.Message, streaming bool) (*Stream, error) {
+	return s.SubmitRewritten(msgs, streaming, nil)
 }
 
 // SubmitRewritten is Submit with the responses passed through rewrite (see [Mode]).
-func (s *Session) SubmitRewritten(msgs []*jsonrpc.Message, streaming bool, rewrite func([]byte) []byte) (*Exchange, error) {
-	return s.submit(msgs, streaming, Mode{Rewrite: rewrite})
+func (s *Session) SubmitRewritten(msgs []*jsonrpc.Message, streaming bool, rewrite func([]byte) []byte) (*Stream, error) {
+	ex, err := s.submit(msgs, streaming, Mode{Rewrite: rewrite})
+	if ex == nil {
+		return nil, err
+	}
+	return s.newStream(ex, ex.Box, ex.Box.Attach(0), streaming), err
 }
 
-// SubmitModern relays one 2026-07-28 request.
-func (s *Session) SubmitModern(m *jsonrpc.Message, streaming bool, mode Mode) (*Exchange, error) {
+// SubmitModern relays one 2026-07-28 request. Its stream is not resumable.
+func (s *Session) SubmitModern(m *jsonrpc.Message, streaming bool, mode Mode) (*Stream, error) {
 	mode.Modern = true
 	mode.Translate = !s.modern
 	mode.Listen = s.modern && m.Method == "subscriptions/listen"
-	return s.submit([]*jsonrpc.Message{m}, streaming, mode)
+	ex, err := s.submit([]*jsonrpc.Message{m}, streaming, mode)
+	if ex == nil {
+		return nil, err
+	}
+	return s.newStream(ex, ex.Box, ex.Box.Attach(0), false), err
 }
 
 func (s *Session) submit(msgs []*jsonrpc.Message, streaming bool, mode Mode) (*Exchange, error) {
@@ -325,91 +333,6 @@ func cancelled(childID int64, reason string) []byte {
 	})
 }
 
-// Abandon is called when the client went away before every response of ex arrived
-// and will not come back for them: the child is told to cancel what is still running.
-func (s *Session) Abandon(ex *Exchange) {
-	var ids []int64
-	s.mu.Lock()
-	for _, c := range ex.calls {
-		// A call waiting for input responses, or already answering a retry, is not this
-		// answer's any more.
-		if !c.done && !s.closed && c.ex == ex && !c.suspended {
-			ids = append(ids, c.childID)
-			s.finishLocked(c, nil, "client disconnected")
-		}
-	}
-	s.mu.Unlock()
-	for _, id := range ids {
-		_ = s.proc.Send(cancelled(id, "client disconnected"))
-	}
-}
-
-// OpenStream attaches a reader for a GET request. Without lastEventID it is the
-// session's standalone stream: a session has one, so a new reader replaces the previous
-// one (a client whose connection dropped reconnects before the bridge may notice the
-// old one is dead), and it starts with whatever no reader was given yet. With
-// lastEventID it resumes the stream that event belongs to, after that event. ex is the
-// request the stream answers, nil for the standalone stream.
-func (s *Session) OpenStream(lastEventID string) (r *Reader, ex *Exchange, err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil, nil, ErrEnded
-	}
-	if lastEventID == "" {
-		return s.standalone.Attach(-1), nil, nil
-	}
-	i := strings.LastIndexByte(lastEventID, '_')
-	seq, convErr := strconv.Atoi(lastEventID[i+1:])
-	if i < 0 || convErr != nil || seq < 0 {
-		return nil, nil, ErrUnknownEvent
-	}
-	key := lastEventID[:i]
-	if key == standaloneKey {
-		return s.standalone.Attach(seq), nil, nil
-	}
-	ex, ok := s.streams[key]
-	if !ok {
-		return nil, nil, ErrUnknownEvent
-	}
-	if ex.grace != nil {
-		ex.grace.Stop()
-	}
-	return ex.Box.Attach(seq), ex, nil
-}
-
-// Detach ends a reader when its HTTP response ends. A stream cut short (its request
-// still running, or its last events perhaps not received) stays resumable for the
-// resume window when the client knows the event ids (resumable); afterwards, or at
-// once when it is not resumable, unfinished requests are abandoned and the stream is
-// forgotten. A stream read to the end was already forgotten (see [Session.Forget]).
-func (s *Session) Detach(ex *Exchange, r *Reader, resumable bool) {
-	if !r.Detach() || ex == nil {
-		return
-	}
-	giveUp := func() {
-		s.Abandon(ex)
-		s.Forget(ex)
-	}
-	if !resumable {
-		giveUp()
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.streams[ex.Box.Key()] != ex {
-		return
-	}
-	if ex.grace != nil {
-		ex.grace.Stop()
-	}
-	ex.grace = time.AfterFunc(s.resume, func() {
-		if !ex.Box.Attached() {
-			giveUp()
-		}
-	})
-}
-
 // onMessage routes one line the child wrote.
 func (s *Session) onMessage(line []byte) {
 	m, err := jsonrpc.Parse(line)
@@ -521,27 +444,4 @@ func (s *Session) onExit(err error) {
 	s.log.Info("session ended", attrs...)
 	s.onEnd(s)
 	close(s.ended)
-}
-
-// Forget drops a finished request stream that its client has read to the end: it will
-// not be resumed, so its events (responses can be large) need not wait out the resume
-// window.
-func (s *Session) Forget(ex *Exchange) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.streams[ex.Box.Key()] == ex && ex.remaining == 0 {
-		delete(s.streams, ex.Box.Key())
-		if ex.grace != nil {
-			ex.grace.Stop()
-		}
-	}
-}
-
-// Stream returns the mailbox a GET reader reads: the request's stream, or the
-// standalone stream when ex is nil.
-func (s *Session) Stream(ex *Exchange) *Mailbox {
-	if ex != nil {
-		return ex.Box
-	}
-	return s.standalone
 }

@@ -48,7 +48,7 @@ func newSession(t *testing.T, r *Registry, user string) *Session {
 	return s
 }
 
-func submit(t *testing.T, s *Session, streaming bool, msgs ...string) *Exchange {
+func submit(t *testing.T, s *Session, streaming bool, msgs ...string) *Stream {
 	t.Helper()
 	var parsed []*jsonrpc.Message
 	for _, m := range msgs {
@@ -65,14 +65,17 @@ func submit(t *testing.T, s *Session, streaming bool, msgs ...string) *Exchange 
 	return ex
 }
 
-// collect waits for the exchange to end and returns every message it carried.
-func collect(t *testing.T, ex *Exchange) []string {
+// collect waits for the stream to end, returns every message it carried and closes it
+// as delivered.
+func collect(t *testing.T, st *Stream) []string {
 	t.Helper()
-	return drain(t, ex.Box.Attach(0))
+	out := drain(t, st)
+	st.Close(true)
+	return out
 }
 
 // drain reads r until its stream ends.
-func drain(t *testing.T, r *Reader) []string {
+func drain(t *testing.T, r *Stream) []string {
 	t.Helper()
 	var out []string
 	deadline := time.After(20 * time.Second)
@@ -93,7 +96,7 @@ func drain(t *testing.T, r *Reader) []string {
 }
 
 // available returns the events r can read now.
-func available(r *Reader) []string {
+func available(r *Stream) []string {
 	events, _, _ := r.Next()
 	var out []string
 	for _, e := range events {
@@ -117,7 +120,7 @@ func TestIDMapping(t *testing.T) {
 	// under the id exactly as the client wrote it.
 	a := submit(t, s, false, `{"jsonrpc":"2.0","id":"dup","method":"echo","params":{"who":"a"}}`)
 	b := submit(t, s, false, `{"jsonrpc":"2.0","id":"dup","method":"echo","params":{"who":"b"}}`)
-	for name, ex := range map[string]*Exchange{"a": a, "b": b} {
+	for name, ex := range map[string]*Stream{"a": a, "b": b} {
 		got := collect(t, ex)
 		if len(got) != 1 || !strings.Contains(got[0], `"id":"dup"`) || !strings.Contains(got[0], `"who":"`+name+`"`) {
 			t.Errorf("exchange %s got %v", name, got)
@@ -150,11 +153,11 @@ func TestProgressOnRequestStream(t *testing.T) {
 	}
 	// A JSON-only exchange cannot carry progress: it only gets its response, and the
 	// progress goes to the GET stream.
-	get, _, err := s.OpenStream("")
+	get, err := s.OpenStream("")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Detach(nil, get, true)
+	defer get.Close(false)
 	got = collect(t, submit(t, s, false, `{"jsonrpc":"2.0","id":8,"method":"progress","params":{"steps":1,"_meta":{"progressToken":"t2"}}}`))
 	if len(got) != 1 || !strings.Contains(got[0], `"id":8`) {
 		t.Errorf("JSON exchange got %v, want only its response", got)
@@ -167,8 +170,7 @@ func TestProgressOnRequestStream(t *testing.T) {
 func TestServerRequestDuringCall(t *testing.T) {
 	r := newRegistry(t, Options{})
 	s := newSession(t, r, "alice")
-	ex := submit(t, s, true, `{"jsonrpc":"2.0","id":"c1","method":"sample"}`)
-	rd := ex.Box.Attach(0)
+	rd := submit(t, s, true, `{"jsonrpc":"2.0","id":"c1","method":"sample"}`)
 	var events []Event
 	var done bool
 	for len(events) == 0 && !done {
@@ -192,12 +194,12 @@ func TestUnrelatedMessagesWaitForStream(t *testing.T) {
 	r := newRegistry(t, Options{})
 	s := newSession(t, r, "alice")
 	collect(t, submit(t, s, false, `{"jsonrpc":"2.0","id":1,"method":"notify"}`))
-	first, _, err := s.OpenStream("")
+	first, err := s.OpenStream("")
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A second stream replaces the first and takes over what the first had not read.
-	second, _, err := s.OpenStream("")
+	second, err := s.OpenStream("")
 	if err != nil {
 		t.Fatalf("second OpenStream: %v", err)
 	}
@@ -207,70 +209,80 @@ func TestUnrelatedMessagesWaitForStream(t *testing.T) {
 	if msgs := available(second); len(msgs) != 1 || !strings.Contains(msgs[0], "notifications/message") {
 		t.Errorf("GET stream got %q, want the waiting notification", msgs)
 	}
-	s.Detach(nil, first, true) // the old stream's handler ending must not detach the new one
+	first.Close(false) // the old stream's handler ending must not detach the new one
 	collect(t, submit(t, s, false, `{"jsonrpc":"2.0","id":2,"method":"notify"}`))
 	if msgs := available(second); len(msgs) != 1 {
 		t.Errorf("after the old stream ended, the new one got %q, want the notification", msgs)
 	}
 	// Resuming the GET stream from its first event replays the second one.
-	resumed, _, err := s.OpenStream(s.standalone.EventID(1))
+	resumed, err := s.OpenStream(s.standalone.EventID(1))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if msgs := available(resumed); len(msgs) != 1 {
 		t.Errorf("resumed GET stream replayed %q, want the one event after g_1", msgs)
 	}
-	if _, _, err := s.OpenStream("e99_1"); !errors.Is(err, ErrUnknownEvent) {
-		t.Errorf("unknown Last-Event-ID: %v, want ErrUnknownEvent", err)
+	for _, bad := range []string{"e99_1", "g", "g_x", "g_-1", "_1"} {
+		if _, err := s.OpenStream(bad); !errors.Is(err, ErrUnknownEvent) {
+			t.Errorf("Last-Event-ID %q: %v, want ErrUnknownEvent", bad, err)
+		}
 	}
 }
 
 func TestResumeRequestStream(t *testing.T) {
 	r := newRegistry(t, Options{ResumeWindow: 300 * time.Millisecond})
 	s := newSession(t, r, "alice")
-	ex := submit(t, s, true, `{"jsonrpc":"2.0","id":"c1","method":"sample"}`)
-	first := ex.Box.Attach(0)
+	first := submit(t, s, true, `{"jsonrpc":"2.0","id":"c1","method":"sample"}`)
+	ex := first.ex
 	for len(available(first)) == 0 {
 		<-first.Ready()
 	}
+	first.EventID(1) // the client was given the event ids
 	// The connection drops after event 1; the request is not cancelled at once.
-	s.Detach(ex, first, true)
+	first.Close(false)
 	submit(t, s, true, `{"jsonrpc":"2.0","id":"srv-1","result":{"text":"42"}}`)
-	resumed, got, err := s.OpenStream(ex.Box.EventID(1))
-	if err != nil || got != ex {
-		t.Fatalf("OpenStream(%s) = %v, %v", ex.Box.EventID(1), got, err)
+	resumed, err := s.OpenStream(ex.Box.EventID(1))
+	if err != nil || resumed.ex != ex {
+		t.Fatalf("OpenStream(%s) = %v, %v", ex.Box.EventID(1), resumed, err)
 	}
 	if msgs := drain(t, resumed); len(msgs) != 1 || !strings.Contains(msgs[0], `"id":"c1"`) {
 		t.Errorf("resumed stream got %v, want the final response only", msgs)
 	}
 	// Within the window, the finished stream can be replayed from its start.
-	again, _, err := s.OpenStream(ex.Box.EventID(0))
+	again, err := s.OpenStream(ex.Box.EventID(0))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if msgs := drain(t, again); len(msgs) != 2 {
 		t.Errorf("replay got %v, want both events", msgs)
 	}
-	// Once read to the end, it is forgotten.
-	s.Forget(ex)
-	if _, _, err := s.OpenStream(ex.Box.EventID(0)); !errors.Is(err, ErrUnknownEvent) {
+	// Once delivered to the end, it is forgotten.
+	again.Close(true)
+	if _, err := s.OpenStream(ex.Box.EventID(0)); !errors.Is(err, ErrUnknownEvent) {
 		t.Errorf("resuming a forgotten stream: %v, want ErrUnknownEvent", err)
 	}
 
 	// Nobody comes back: after the window the request is cancelled in the child.
 	hang := submit(t, s, true, `{"jsonrpc":"2.0","id":"h","method":"hang"}`)
-	reader := hang.Box.Attach(0)
-	s.Detach(hang, reader, true)
+	hang.EventID(0)
+	hang.Close(false)
 	deadline := time.Now().Add(20 * time.Second)
-	for !hang.Box.IsClosed() { // closes when the window passes and the call is abandoned
+	for !hang.ex.Box.IsClosed() { // closes when the window passes and the call is abandoned
 		if time.Now().After(deadline) {
 			t.Fatal("the abandoned request's stream never closed")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	got2 := collect(t, submit(t, s, false, `{"jsonrpc":"2.0","id":"q","method":"cancelled"}`))
-	if len(got2) != 1 || !strings.Contains(got2[0], jsonInt(hang.calls[0].childID)) {
+	if len(got2) != 1 || !strings.Contains(got2[0], jsonInt(hang.ex.calls[0].childID)) {
 		t.Errorf("the child was not told to cancel the abandoned request: %v", got2)
+	}
+
+	// A stream whose ids the client never got (a JSON answer) is abandoned at once.
+	quick := submit(t, s, true, `{"jsonrpc":"2.0","id":"h2","method":"hang"}`)
+	quick.Close(false)
+	if !quick.ex.Box.IsClosed() {
+		t.Error("a stream cut short before any event id was not abandoned at once")
 	}
 }
 
@@ -278,7 +290,7 @@ func TestCancellationIsMapped(t *testing.T) {
 	r := newRegistry(t, Options{})
 	s := newSession(t, r, "alice")
 	hang := submit(t, s, true, `{"jsonrpc":"2.0","id":"h","method":"hang"}`)
-	childID := hang.calls[0].childID
+	childID := hang.ex.calls[0].childID
 	submit(t, s, true, `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"h","reason":"user"}}`)
 	if got := collect(t, hang); len(got) != 1 || errorCode(got[0]) != jsonrpc.CodeRequestCancelled || !strings.Contains(got[0], `"id":"h"`) {
 		t.Errorf("a cancelled request got %v, want only error %d closing its answer", got, jsonrpc.CodeRequestCancelled)

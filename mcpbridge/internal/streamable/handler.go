@@ -46,7 +46,7 @@ type Sessions interface {
 	// Pooled returns a child of the user's pool for a 2026-07-28 request.
 	Pooled(ctx context.Context, user string) (*session.Session, error)
 	// Resume continues the suspended call a multi round-trip retry's requestState names.
-	Resume(user, state string, id, responses json.RawMessage, streaming bool) (*session.Session, *session.Exchange, error)
+	Resume(user, state string, id, responses json.RawMessage, streaming bool) (*session.Session, *session.Stream, error)
 }
 
 // Options configure a [Handler].
@@ -236,15 +236,15 @@ func (h *Handler) post(w *recorder, r *http.Request) error {
 		return errNotFound
 	}
 	defer end()
-	ex, err := s.SubmitRewritten(msgs, acceptSSE, h.toolsListHook(r, msgs))
-	if err != nil && ex == nil {
+	st, err := s.SubmitRewritten(msgs, acceptSSE, h.toolsListHook(r, msgs))
+	if err != nil && st == nil {
 		return errNotFound
 	}
-	if ex == nil {
+	if st == nil {
 		w.WriteHeader(http.StatusAccepted)
 		return nil
 	}
-	return h.respond(w, r, s, ex, batch, acceptJSON)
+	return h.respond(w, r, st, batch, acceptJSON)
 }
 
 func (h *Handler) initialize(w *recorder, r *http.Request, msg *jsonrpc.Message, acceptJSON, acceptSSE bool) error {
@@ -255,7 +255,7 @@ func (h *Handler) initialize(w *recorder, r *http.Request, msg *jsonrpc.Message,
 			message: "Service Unavailable: the bridge has reached its session limit; close unused sessions or retry later"}
 	case errors.Is(err, session.ErrTooManyUserSessions):
 		return &httpError{status: http.StatusTooManyRequests, code: jsonrpc.CodeUnavailable, retryAfter: 30,
-			message: "Too Many Requests: you hold the most sessions one user may; close unused sessions (DELETE) or retry later"}
+			message: "Too Many Requests: you hold the most sessions one user may and every one is working on a request; retry when one is done"}
 	case errors.Is(err, session.ErrShuttingDown):
 		return errShutdown
 	case err != nil:
@@ -269,12 +269,15 @@ func (h *Handler) initialize(w *recorder, r *http.Request, msg *jsonrpc.Message,
 	}
 	w.Header().Set(HeaderSessionID, s.ID)
 	defer end()
-	ex, err := s.Submit([]*jsonrpc.Message{msg}, acceptSSE)
+	st, err := s.Submit([]*jsonrpc.Message{msg}, acceptSSE)
 	if err != nil {
 		w.Header().Del(HeaderSessionID)
+		if st != nil {
+			st.Close(false)
+		}
 		return errExitedInInitialize
 	}
-	err = h.respond(w, r, s, ex, false, acceptJSON)
+	err = h.respond(w, r, st, false, acceptJSON)
 	if s.Version() == "" {
 		// The client never got a successful answer, so it cannot know or use the
 		// session: do not let it hold a child until the idle timeout.
@@ -283,52 +286,52 @@ func (h *Handler) initialize(w *recorder, r *http.Request, msg *jsonrpc.Message,
 	return err
 }
 
-// respond writes what the child sends for the exchange. A lone response becomes an
+// respond writes what the child sends for one POST. A lone response becomes an
 // application/json body when the client accepts it; as soon as anything else belongs to
 // the exchange (progress, a server request), or the client only takes SSE, the answer
 // is an event stream that ends with the last response. Its events carry ids, so a
 // client whose connection drops can resume it with GET and Last-Event-ID.
-func (h *Handler) respond(w *recorder, r *http.Request, s *session.Session, ex *session.Exchange, batch, acceptJSON bool) error {
-	reader := ex.Box.Attach(0)
+func (h *Handler) respond(w *recorder, r *http.Request, st *session.Stream, batch, acceptJSON bool) error {
+	delivered := false
+	defer func() { st.Close(delivered) }()
 	var sse *sseWriter
-	defer func() { s.Detach(ex, reader, sse != nil) }()
 	var collected [][]byte
 	for {
 		select {
 		case <-r.Context().Done():
 			return nil
-		case <-reader.Ready():
+		case <-st.Ready():
 		}
-		events, done, replaced := reader.Next()
+		events, done, replaced := st.Next()
 		if replaced {
 			return nil // the client resumed this stream elsewhere
 		}
 		if len(events) == 0 && !done {
 			continue
 		}
-		if sse == nil && ex.Streaming && (!acceptJSON || !done || len(events) > 1 && !batch) {
+		if sse == nil && st.Streaming() && (!acceptJSON || !done || len(events) > 1 && !batch) {
 			sse = newSSEWriter(w)
 			w.wrote = true
-			sse.Prime(ex.Box.EventID(0))
+			sse.Prime(st.EventID(0))
 		}
 		if sse == nil {
 			for _, e := range events {
 				collected = append(collected, e.Msg)
 			}
 			if done {
-				s.Forget(ex)
+				delivered = true
 				return writeJSON(w, collected, batch)
 			}
 			continue
 		}
 		for _, e := range events {
-			sse.Write(ex.Box.EventID(e.Seq), e.Msg)
+			sse.Write(st.EventID(e.Seq), e.Msg)
 		}
 		if err := sse.Flush(); err != nil {
 			return nil // kept for the resume window: the client may come back
 		}
 		if done {
-			s.Forget(ex)
+			delivered = true
 			return nil
 		}
 	}
@@ -367,18 +370,18 @@ func (h *Handler) get(w *recorder, r *http.Request) error {
 	if _, err := h.checkVersion(r); err != nil {
 		return err
 	}
-	reader, ex, err := s.OpenStream(r.Header.Get("Last-Event-ID"))
+	st, err := s.OpenStream(r.Header.Get("Last-Event-ID"))
 	switch {
 	case errors.Is(err, session.ErrUnknownEvent):
 		return badRequest("Bad Request: unknown or expired Last-Event-ID; the stream cannot be resumed")
 	case err != nil:
 		return errNotFound
 	}
-	defer s.Detach(ex, reader, true)
-	box := s.Stream(ex)
+	delivered := false
+	defer func() { st.Close(delivered) }()
 	sse := newSSEWriter(w)
 	w.wrote = true
-	sse.Prime(box.EventID(reader.Cursor()))
+	sse.Prime(st.EventID(st.Cursor()))
 	if err := sse.Flush(); err != nil {
 		return nil
 	}
@@ -390,18 +393,16 @@ func (h *Handler) get(w *recorder, r *http.Request) error {
 			return nil
 		case <-tick.C:
 			sse.Comment("keepalive")
-		case <-reader.Ready():
-			events, done, replaced := reader.Next()
+		case <-st.Ready():
+			events, done, replaced := st.Next()
 			if replaced {
 				return nil
 			}
 			for _, e := range events {
-				sse.Write(box.EventID(e.Seq), e.Msg)
+				sse.Write(st.EventID(e.Seq), e.Msg)
 			}
 			if done {
-				if sse.Flush() == nil && ex != nil {
-					s.Forget(ex)
-				}
+				delivered = sse.Flush() == nil
 				return nil
 			}
 		}

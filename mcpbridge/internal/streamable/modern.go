@@ -128,11 +128,11 @@ func (h *Handler) postModern(w *recorder, r *http.Request, msgs []*jsonrpc.Messa
 	if meta.HasRequestState {
 		// A retry with input responses for a 2025 child's call the bridge suspended;
 		// any other requestState belongs to a 2026-07-28 child, which checks its own.
-		if s, ex, err := h.sessions.Resume(user, meta.RequestState, m.ID, meta.InputResponses, acceptSSE); err == nil {
+		if s, st, err := h.sessions.Resume(user, meta.RequestState, m.ID, meta.InputResponses, acceptSSE); err == nil {
 			if end, err := s.Begin(); err == nil {
 				defer end()
 			}
-			return h.respondModern(w, r, s, ex, acceptJSON)
+			return h.respondModern(w, r, st, acceptJSON)
 		}
 	}
 	s, err := h.sessions.Pooled(r.Context(), user)
@@ -148,24 +148,24 @@ func (h *Handler) postModern(w *recorder, r *http.Request, msgs []*jsonrpc.Messa
 			"Service Unavailable: the MCP server process ended; retry the request", nil)
 	}
 	defer end()
-	var ex *session.Exchange
+	var st *session.Stream
 	switch {
 	case m.Method == "server/discover" && !s.Modern():
 		return writeModernJSON(w, s.Discover(m.ID, h.allVersions))
 	case m.Method == "subscriptions/listen" && !s.Modern():
-		ex, err = s.Listen(m)
-		if err == nil {
-			defer s.EndListen(ex)
-		}
+		st, err = s.Listen(m)
 	default:
-		ex, err = s.SubmitModern(m, acceptSSE, session.Mode{Logs: meta.HasLogLevel, Caps: meta.Capabilities,
+		st, err = s.SubmitModern(m, acceptSSE, session.Mode{Logs: meta.HasLogLevel, Caps: meta.Capabilities,
 			Rewrite: h.toolsListHook(r, msgs)})
 	}
 	if err != nil {
+		if st != nil {
+			st.Close(false)
+		}
 		return fail(http.StatusServiceUnavailable, jsonrpc.CodeInternalError,
 			"Service Unavailable: the MCP server process ended; retry the request", nil)
 	}
-	return h.respondModern(w, r, s, ex, acceptJSON)
+	return h.respondModern(w, r, st, acceptJSON)
 }
 
 // poolError maps a failure to get a pooled child to its answer.
@@ -187,9 +187,9 @@ func (h *Handler) poolError(err error, m *jsonrpc.Message) error {
 // respondModern writes what belongs to one 2026-07-28 request: its response alone as
 // application/json when the client takes it, else an event stream (no event ids: a
 // 2026-07-28 stream is not resumable). Closing the stream cancels the request.
-func (h *Handler) respondModern(w *recorder, r *http.Request, s *session.Session, ex *session.Exchange, acceptJSON bool) error {
-	reader := ex.Box.Attach(0)
-	defer s.Detach(ex, reader, false)
+func (h *Handler) respondModern(w *recorder, r *http.Request, st *session.Stream, acceptJSON bool) error {
+	delivered := false
+	defer func() { st.Close(delivered) }()
 	var sse *sseWriter
 	tick := time.NewTicker(keepAlive)
 	defer tick.Stop()
@@ -205,13 +205,14 @@ func (h *Handler) respondModern(w *recorder, r *http.Request, s *session.Session
 				}
 			}
 			continue
-		case <-reader.Ready():
+		case <-st.Ready():
 		}
-		events, done, _ := reader.Next()
+		events, done, _ := st.Next()
 		if len(events) == 0 && !done {
 			continue
 		}
 		if sse == nil && acceptJSON && done && len(events) == 1 {
+			delivered = true
 			return writeModernJSON(w, events[0].Msg)
 		}
 		if sse == nil {
@@ -222,6 +223,7 @@ func (h *Handler) respondModern(w *recorder, r *http.Request, s *session.Session
 			sse.Write("", e.Msg)
 		}
 		if err := sse.Flush(); err != nil || done {
+			delivered = err == nil
 			return nil
 		}
 	}
