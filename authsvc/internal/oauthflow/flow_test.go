@@ -82,7 +82,13 @@ func TestFullFlows(t *testing.T) {
 			if claims["nbf"] != claims["iat"] || claims["jti"] == "" {
 				t.Errorf("nbf %v iat %v jti %v: want nbf = iat and a jti", claims["nbf"], claims["iat"], claims["jti"])
 			}
-			if got := introspect(t, env, c, tok.AccessToken); got["active"] != true || got["sub"] != "1234" {
+			if method == "none" {
+				// RFC 7662 §2.1: a public client's client_id authenticates nobody.
+				form, id, secret := oauthtest.ClientAuth(c, url.Values{"token": {tok.AccessToken}})
+				if status, body, _ := env.PostForm(t, "/introspect", form, id, secret); status != http.StatusUnauthorized || body["error"] != "invalid_client" || body["active"] != nil {
+					t.Fatalf("introspection by a public client = %d %v, want 401 invalid_client", status, body)
+				}
+			} else if got := introspect(t, env, c, tok.AccessToken); got["active"] != true || got["sub"] != "1234" {
 				t.Fatalf("introspect = %v, want active for sub 1234", got)
 			}
 			// The second authorization of the same client skips consent.
@@ -195,7 +201,9 @@ func jtiOf(t *testing.T, at string) string {
 
 func TestExpiryWithClock(t *testing.T) {
 	env := oauthtest.New(t, &oauthtest.Options{AccessLifetime: 5 * time.Minute, RefreshLifetime: time.Hour})
-	c := env.Register(t, "none", "http://127.0.0.1:8976/callback", nil)
+	// Confidential, so that introspection (which needs client authentication) can
+	// watch the tokens.
+	c := env.Register(t, "client_secret_basic", "http://127.0.0.1:8976/callback", nil)
 	b := env.NewBrowser()
 	tok := obtain(t, env, b, c)
 
@@ -222,14 +230,16 @@ func TestExpiryWithClock(t *testing.T) {
 
 func TestParallelCodeRedemption(t *testing.T) {
 	env := oauthtest.New(t, nil)
-	c := env.Register(t, "none", "http://127.0.0.1:8976/callback", nil)
+	// Confidential, so that introspection (which needs client authentication) can
+	// watch the tokens.
+	c := env.Register(t, "client_secret_basic", "http://127.0.0.1:8976/callback", nil)
 	cfg := env.OAuth2(c)
 	ver := oauth2.GenerateVerifier()
 	code := env.NewBrowser().Code(t, cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(ver)), "s")
 
 	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {ver},
-		"redirect_uri": {c.RedirectURI}, "client_id": {c.ID}}
-	statuses, tokens := together(t, env, 50, form, "access_token")
+		"redirect_uri": {c.RedirectURI}}
+	statuses, tokens := together(t, env, c, 50, form, "access_token")
 	ok, winner := 0, ""
 	for i, s := range statuses {
 		if s == http.StatusOK {
@@ -250,12 +260,14 @@ func TestParallelCodeRedemption(t *testing.T) {
 
 func TestParallelRefresh(t *testing.T) {
 	env := oauthtest.New(t, nil)
-	c := env.Register(t, "none", "http://127.0.0.1:8976/callback", nil)
+	// Confidential, so that introspection (which needs client authentication) can
+	// watch the tokens.
+	c := env.Register(t, "client_secret_basic", "http://127.0.0.1:8976/callback", nil)
 	tok := obtain(t, env, env.NewBrowser(), c)
 
 	const n = 20
-	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}, "client_id": {c.ID}}
-	statuses, refresh := together(t, env, n, form, "refresh_token")
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}
+	statuses, refresh := together(t, env, c, n, form, "refresh_token")
 	ok, winner := 0, ""
 	for i, s := range statuses {
 		if s == http.StatusOK {
@@ -272,10 +284,11 @@ func TestParallelRefresh(t *testing.T) {
 	}
 }
 
-// together posts form to /token n times at once and returns each status and the
+// together posts form to /token as c n times at once and returns each status and the
 // named field of each answer.
-func together(t *testing.T, env *oauthtest.Env, n int, form url.Values, field string) ([]int, []string) {
+func together(t *testing.T, env *oauthtest.Env, c *oauthtest.Client, n int, form url.Values, field string) ([]int, []string) {
 	t.Helper()
+	form, id, secret := oauthtest.ClientAuth(c, form)
 	statuses := make([]int, n)
 	values := make([]string, n)
 	var wg sync.WaitGroup
@@ -285,7 +298,7 @@ func together(t *testing.T, env *oauthtest.Env, n int, form url.Values, field st
 		go func() {
 			defer wg.Done()
 			<-start
-			st, body, _ := env.PostForm(t, "/token", form, "", "")
+			st, body, _ := env.PostForm(t, "/token", form, id, secret)
 			statuses[i] = st
 			values[i], _ = body[field].(string)
 		}()
@@ -303,7 +316,9 @@ func decodeJSON(resp *http.Response, v any) error {
 func TestRevokeUserEndsTokensAndSessions(t *testing.T) {
 	env := oauthtest.New(t, nil)
 	env.Stub.LoginAs(githubstub.User{ID: 777, Login: "frank"})
-	c := env.Register(t, "none", "http://127.0.0.1:8976/callback", nil)
+	// Confidential, so that introspection (which needs client authentication) can
+	// watch the tokens.
+	c := env.Register(t, "client_secret_basic", "http://127.0.0.1:8976/callback", nil)
 	b := env.NewBrowser()
 	tok := obtain(t, env, b, c)
 	logins := env.Stub.Count("token")

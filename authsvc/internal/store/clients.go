@@ -42,6 +42,17 @@ type Client struct {
 	ExpiresAt int64 `json:"expires_at"`
 }
 
+// HasGrantType reports whether the client registered the grant type (RFC 7591 §2:
+// absent grant_types means authorization_code alone).
+func (c *Client) HasGrantType(gt string) bool {
+	for _, g := range c.Metadata.GrantTypes {
+		if g == gt {
+			return true
+		}
+	}
+	return len(c.Metadata.GrantTypes) == 0 && gt == "authorization_code"
+}
+
 // IsPublic reports whether the client has no secret (token_endpoint_auth_method "none").
 func (c *Client) IsPublic() bool { return c.SecretHash == "" }
 

@@ -96,8 +96,12 @@ func (s *Store) SaveGrant(ctx context.Context, g *Grant) error {
 	fid := r.FamilyID
 	pipe := s.rdb.TxPipeline()
 	pipe.Set(ctx, Key("token", a.JTI), ab, accessTTL)
-	pipe.Set(ctx, Key("refresh", g.RefreshHash), rb, refreshTTL)
-	pipe.SAdd(ctx, membersKey(fid), "at:"+a.JTI+":"+strconv.FormatInt(a.ExpiresAt, 10), "rt:"+g.RefreshHash)
+	members := []any{"at:" + a.JTI + ":" + strconv.FormatInt(a.ExpiresAt, 10)}
+	if g.RefreshHash != "" { // a client without the refresh_token grant gets none
+		pipe.Set(ctx, Key("refresh", g.RefreshHash), rb, refreshTTL)
+		members = append(members, "rt:"+g.RefreshHash)
+	}
+	pipe.SAdd(ctx, membersKey(fid), members...)
 	pipe.HSetNX(ctx, familyKey(fid), "sub", r.Sub)
 	pipe.HSetNX(ctx, familyKey(fid), "client_id", r.ClientID)
 	pipe.HSetNX(ctx, familyKey(fid), "created", now.Unix())

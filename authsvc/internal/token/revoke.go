@@ -93,6 +93,11 @@ func (h *Handler) introspect(r *http.Request) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if client.IsPublic() {
+		// RFC 7662 §2.1: the caller authenticates; a public client's client_id proves
+		// nothing, so anybody holding a token could learn who it belongs to.
+		return nil, oauth.ErrInvalidClient.WithDescription("introspection needs client authentication: client_secret_basic or client_secret_post")
+	}
 	tok := form.Get("token")
 	if tok == "" {
 		return nil, oauth.ErrInvalidRequest.WithDescription("token is required")

@@ -100,10 +100,11 @@ const RefreshPrefix = "rt-"
 
 // Response is the successful token response (RFC 6749 §5.1).
 type Response struct {
-	AccessToken  string `json:"access_token"`
-	TokenType    string `json:"token_type"`
-	ExpiresIn    int64  `json:"expires_in"`
-	RefreshToken string `json:"refresh_token"`
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresIn   int64  `json:"expires_in"`
+	// RefreshToken is issued only to clients registered for the refresh_token grant.
+	RefreshToken string `json:"refresh_token,omitempty"`
 	Scope        string `json:"scope"`
 }
 
@@ -211,6 +212,10 @@ func (h *Handler) token(r *http.Request) (*Response, error) {
 	case "authorization_code":
 		return h.authorizationCode(r.Context(), client, form)
 	case "refresh_token":
+		if !client.HasGrantType("refresh_token") {
+			// RFC 6749 §5.2; the client did not register the grant (RFC 7591 §2).
+			return nil, oauth.ErrUnauthorizedClient.WithDescription("this client is not registered for the refresh_token grant")
+		}
 		return h.refresh(r.Context(), client, form)
 	case "":
 		return nil, oauth.ErrInvalidRequest.WithDescription("grant_type is required")
@@ -387,14 +392,21 @@ func (h *Handler) issue(ctx context.Context, client *store.Client, rec store.Ref
 	if err != nil {
 		return nil, err
 	}
-	rt := RefreshPrefix + session.NewID()
-	rec.IssuedAt, rec.ExpiresAt = now.Unix(), refreshExp
 	g := &store.Grant{
 		Access: store.AccessRecord{JTI: jti, FamilyID: rec.FamilyID, ClientID: client.ID, Sub: rec.Sub, Login: rec.Login,
 			Scope: scope, Audience: aud, IssuedAt: now.Unix(), ExpiresAt: accessExp},
-		Refresh:     rec,
-		RefreshHash: store.HashSecret(rt),
 	}
+	var rt string
+	if client.HasGrantType("refresh_token") {
+		rt = RefreshPrefix + session.NewID()
+		g.RefreshHash = store.HashSecret(rt)
+	} else {
+		// No refresh token: the family (revocation by user, client, replay) lives as long
+		// as its access token.
+		refreshExp = accessExp
+	}
+	rec.IssuedAt, rec.ExpiresAt = now.Unix(), refreshExp
+	g.Refresh = rec
 	// ErrRevoked means a concurrent replay of this code or refresh token revoked the
 	// family while we issued: the grant itself was won fairly (it is the one success
 	// among the concurrent requests) and SaveGrant has already killed what it stored,

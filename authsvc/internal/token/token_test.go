@@ -280,3 +280,47 @@ func TestVerifierGuessingIsBounded(t *testing.T) {
 		t.Fatalf("right verifier after %d wrong guesses: %d %v, want the code gone", token.MaxVerifierFailures, status, body)
 	}
 }
+
+// TestGrantTypesEnforced: a refresh token is issued only to a client registered for the
+// refresh_token grant (RFC 7591 §2: absent grant_types means authorization_code alone),
+// and a client that is not registered for it is refused a refresh with
+// unauthorized_client (RFC 6749 §5.2), even holding a refresh token from before it
+// dropped the grant.
+func TestGrantTypesEnforced(t *testing.T) {
+	env := oauthtest.New(t, nil)
+	b := env.NewBrowser()
+	for name, grants := range map[string]any{"authorization_code only": []string{"authorization_code"}, "grant_types absent": nil} {
+		c := env.Register(t, "client_secret_basic", redirect, map[string]any{"grant_types": grants})
+		status, body, _ := post(t, env, c, exchangeForm(code(t, env, b, c, "")))
+		if status != http.StatusOK || body["access_token"] == nil {
+			t.Fatalf("%s: code exchange: %d %v", name, status, body)
+		}
+		if rt, ok := body["refresh_token"]; ok {
+			t.Errorf("%s: got a refresh token %v", name, rt)
+		}
+	}
+
+	c := env.Register(t, "client_secret_basic", redirect, nil) // both grants
+	status, body, _ := post(t, env, c, exchangeForm(code(t, env, b, c, "")))
+	rt, _ := body["refresh_token"].(string)
+	if status != http.StatusOK || rt == "" {
+		t.Fatalf("code exchange of a client with both grants: %d %v", status, body)
+	}
+	put := fmt.Sprintf(`{"client_id":%q,"client_secret":%q,"redirect_uris":[%q],"grant_types":["authorization_code"],"token_endpoint_auth_method":"client_secret_basic"}`,
+		c.ID, c.Secret, redirect)
+	req, _ := http.NewRequest(http.MethodPut, env.URL+"/register/"+c.ID, strings.NewReader(put))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+c.RegistrationToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("PUT registration without refresh_token: %d", resp.StatusCode)
+	}
+	status, body, _ = post(t, env, c, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}})
+	if status != http.StatusBadRequest || body["error"] != "unauthorized_client" {
+		t.Errorf("refresh by a client no longer registered for it: %d %v, want 400 unauthorized_client", status, body)
+	}
+}
