@@ -192,7 +192,9 @@ func serveFull(m *Middleware, w http.ResponseWriter, r *http.Request) *cacheEntr
 		servePreflight(m, w, origin)
 		return nil
 	}
-	if r.URL.RawQuery != "" && strings.Contains(r.URL.RawQuery, "access") && queryHasToken(r.URL.RawQuery) {
+	// The cheap look first (every interpreted call costs): a query that can name
+	// access_token has "access" in it or percent-encodes something.
+	if q := r.URL.RawQuery; q != "" && (strings.Contains(q, "access") || strings.IndexByte(q, '%') >= 0) && queryHasToken(q) {
 		fail(m, w, http.StatusBadRequest, "invalid_request", "access tokens are not accepted in the query string")
 		return nil
 	}

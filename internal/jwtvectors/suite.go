@@ -136,7 +136,8 @@ func CheckRequests(t *testing.T, k *Keys, do Doer) {
 			}
 		})
 	}
-	for _, q := range []string{"access_token=" + good, "a=1&access_token=x", "access%5Ftoken=x", "access_token"} {
+	for _, q := range []string{"access_token=" + good, "a=1&access_token=x", "access%5Ftoken=x", "access_token",
+		"%61ccess_token=x", "acc%65ss_token=x", "b=2&%61%63%63%65%73%73%5f%74%6f%6b%65%6e=" + good} {
 		q := q
 		t.Run("query token "+q[:10], func(t *testing.T) {
 			r := Bearer(http.MethodPost, "/mcp?"+q, good)

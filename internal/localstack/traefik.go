@@ -290,6 +290,9 @@ func (p RoutingPlan) StaticArgs(dynamicFile, logDir, pingAddr, internalAddr stri
 		"--accessLog=true",
 		"--accessLog.format=json",
 		"--accessLog.filePath=" + logDir + "/traefik-access.log",
+		// No request paths: their query strings carry codes, state and, from a wrong
+		// client, tokens (traefik/traefik.yml does the same).
+		"--accessLog.fields.names.RequestPath=drop",
 	}
 	eps := map[string]string{}
 	for _, r := range append([]Route{p.Auth}, p.Services...) {

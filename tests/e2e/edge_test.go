@@ -3,8 +3,11 @@ package e2e
 import (
 	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestHeaderSpoofing: identity headers a client sends, in any spelling, never reach
@@ -166,5 +169,39 @@ func TestProtectedResourceMetadataEveryService(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAccessLogKeepsNoQuery: Traefik's access log never holds a query string: a token a
+// client wrongly put in the URL (refused by the plugin, but logged all the same), an
+// authorization code or a state.
+func TestAccessLogKeepsNoQuery(t *testing.T) {
+	ctx := testContext(t)
+	const marker = "QUERYSECRET0123456789"
+	for _, u := range []string{
+		stack.MCPURL("everything") + "?access_token=" + marker,
+		stack.MCPURL("everything") + "?%61ccess_token=" + marker,
+		stack.Issuer + "/callback?code=" + marker + "&state=" + marker,
+	} {
+		resp, _ := mcpRequest(t, ctx, http.MethodPost, u, "", "", initializeBody, nil)
+		if resp.StatusCode < 400 {
+			t.Errorf("POST %s: %d, want a refusal", u, resp.StatusCode)
+		}
+	}
+	logFile := filepath.Join(stackLogDir, "traefik-access.log")
+	eventually(t, 10*time.Second, "the access log has the requests", func() (bool, string) {
+		data, err := os.ReadFile(logFile)
+		if err != nil {
+			return false, err.Error()
+		}
+		return strings.Count(string(data), `"RouterName"`) > 0, "no entries yet"
+	})
+	time.Sleep(time.Second) // Traefik writes each line after its request ends
+	data, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(data), marker) {
+		t.Errorf("the access log %s holds a query string value", logFile)
 	}
 }

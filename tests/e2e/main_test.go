@@ -46,6 +46,8 @@ var (
 	repo   string
 	// clientBin is the mcp-client binary (`just mcp-client-token`).
 	clientBin string
+	// stackLogDir holds one log per process of the stack, and Traefik's access log.
+	stackLogDir string
 	// runBin is the mcpgw-run binary (`just run`).
 	runBin string
 	// authsvcBin is the authsvc binary the stack runs (its admin commands too).
@@ -124,6 +126,7 @@ func runMain(m *testing.M) (int, error) {
 	if logDir == "" {
 		logDir = filepath.Join(repo, "logs", "e2e")
 	}
+	stackLogDir = logDir
 	_ = os.RemoveAll(logDir)
 	cfg := localstack.Config{
 		RepoDir:  repo,

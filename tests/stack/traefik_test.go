@@ -79,6 +79,7 @@ func TestTraefikStaticConfig(t *testing.T) {
 				{[]string{"accessLog", "format"}, "json"},
 				{[]string{"accessLog", "filePath"}, "/logs/access.log"},
 				{[]string{"accessLog", "fields", "headers", "names", "Authorization"}, "drop"},
+				{[]string{"accessLog", "fields", "names", "RequestPath"}, "drop"},
 			}
 			for _, ck := range checks {
 				if got := dig(c, ck.path...); !reflect.DeepEqual(got, ck.want) {
