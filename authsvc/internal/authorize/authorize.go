@@ -37,7 +37,9 @@ type Store interface {
 	PutConsentRequest(ctx context.Context, id string, cr *store.ConsentRequest, ttl time.Duration) error
 	GetConsentRequest(ctx context.Context, id string) (*store.ConsentRequest, error)
 	TakeConsentRequest(ctx context.Context, id string) (*store.ConsentRequest, error)
-	RememberConsent(ctx context.Context, sub, clientID, scope string, expiresAt int64) error
+	// RememberConsent stores, and Consent returns, the user's approvals of a client
+	// (an opaque value this package writes: see approvals.go).
+	RememberConsent(ctx context.Context, sub, clientID, approvals string, expiresAt int64) error
 	Consent(ctx context.Context, sub, clientID string) (string, error)
 	PutCode(ctx context.Context, code string, c *store.Code, ttl time.Duration) error
 }
@@ -300,11 +302,11 @@ func (h *Handler) Callback(w http.ResponseWriter, r *http.Request) {
 	h.proceed(w, r, sess, client, req)
 }
 
-// proceed issues a code when the user already approved this client for this scope,
-// and shows the consent page otherwise.
+// proceed issues a code when the user already approved this client for this scope and
+// these resources, and shows the consent page otherwise.
 func (h *Handler) proceed(w http.ResponseWriter, r *http.Request, sess *store.Session, client *store.Client, req *store.AuthRequest) {
-	approved, err := h.store.Consent(r.Context(), sess.Sub, client.ID)
-	if err == nil && ScopeCovers(approved, req.Scope) {
+	stored, err := h.store.Consent(r.Context(), sess.Sub, client.ID)
+	if err == nil && approved(stored, req.Scope, req.Resources) {
 		h.issueCode(w, r, sess, client, req, http.StatusFound)
 		return
 	}
@@ -371,7 +373,12 @@ func (h *Handler) ConsentDecision(w http.ResponseWriter, r *http.Request) {
 		showError(w, h.log, http.StatusBadRequest, "Unknown application", "The application's registration ended.", "Reconnect the application.")
 		return
 	}
-	if err := h.store.RememberConsent(r.Context(), sess.Sub, client.ID, req.Scope, client.ExpiresAt); err != nil {
+	stored, err := h.store.Consent(r.Context(), sess.Sub, client.ID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		h.unavailable(w, err)
+		return
+	}
+	if err := h.store.RememberConsent(r.Context(), sess.Sub, client.ID, withApproval(stored, req.Scope, req.Resources), client.ExpiresAt); err != nil {
 		h.unavailable(w, err)
 		return
 	}

@@ -378,12 +378,41 @@ func TestConsentPage(t *testing.T) {
 	if again := b.Decide(t, id, csrf, "approve"); again.Status != http.StatusForbidden {
 		t.Fatalf("second decision with the same form = %d, want 403", again.Status)
 	}
-	// Approval is remembered for this scope; a wider scope asks again.
-	if p := b.Get(t, authURL(env, c.ID, func(q url.Values) { q.Set("scope", "read") })); p.Location == nil {
+	// Approval is remembered for this scope and this resource; a wider scope, another
+	// resource (another MCP service), or the default audience asks again.
+	files := "https://files.example.com/mcp"
+	ask := func(scope string, resources ...string) *oauthtest.Page {
+		return b.Get(t, authURL(env, c.ID, func(q url.Values) {
+			q.Set("scope", scope)
+			q["resource"] = resources
+		}))
+	}
+	if p := ask("read", files); p.Location == nil || p.Location.Query().Get("code") == "" {
 		t.Fatalf("remembered consent: got %d, want a redirect with a code", p.Status)
 	}
-	if p := b.Get(t, authURL(env, c.ID, func(q url.Values) { q.Set("scope", "read write") })); p.Location != nil {
-		t.Fatal("a wider scope skipped the consent page")
+	for name, p := range map[string]*oauthtest.Page{
+		"a wider scope":                  ask("read write", files),
+		"another resource":               ask("read", "https://memory.example.com/mcp"),
+		"the approved and another":       ask("read", files, "https://memory.example.com/mcp"),
+		"no resource (default audience)": ask("read"),
+	} {
+		if p.Location != nil {
+			t.Errorf("%s skipped the consent page", name)
+		}
+	}
+	// Approving the other service adds to what is remembered; the first still holds.
+	p2 := ask("read", "https://memory.example.com/mcp")
+	id2, csrf2, ok := oauthtest.ConsentForm(p2)
+	if !ok {
+		t.Fatalf("no consent form for the second service: %d", p2.Status)
+	}
+	if got := b.Decide(t, id2, csrf2, "approve"); got.Location == nil || got.Location.Query().Get("code") == "" {
+		t.Fatalf("approving the second service: %d", got.Status)
+	}
+	for _, res := range []string{files, "https://memory.example.com/mcp"} {
+		if p := ask("read", res); p.Location == nil {
+			t.Errorf("%s asks again after both approvals", res)
+		}
 	}
 }
 

@@ -96,7 +96,7 @@ func TestFullFlows(t *testing.T) {
 			ver := oauth2.GenerateVerifier()
 			b := env.NewBrowser()
 			_ = obtain(t, env, b, c, "read")
-			p := b.Get(t, cfg.AuthCodeURL("again", oauth2.S256ChallengeOption(ver)))
+			p := b.Get(t, cfg.AuthCodeURL("again", oauth2.S256ChallengeOption(ver), oauth2.SetAuthURLParam("resource", resource)))
 			if p.Location == nil || p.Location.Query().Get("code") == "" {
 				t.Fatalf("second authorization = %d, want a code without consent", p.Status)
 			}

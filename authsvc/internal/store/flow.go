@@ -186,11 +186,12 @@ func (s *Store) TakeConsentRequest(ctx context.Context, id string) (*ConsentRequ
 
 func consentsKey(clientID string) string { return Key("consents", clientID) }
 
-// RememberConsent records that sub approved clientID for scope. The record expires
-// with the client (expiresAt Unix seconds; 0 = never) and is deleted with it.
-func (s *Store) RememberConsent(ctx context.Context, sub, clientID, scope string, expiresAt int64) error {
+// RememberConsent records what sub approved for clientID (an opaque value the
+// authorize package writes). The record expires with the client (expiresAt Unix
+// seconds; 0 = never) and is deleted with it.
+func (s *Store) RememberConsent(ctx context.Context, sub, clientID, approvals string, expiresAt int64) error {
 	pipe := s.rdb.TxPipeline()
-	pipe.HSet(ctx, consentsKey(clientID), sub, scope)
+	pipe.HSet(ctx, consentsKey(clientID), sub, approvals)
 	if expiresAt > 0 {
 		pipe.ExpireAt(ctx, consentsKey(clientID), time.Unix(expiresAt, 0))
 	}
@@ -198,7 +199,7 @@ func (s *Store) RememberConsent(ctx context.Context, sub, clientID, scope string
 	return s.wrap(err)
 }
 
-// Consent returns the scope sub approved for clientID, or [ErrNotFound].
+// Consent returns what sub approved for clientID, or [ErrNotFound].
 func (s *Store) Consent(ctx context.Context, sub, clientID string) (string, error) {
 	v, err := s.rdb.HGet(ctx, consentsKey(clientID), sub).Result()
 	return v, s.wrap(err)
