@@ -125,7 +125,12 @@ func (h *Handler) Authorize(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if sess := h.session(r); sess != nil {
+	sess, err := h.session(r)
+	if err != nil {
+		h.unavailable(w, err)
+		return
+	}
+	if sess != nil {
 		if !h.allowed(sess.Login) {
 			_ = h.store.DeleteSession(r.Context(), sess.ID)
 			h.opts.Cookies.Clear(w, session.SessionCookie)
@@ -160,8 +165,7 @@ func (h *Handler) parse(w http.ResponseWriter, r *http.Request) (*store.AuthRequ
 		return nil, nil, false
 	}
 	if err != nil {
-		h.log.Error("authorize: load client", "error", err)
-		showError(w, h.log, http.StatusServiceUnavailable, "Temporarily unavailable", "The authorization server cannot reach its storage.", "Try again in a minute.")
+		h.unavailable(w, err)
 		return nil, nil, false
 	}
 	redirect := q.Get("redirect_uri")
@@ -215,16 +219,18 @@ func (h *Handler) parse(w http.ResponseWriter, r *http.Request) (*store.AuthRequ
 	return req, client, true
 }
 
-func (h *Handler) session(r *http.Request) *store.Session {
+// session returns the browser's login session: nil without one (no cookie, expired), an
+// error only when the storage could not be asked.
+func (h *Handler) session(r *http.Request) (*store.Session, error) {
 	sid, ok := h.opts.Cookies.Get(r, session.SessionCookie)
 	if !ok {
-		return nil
+		return nil, nil
 	}
 	sess, err := h.store.GetSession(r.Context(), sid)
-	if err != nil {
-		return nil
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
 	}
-	return sess
+	return sess, err
 }
 
 // startLogin sends the browser to GitHub with a fresh single-use state bound to this
@@ -242,7 +248,9 @@ func (h *Handler) startLogin(w http.ResponseWriter, r *http.Request, req *store.
 
 func (h *Handler) unavailable(w http.ResponseWriter, err error) {
 	h.log.Error("authorize: storage", "error", err)
-	showError(w, h.log, http.StatusServiceUnavailable, "Temporarily unavailable", "The authorization server cannot reach its storage.", "Try again in a minute.")
+	showError(w, h.log, http.StatusServiceUnavailable, "Temporarily unavailable",
+		"The authorization server cannot reach its storage right now.",
+		"Try again in a moment: reload this page or send the form again (if it then says the form was used, connect again from your application).")
 }
 
 // Callback handles GET /callback, where GitHub sends the browser back.
@@ -295,6 +303,10 @@ func (h *Handler) Callback(w http.ResponseWriter, r *http.Request) {
 	}
 	h.opts.Cookies.Set(w, session.SessionCookie, sess.ID, h.opts.SessionLifetime)
 	client, err := h.store.GetClient(r.Context(), req.ClientID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		h.unavailable(w, err)
+		return
+	}
 	if err != nil {
 		showError(w, h.log, http.StatusBadRequest, "Unknown application", "The application's registration ended during the login.", restart)
 		return
@@ -349,7 +361,13 @@ func (h *Handler) ConsentDecision(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, csrf := r.PostForm.Get("consent_id"), r.PostForm.Get("csrf_token")
-	sess := h.session(r)
+	// A storage failure is said as such (503, try again): the form is still good, and
+	// calling it expired would send the user through the whole flow again.
+	sess, err := h.session(r)
+	if err != nil {
+		h.unavailable(w, err)
+		return
+	}
 	cr, err := h.store.GetConsentRequest(r.Context(), id)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		h.unavailable(w, err)
@@ -359,23 +377,35 @@ func (h *Handler) ConsentDecision(w http.ResponseWriter, r *http.Request) {
 		showError(w, h.log, http.StatusForbidden, "Consent expired", "This consent form is expired, was already used, or belongs to another session.", "Go back to your application and connect again.")
 		return
 	}
-	if _, err := h.store.TakeConsentRequest(r.Context(), id); err != nil {
+	req := &cr.Request
+	approve := r.PostForm.Get("decision") == "approve"
+	// What can fail without harm is read before the form is spent.
+	var client *store.Client
+	var stored string
+	if approve {
+		client, err = h.store.GetClient(r.Context(), req.ClientID)
+		if errors.Is(err, store.ErrNotFound) {
+			showError(w, h.log, http.StatusBadRequest, "Unknown application", "The application's registration ended.", "Reconnect the application.")
+			return
+		} else if err != nil {
+			h.unavailable(w, err)
+			return
+		}
+		stored, err = h.store.Consent(r.Context(), sess.Sub, client.ID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			h.unavailable(w, err)
+			return
+		}
+	}
+	if _, err := h.store.TakeConsentRequest(r.Context(), id); errors.Is(err, store.ErrNotFound) {
 		showError(w, h.log, http.StatusForbidden, "Consent expired", "This consent form was already used.", "Go back to your application and connect again.")
 		return
-	}
-	req := &cr.Request
-	if r.PostForm.Get("decision") != "approve" {
-		h.redirectErrorStatus(w, r, req, oauth.ErrAccessDenied.Code, "the user denied the request", http.StatusSeeOther)
-		return
-	}
-	client, err := h.store.GetClient(r.Context(), req.ClientID)
-	if err != nil {
-		showError(w, h.log, http.StatusBadRequest, "Unknown application", "The application's registration ended.", "Reconnect the application.")
-		return
-	}
-	stored, err := h.store.Consent(r.Context(), sess.Sub, client.ID)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	} else if err != nil {
 		h.unavailable(w, err)
+		return
+	}
+	if !approve {
+		h.redirectErrorStatus(w, r, req, oauth.ErrAccessDenied.Code, "the user denied the request", http.StatusSeeOther)
 		return
 	}
 	if err := h.store.RememberConsent(r.Context(), sess.Sub, client.ID, withApproval(stored, req.Scope, req.Resources), client.ExpiresAt); err != nil {

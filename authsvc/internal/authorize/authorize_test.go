@@ -1,10 +1,12 @@
 package authorize_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/oauthtest"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/pkce"
@@ -448,5 +450,87 @@ func TestClientDeleteForgetsConsent(t *testing.T) {
 	resp := first(t, authURL(env, c.ID, nil), nil)
 	if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" {
 		t.Fatalf("deleted client: %d, want the 400 page", resp.StatusCode)
+	}
+}
+
+// TestConsentStorageFailure: when the storage fails for one step of a consent decision
+// (faults made with Redis ACLs on the running server: the session key, the client key, or
+// the command that spends the form), the user gets a 503 page that says to try again,
+// never "Consent expired" or "Unknown application"; and once the storage works, the
+// same form still goes through. Then a whole stall of Redis (longer than authsvc's 2 s
+// read timeout and its one retry) gets the same page.
+func TestConsentStorageFailure(t *testing.T) {
+	env := oauthtest.New(t, nil)
+	ctx := context.Background()
+	acl := func(args ...any) {
+		t.Helper()
+		if err := env.Redis.Do(ctx, append([]any{"ACL", "SETUSER", "default"}, args...)...).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { acl("allkeys", "+@all") })
+	// The keys a consent decision touches, but for the one that fails.
+	keysBut := func(skip string) []any {
+		out := []any{"resetkeys"}
+		for _, k := range []string{"session", "consent_req", "consents", "client", "code"} {
+			if k != skip {
+				out = append(out, "~oauth:"+k+":*")
+			}
+		}
+		return out
+	}
+	c := env.Register(t, "none", redirect, nil)
+	b := env.NewBrowser()
+	faults := []struct {
+		name  string
+		set   []any
+		clear []any
+	}{
+		{"session lookup", keysBut("session"), []any{"allkeys"}},
+		{"client lookup", keysBut("client"), []any{"allkeys"}},
+		{"spending the form", []any{"-getdel"}, []any{"+getdel"}},
+	}
+	for _, f := range faults {
+		p := b.Get(t, authURL(env, c.ID, nil))
+		id, csrf, ok := oauthtest.ConsentForm(p)
+		if !ok {
+			t.Fatalf("%s: no consent form: %d", f.name, p.Status)
+		}
+		acl(f.set...)
+		got := b.Decide(t, id, csrf, "approve")
+		acl(f.clear...)
+		if got.Status != http.StatusServiceUnavailable || !strings.Contains(got.Body, "Temporarily unavailable") ||
+			!strings.Contains(got.Body, "Try again") {
+			t.Errorf("%s fails: %d %.300s, want the 503 try-again page", f.name, got.Status, got.Body)
+		}
+		if got := b.Decide(t, id, csrf, "approve"); got.Status != http.StatusSeeOther || got.Location.Query().Get("code") == "" {
+			t.Errorf("%s: the same form once storage works: %d, want 303 with a code", f.name, got.Status)
+		}
+		// Forget the approval, so that the next round shows the consent page again.
+		if err := env.Redis.Del(ctx, "oauth:consents:"+c.ID).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	p := b.Get(t, authURL(env, c.ID, nil))
+	id, csrf, ok := oauthtest.ConsentForm(p)
+	if !ok {
+		t.Fatalf("no consent form: %d", p.Status)
+	}
+	if err := env.Redis.Do(ctx, "CLIENT", "PAUSE", "7000", "ALL").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.Decide(t, id, csrf, "approve"); got.Status != http.StatusServiceUnavailable || !strings.Contains(got.Body, "Try again") {
+		t.Fatalf("decision while Redis stalls: %d %.300s, want the 503 try-again page", got.Status, got.Body)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for env.Redis.Ping(ctx).Err() != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("Redis did not come back")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got := b.Decide(t, id, csrf, "approve"); got.Status != http.StatusSeeOther || got.Location.Query().Get("code") == "" {
+		t.Fatalf("the same form after the stall: %d %v, want 303 with a code", got.Status, got.Location)
 	}
 }

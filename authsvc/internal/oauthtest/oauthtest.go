@@ -111,7 +111,9 @@ func New(tb testing.TB, o *Options) *Env {
 	if o.RefreshLifetime == 0 {
 		o.RefreshLifetime = 30 * 24 * time.Hour
 	}
-	rdb := redis.NewClient(&redis.Options{Addr: redistest.Addr(tb), PoolSize: 64})
+	ro := &redis.Options{Addr: redistest.Addr(tb), PoolSize: 64}
+	store.Tune(ro) // the timeouts authsvc runs with
+	rdb := redis.NewClient(ro)
 	tb.Cleanup(func() { rdb.Close() })
 	clock := &Clock{}
 	st := store.New(rdb, &store.Options{Now: clock.Now})
