@@ -48,9 +48,15 @@ type Config struct {
 	ClockSkew string `json:"clockSkew,omitempty"`
 	// RevocationURL is authsvc's revocation feed (docs/interfaces.md); empty disables it.
 	RevocationURL string `json:"revocationURL,omitempty"`
-	// RevocationInterval is how old the revocation state may get before traffic
-	// triggers the next poll. Default "5s".
+	// RevocationInterval is how often the revocation feed is read (whether or not
+	// traffic flows), and how old the state may get before a request triggers a poll.
+	// Default "5s".
 	RevocationInterval string `json:"revocationInterval,omitempty"`
+	// RevocationMaxStale, when set, bounds how long tokens are trusted while the feed
+	// cannot be read: once the last successful poll is older than this, tokens issued
+	// before it are refused (401). Empty or "0": no bound (tokens pass until they
+	// expire). See docs/plugin.md for the trade-off.
+	RevocationMaxStale string `json:"revocationMaxStale,omitempty"`
 	// RevocationToken is sent as a Bearer token to the revocation feed.
 	RevocationToken string `json:"revocationToken,omitempty"`
 	// ForwardAuthorization keeps the Authorization header for the backend. Default false.
@@ -106,6 +112,7 @@ type settings struct {
 	revURL         string
 	revToken       string
 	revInterval    int64 // nanoseconds
+	revMaxStale    int64 // nanoseconds; 0: no bound
 	requiredScopes []string
 	allowAllUsers  bool
 	allowedLogins  map[string]bool
@@ -233,6 +240,13 @@ func parseConfig(cfg *Config) (*settings, error) {
 			bad("revocationInterval: must be a duration between 100ms and 1h, got %q", cfg.RevocationInterval)
 		}
 		s.revInterval = int64(d)
+		if ms := cfg.RevocationMaxStale; ms != "" && ms != "0" {
+			st, err := time.ParseDuration(ms)
+			if err != nil || st < d || st > 24*time.Hour {
+				bad("revocationMaxStale: must be 0 or a duration between revocationInterval and 24h, got %q", ms)
+			}
+			s.revMaxStale = int64(st)
+		}
 	}
 
 	for _, sc := range cfg.RequiredScopes {

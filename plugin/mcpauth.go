@@ -47,6 +47,7 @@ type Middleware struct {
 	names       []string
 	forwardAuth bool
 	revInterval int64
+	revMaxStale int64
 	safe        map[string]bool // m.headers.safe
 	epoch       time.Time       // New's wall-clock time, without monotonic reading
 	epochNs     int64           // epoch in unix nanoseconds
@@ -102,6 +103,7 @@ func New(ctx context.Context, next http.Handler, cfg *Config, name string) (http
 		names:       s.headerNames[:],
 		forwardAuth: s.forwardAuth,
 		revInterval: s.revInterval,
+		revMaxStale: s.revMaxStale,
 		cache:       map[string]*cacheEntry{},
 		revUntil:    math.MaxInt64,
 	}
@@ -117,6 +119,7 @@ func New(ctx context.Context, next http.Handler, cfg *Config, name string) (http
 		m.rev = sharedRevocations(s.revURL, s.revToken)
 		m.revUntil = 0 // sync on the first request
 		startPoll(ctx, m.rev, m.log, time.Now().UnixNano(), s.revInterval)
+		go pollEvery(ctx, m.rev, m.log, s.revInterval)
 	}
 	return m, nil
 }
@@ -284,6 +287,20 @@ func serveToken(m *Middleware, w http.ResponseWriter, r *http.Request, header st
 			m.revGen, m.revUntil = gen, rv.lastPoll+m.revInterval
 			if rv.polling != nil && now+pollRecheck < m.revUntil {
 				m.revUntil = now + pollRecheck // pick the running poll's result up soon
+			}
+			if ms := m.revMaxStale; ms > 0 {
+				// The feed has not been read for too long: what was issued before the
+				// last good read may have been revoked since.
+				good := rv.lastOK
+				if good == 0 {
+					good = rv.created
+				}
+				if now-good > ms && e.iat*1e9 <= good {
+					revoked = true
+				}
+				if good+ms < m.revUntil {
+					m.revUntil = good + ms // the fast path must not outlive the bound
+				}
 			}
 			rv.mu.Unlock()
 			if !revoked {

@@ -457,3 +457,87 @@ func TestConcurrentRequests(t *testing.T) {
 		t.Errorf("the feed was polled %d times in %v, want one per 100 ms", polls, time.Since(start))
 	}
 }
+
+// TestRevocationWhileIdle: the feed is read on the interval whether or not requests
+// arrive, so after an idle spell the first request with a token revoked meanwhile is
+// refused at once (before, polls were started only by requests, and one arriving after
+// less than three idle intervals was served with the old state while its poll ran).
+func TestRevocationWhileIdle(t *testing.T) {
+	k := testKeys(t)
+	f := &feed{}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	const interval = time.Second
+	do := nativeDoer(t, "", func(m map[string]interface{}) {
+		m["revocationURL"] = srv.URL
+		m["revocationInterval"] = interval.String()
+	})
+	c := jwtvectors.Claims(time.Now(), "500")
+	tok := jwtvectors.Sign("RS256", k.RSA, map[string]interface{}{"typ": "at+jwt", "kid": jwtvectors.RSAKid}, c)
+	if !do(t, jwtvectors.ModeJWKS, jwtvectors.Bearer("POST", "/mcp", tok)).Reached {
+		t.Fatal("fresh token refused")
+	}
+	f.mu.Lock()
+	before := f.polls
+	f.mu.Unlock()
+	f.set(func(f *feed) {
+		f.tokens = append(f.tokens, map[string]interface{}{"jti": c["jti"], "exp": time.Now().Add(time.Hour).Unix()})
+	})
+	time.Sleep(2*interval + interval/4) // idle: no request at all
+	f.mu.Lock()
+	idlePolls := f.polls - before
+	f.mu.Unlock()
+	if idlePolls < 2 {
+		t.Errorf("%d polls in %v without traffic, want one per interval", idlePolls, 2*interval+interval/4)
+	}
+	if res := do(t, jwtvectors.ModeJWKS, jwtvectors.Bearer("POST", "/mcp", tok)); res.Reached || res.Status != http.StatusUnauthorized {
+		t.Errorf("first request after the idle spell: status %d reached %v, want the revoked token refused", res.Status, res.Reached)
+	}
+}
+
+// TestRevocationMaxStale: with revocationMaxStale, once the feed has been unreachable
+// for longer than the bound, tokens issued before the last good read are refused (they
+// may have been revoked since); tokens issued after it pass; when the feed is back, so
+// are the older tokens. Without the bound (the default) they pass until they expire.
+func TestRevocationMaxStale(t *testing.T) {
+	k := testKeys(t)
+	sign := func(sub string, iat time.Time) string {
+		c := jwtvectors.Claims(iat, sub)
+		return jwtvectors.Sign("RS256", k.RSA, map[string]interface{}{"typ": "at+jwt", "kid": jwtvectors.RSAKid}, c)
+	}
+	for _, bounded := range []bool{true, false} {
+		f := &feed{}
+		srv := httptest.NewServer(f)
+		const interval, maxStale = 200 * time.Millisecond, 700 * time.Millisecond
+		do := nativeDoer(t, "", func(m map[string]interface{}) {
+			m["revocationURL"] = srv.URL
+			m["revocationInterval"] = interval.String()
+			if bounded {
+				m["revocationMaxStale"] = maxStale.String()
+			}
+		})
+		old := sign("600", time.Now().Add(-time.Minute))
+		pass := func(tok string) bool {
+			return do(t, jwtvectors.ModeJWKS, jwtvectors.Bearer("POST", "/mcp", tok)).Reached
+		}
+		if !pass(old) {
+			t.Fatal("token refused while the feed works")
+		}
+		waitFor(t, func() bool { f.mu.Lock(); defer f.mu.Unlock(); return f.polls >= 2 })
+		f.set(func(f *feed) { f.down = true })
+		down := time.Now()
+		if !pass(old) {
+			t.Errorf("bounded %v: token refused %v after the feed went down (bound %v)", bounded, time.Since(down), maxStale)
+		}
+		time.Sleep(maxStale + 2*interval)
+		if got := pass(old); got == bounded {
+			t.Errorf("bounded %v: a token issued before the last good read passes = %v past the bound", bounded, got)
+		}
+		if !pass(sign("601", time.Now())) {
+			t.Errorf("bounded %v: a token issued after the last good read was refused", bounded)
+		}
+		f.set(func(f *feed) { f.down = false })
+		waitFor(t, func() bool { return pass(old) })
+		srv.Close()
+	}
+}

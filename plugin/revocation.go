@@ -32,6 +32,7 @@ type revocations struct {
 	polling  chan struct{} // non-nil while a poll runs; closed when it ends
 	gen      uint64        // changes whenever the revocation state does
 	failing  bool          // the last poll failed (log only transitions)
+	created  int64         // unix nanoseconds: "last good read" before any succeeded
 }
 
 // staleWait bounds how long a request waits for a poll when the state is older than
@@ -60,6 +61,7 @@ func sharedRevocations(feedURL, token string) *revocations {
 			users:   map[string]int64{},
 			clients: map[string]int64{},
 			gen:     1, // cache entries start at 0: checked on first use
+			created: time.Now().UnixNano(),
 		}
 		revocationsByURL[key] = r
 	}
@@ -102,6 +104,25 @@ func startPoll(ctx context.Context, rv *revocations, log *slog.Logger, now int64
 		return rv.polling
 	}
 	return nil
+}
+
+// pollEvery reads the feed on its interval whether or not requests arrive, until ctx
+// ends (Traefik rebuilds middlewares on every configuration change), so that after an
+// idle spell the first requests already meet a fresh revocation state. Ticks come four
+// times an interval and a poll starts when the last one is three quarters of an
+// interval old, so polls are at most one interval apart; instances sharing the feed
+// share the polls (startPoll is single-flight).
+func pollEvery(ctx context.Context, rv *revocations, log *slog.Logger, interval int64) {
+	t := time.NewTicker(time.Duration(interval / 4))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			startPoll(ctx, rv, log, time.Now().UnixNano(), interval-interval/4)
+		}
+	}
 }
 
 // poll fetches the feed once and applies it; done is closed when it ends.
