@@ -57,6 +57,7 @@ type Config struct {
 	AccessTokenLifetime  time.Duration // ACCESS_TOKEN_LIFETIME
 	RefreshTokenLifetime time.Duration // REFRESH_TOKEN_LIFETIME
 	AuthCodeLifetime     time.Duration // AUTH_CODE_LIFETIME, 1s..10m
+	TokenRetryWindow     time.Duration // TOKEN_RETRY_WINDOW, 0..10m
 	SessionLifetime      time.Duration // SESSION_LIFETIME (browser session after login)
 
 	JWTAlgorithm     string // JWT_ALGORITHM: RS256, ES256 or HS256
@@ -94,6 +95,7 @@ type raw struct {
 	AccessTokenLifetime   string `env:"ACCESS_TOKEN_LIFETIME" envDefault:"3600"`
 	RefreshTokenLifetime  string `env:"REFRESH_TOKEN_LIFETIME" envDefault:"2592000"`
 	AuthCodeLifetime      string `env:"AUTH_CODE_LIFETIME" envDefault:"600"`
+	TokenRetryWindow      string `env:"TOKEN_RETRY_WINDOW" envDefault:"60"`
 	SessionLifetime       string `env:"SESSION_LIFETIME" envDefault:"43200"`
 	JWTAlgorithm          string `env:"JWT_ALGORITHM" envDefault:"RS256"`
 	JWTPrivateKey         string `env:"JWT_PRIVATE_KEY"`
@@ -211,6 +213,7 @@ func (v *validator) convert(r *raw, mode Mode, checkKey KeyCheck) *Config {
 	c.AccessTokenLifetime = v.seconds("ACCESS_TOKEN_LIFETIME", r.AccessTokenLifetime, time.Second, 0)
 	c.RefreshTokenLifetime = v.seconds("REFRESH_TOKEN_LIFETIME", r.RefreshTokenLifetime, time.Second, 0)
 	c.AuthCodeLifetime = v.seconds("AUTH_CODE_LIFETIME", r.AuthCodeLifetime, time.Second, MaxAuthCodeLifetime)
+	c.TokenRetryWindow = v.seconds("TOKEN_RETRY_WINDOW", r.TokenRetryWindow, 0, 10*time.Minute)
 	c.SessionLifetime = v.seconds("SESSION_LIFETIME", r.SessionLifetime, time.Second, 0)
 
 	v.jwt(c, r, checkKey)

@@ -4,10 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -352,4 +356,194 @@ func TestTokensNeverOutliveTheClient(t *testing.T) {
 	if !errors.As(err, &re) || re.Response.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("refresh after the client expired: %v, want 401 invalid_client", err)
 	}
+}
+
+// TestRetryWindow: within TOKEN_RETRY_WINDOW, spending the same refresh token again (a
+// client that never saw its answer, or two processes sharing the token) gets the very
+// same tokens and revokes nothing; so does retrying a code exchange with the same
+// verifier. After the window, or with another verifier, it is a replay and the family
+// is revoked.
+func TestRetryWindow(t *testing.T) {
+	const window = 1500 * time.Millisecond
+	env := oauthtest.New(t, &oauthtest.Options{RetryWindow: window})
+	c := env.Register(t, "client_secret_basic", "http://127.0.0.1:8976/callback", nil)
+	tok := obtain(t, env, env.NewBrowser(), c)
+
+	refresh := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}
+	statuses, access := together(t, env, c, 10, refresh, "access_token")
+	for i, st := range statuses {
+		if st != http.StatusOK || access[i] != access[0] {
+			t.Fatalf("parallel refresh %d within the window: %d %q, want 200 and the same tokens for all", i, st, access[i])
+		}
+	}
+	if got := introspect(t, env, c, access[0]); got["active"] != true {
+		t.Fatalf("the shared answer's token: %v, want active (nothing revoked)", got)
+	}
+	time.Sleep(window + 300*time.Millisecond)
+	form, id, secret := oauthtest.ClientAuth(c, refresh)
+	if st, body, _ := env.PostForm(t, "/token", form, id, secret); st != http.StatusBadRequest || body["error"] != "invalid_grant" {
+		t.Fatalf("the spent refresh token after the window: %d %v, want invalid_grant", st, body)
+	}
+	if got := introspect(t, env, c, access[0]); got["active"] != false {
+		t.Fatalf("after a replay past the window: %v, want the family revoked", got)
+	}
+
+	// The code exchange: a retry with the same verifier gets the same tokens; another
+	// verifier on the spent code is a replay.
+	cfg := env.OAuth2(c)
+	ver := oauth2.GenerateVerifier()
+	code := env.NewBrowser().Code(t, cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(ver)), "s")
+	exchange := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {ver}, "redirect_uri": {c.RedirectURI}}
+	form, id, secret = oauthtest.ClientAuth(c, exchange)
+	st1, b1, _ := env.PostForm(t, "/token", form, id, secret)
+	st2, b2, _ := env.PostForm(t, "/token", form, id, secret)
+	if st1 != http.StatusOK || st2 != http.StatusOK || b1["access_token"] != b2["access_token"] || b1["refresh_token"] != b2["refresh_token"] {
+		t.Fatalf("code exchange and its retry: %d %d, want 200 twice with the same tokens", st1, st2)
+	}
+	exchange.Set("code_verifier", oauth2.GenerateVerifier())
+	form, id, secret = oauthtest.ClientAuth(c, exchange)
+	if st, body, _ := env.PostForm(t, "/token", form, id, secret); st != http.StatusBadRequest || body["error"] != "invalid_grant" {
+		t.Fatalf("the spent code with another verifier: %d %v, want invalid_grant", st, body)
+	}
+	if got := introspect(t, env, c, b1["access_token"].(string)); got["active"] != false {
+		t.Fatalf("after the code's replay: %v, want the family revoked", got)
+	}
+}
+
+// TestRedisStall: clients refresh in a loop (and exchange codes) while Redis is stopped
+// (SIGSTOP) for longer than authsvc's client timeout, then continued, and then while
+// Redis pauses writes (CLIENT PAUSE WRITE) as long. Requests caught
+// in the stall answer 503, though some of their steps ran once Redis woke up (a reply
+// lost after the rotation happened); every client retries with the credential it holds,
+// as clients do. No grant may be lost: every retry succeeds (the retry window), no
+// family is revoked, and the tokens finally held work, refresh tokens included.
+func TestRedisStall(t *testing.T) {
+	env := oauthtest.New(t, &oauthtest.Options{RetryWindow: time.Minute})
+	info, err := env.Redis.Info(context.Background(), "server").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := 0
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "process_id:"); ok {
+			pid, _ = strconv.Atoi(v)
+		}
+	}
+	if pid == 0 {
+		t.Fatal("no redis-server pid in INFO")
+	}
+	const refreshers, exchangers = 12, 6
+	c := env.Register(t, "client_secret_basic", "http://127.0.0.1:8976/callback", nil)
+	cfg := env.OAuth2(c)
+	rts := make([]string, refreshers)
+	for i := range rts {
+		rts[i] = obtain(t, env, env.NewBrowser(), c).RefreshToken
+	}
+	exchanges := make([]url.Values, exchangers)
+	for i := range exchanges {
+		ver := oauth2.GenerateVerifier()
+		code := env.NewBrowser().Code(t, cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(ver)), "s")
+		exchanges[i] = url.Values{"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {ver}, "redirect_uri": {c.RedirectURI}}
+	}
+	post := func(f url.Values) (int, map[string]any) {
+		form, id, secret := oauthtest.ClientAuth(c, f)
+		st, body, _ := env.PostForm(t, "/token", form, id, secret)
+		return st, body
+	}
+
+	var stalled, spent atomic.Int64
+	stop := make(chan struct{})
+	errs := make(chan string, refreshers+exchangers)
+	var wg sync.WaitGroup
+	// Refreshers: rotate again and again; on 5xx retry the same refresh token.
+	for i := range rts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				st, body := post(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rts[i]}})
+				switch {
+				case st == http.StatusOK:
+					rts[i], _ = body["refresh_token"].(string)
+					spent.Add(1)
+				case st >= 500:
+					stalled.Add(1)
+					time.Sleep(200 * time.Millisecond)
+				default:
+					errs <- fmt.Sprintf("refresher %d: %d %v", i, st, body)
+					return
+				}
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond) // load running
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = syscall.Kill(pid, syscall.SIGCONT) }()
+	// Code exchanges start inside the stall and retry until they get their tokens.
+	codeTokens := make([]map[string]any, exchangers)
+	for i, f := range exchanges {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for try := 0; try < 100; try++ {
+				st, body := post(f)
+				switch {
+				case st == http.StatusOK:
+					codeTokens[i] = body
+					return
+				case st >= 500:
+					stalled.Add(1)
+					time.Sleep(200 * time.Millisecond)
+				default:
+					errs <- fmt.Sprintf("exchange %d: %d %v", i, st, body)
+					return
+				}
+			}
+			errs <- fmt.Sprintf("exchange %d: no answer after 100 tries", i)
+		}()
+	}
+	time.Sleep(5 * time.Second) // authsvc gives up after about 4 s (2 s, one retry)
+	_ = syscall.Kill(pid, syscall.SIGCONT)
+	time.Sleep(time.Second) // refreshing on after the stall
+	// A stall of writes only: every refresh reads its token and then waits in the
+	// rotation step, which runs once the pause ends, after authsvc answered 503. This
+	// is the case where a 503 hides work that was done.
+	if err := env.Redis.Do(context.Background(), "CLIENT", "PAUSE", "5000", "WRITE").Err(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(6 * time.Second)
+	time.Sleep(time.Second) // refreshing on after the pause
+	close(stop)
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	if stalled.Load() == 0 {
+		t.Fatal("no request met the stall: the test proves nothing")
+	}
+	// Every grant survived: each refresher's last refresh token and each exchange's
+	// tokens still work.
+	for i, rt := range rts {
+		if st, body := post(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}); st != http.StatusOK {
+			t.Errorf("refresher %d after the stall: %d %v", i, st, body)
+		}
+	}
+	for i, body := range codeTokens {
+		if body == nil {
+			continue
+		}
+		at, _ := body["access_token"].(string)
+		if got := introspect(t, env, c, at); got["active"] != true {
+			t.Errorf("exchange %d: its access token is %v, want active", i, got)
+		}
+	}
+	t.Logf("%d refreshes, %d answers of 503 during the stall; every grant kept", spent.Load(), stalled.Load())
 }

@@ -95,7 +95,8 @@ func New(d Deps) (*Flow, error) {
 	}
 	tk, err := token.New(d.Store, codec, token.Options{
 		AccessLifetime: cfg.AccessTokenLifetime, RefreshLifetime: cfg.RefreshTokenLifetime,
-		CodeLifetime: cfg.AuthCodeLifetime, DefaultAudience: cfg.DefaultAudience, Now: d.Now, Log: d.Log,
+		CodeLifetime: cfg.AuthCodeLifetime, DefaultAudience: cfg.DefaultAudience, RetryWindow: cfg.TokenRetryWindow,
+		Now: d.Now, Log: d.Log,
 	})
 	if err != nil {
 		return nil, err

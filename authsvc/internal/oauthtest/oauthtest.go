@@ -60,6 +60,8 @@ type Options struct {
 	ClientLifetime  time.Duration
 	FeedToken       string
 	LoginPage       bool
+	// RetryWindow is TOKEN_RETRY_WINDOW (0: none, the default here).
+	RetryWindow time.Duration
 }
 
 // Env is a running authsvc flow.
@@ -133,7 +135,7 @@ func New(tb testing.TB, o *Options) *Env {
 		AccessTokenLifetime: o.AccessLifetime, RefreshTokenLifetime: o.RefreshLifetime,
 		AuthCodeLifetime: 10 * time.Minute, SessionLifetime: time.Hour,
 		JWTAlgorithm: o.Algorithm, DefaultAudience: "urn:mcp-oauth-gateway:default",
-		RevocationFeedToken: o.FeedToken, MaxBodyBytes: 64 << 10,
+		RevocationFeedToken: o.FeedToken, MaxBodyBytes: 64 << 10, TokenRetryWindow: o.RetryWindow,
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	km, err := keys.New(keys.NewRedisBackend(rdb), keys.Options{Algorithm: o.Algorithm, PrivateKeyPEM: signingPEM(tb, o.Algorithm),

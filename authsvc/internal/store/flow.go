@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // The authorization flow's short-lived records (issue 3). Keys:
@@ -220,28 +218,6 @@ func (s *Store) PutCode(ctx context.Context, code string, c *Code, ttl time.Dura
 func (s *Store) PeekCode(ctx context.Context, code string) (*Code, error) {
 	var c Code
 	if err := s.getJSON(ctx, Key("code", HashSecret(code)), &c); err != nil {
-		return nil, err
-	}
-	return &c, nil
-}
-
-// redeemCode deletes the code and, in the same atomic step, leaves a marker naming
-// its family so that a later replay can revoke what this redemption issued.
-var redeemCode = redis.NewScript(`
-local v = redis.call('GET', KEYS[1])
-if not v then return false end
-redis.call('DEL', KEYS[1])
-redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
-return v`)
-
-// RedeemCode consumes a code atomically: of any number of concurrent callers exactly
-// one gets the grant; the others get [ErrNotFound]. usedTTL is how long the replay
-// marker stays (at least the refresh token lifetime is sensible).
-func (s *Store) RedeemCode(ctx context.Context, code, familyID string, usedTTL time.Duration) (*Code, error) {
-	h := HashSecret(code)
-	b, err := redeemCode.Run(ctx, s.rdb, []string{Key("code", h), Key("code_used", h)}, familyID, usedTTL.Milliseconds()).Text()
-	var c Code
-	if err := decode([]byte(b), s.wrap(err), &c); err != nil {
 		return nil, err
 	}
 	return &c, nil

@@ -2,9 +2,7 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -72,57 +70,6 @@ func clientIndexKey(cid string) string {
 	return Key("client_tokens", cid)
 }
 
-// SaveGrant stores a new access token and refresh token in their family (creating the
-// family on first use) and indexes it by user and client. If the family was revoked
-// meanwhile (a replayed code, detected reuse) it revokes what it just stored and
-// returns [ErrRevoked]: membership is recorded before the check, and revocation marks
-// before it reads the members, so one of the two always sees the other.
-func (s *Store) SaveGrant(ctx context.Context, g *Grant) error {
-	a, r := &g.Access, &g.Refresh
-	ab, err := json.Marshal(a)
-	if err != nil {
-		return fmt.Errorf("store: encode access record: %w", err)
-	}
-	rb, err := json.Marshal(r)
-	if err != nil {
-		return fmt.Errorf("store: encode refresh record: %w", err)
-	}
-	now := s.now()
-	accessTTL := time.Unix(a.ExpiresAt, 0).Sub(now)
-	refreshTTL := time.Unix(r.ExpiresAt, 0).Sub(now)
-	if accessTTL <= 0 || refreshTTL <= 0 {
-		return fmt.Errorf("store: grant already expired")
-	}
-	fid := r.FamilyID
-	pipe := s.rdb.TxPipeline()
-	pipe.Set(ctx, Key("token", a.JTI), ab, accessTTL)
-	members := []any{"at:" + a.JTI + ":" + strconv.FormatInt(a.ExpiresAt, 10)}
-	if g.RefreshHash != "" { // a client without the refresh_token grant gets none
-		pipe.Set(ctx, Key("refresh", g.RefreshHash), rb, refreshTTL)
-		members = append(members, "rt:"+g.RefreshHash)
-	}
-	pipe.SAdd(ctx, membersKey(fid), members...)
-	pipe.HSetNX(ctx, familyKey(fid), "sub", r.Sub)
-	pipe.HSetNX(ctx, familyKey(fid), "client_id", r.ClientID)
-	pipe.HSetNX(ctx, familyKey(fid), "created", now.Unix())
-	pipe.ExpireAt(ctx, familyKey(fid), time.Unix(r.ExpiresAt, 0))
-	pipe.ExpireAt(ctx, membersKey(fid), time.Unix(r.ExpiresAt, 0))
-	pipe.ZAdd(ctx, userIndex(r.Sub), redis.Z{Score: float64(r.ExpiresAt), Member: fid})
-	pipe.Set(ctx, loginKey(r.Login), r.Sub, refreshTTL)
-	pipe.ZAdd(ctx, clientIndexKey(r.ClientID), redis.Z{Score: float64(r.ExpiresAt), Member: fid})
-	revoked := pipe.HGet(ctx, familyKey(fid), "revoked")
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return s.wrap(err)
-	}
-	if revoked.Val() == "1" {
-		if _, err := s.RevokeFamily(ctx, fid); err != nil {
-			return err
-		}
-		return ErrRevoked
-	}
-	return nil
-}
-
 // GetAccess returns a live access token record, or [ErrNotFound] when the token
 // expired or was revoked.
 func (s *Store) GetAccess(ctx context.Context, jti string) (*AccessRecord, error) {
@@ -152,25 +99,6 @@ func (s *Store) RevokeAccess(ctx context.Context, a *AccessRecord) error {
 func (s *Store) GetRefresh(ctx context.Context, hash string) (*RefreshRecord, error) {
 	var r RefreshRecord
 	if err := s.getJSON(ctx, Key("refresh", hash), &r); err != nil {
-		return nil, err
-	}
-	return &r, nil
-}
-
-var takeRefresh = redis.NewScript(`
-local v = redis.call('GET', KEYS[1])
-if not v then return false end
-redis.call('DEL', KEYS[1])
-redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
-return v`)
-
-// TakeRefresh consumes a refresh token for rotation: exactly one of any number of
-// concurrent callers gets the record; the rest get [ErrNotFound]. The used token
-// leaves a marker so that presenting it again is recognised as reuse.
-func (s *Store) TakeRefresh(ctx context.Context, hash, familyID string, markerTTL time.Duration) (*RefreshRecord, error) {
-	b, err := takeRefresh.Run(ctx, s.rdb, []string{Key("refresh", hash), Key("refresh_used", hash)}, familyID, markerTTL.Milliseconds()).Text()
-	var r RefreshRecord
-	if err := decode([]byte(b), s.wrap(err), &r); err != nil {
 		return nil, err
 	}
 	return &r, nil

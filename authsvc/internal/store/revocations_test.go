@@ -106,11 +106,11 @@ func TestCodeRedeemedOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := s.RedeemCode(ctx, "the-code", "fam", time.Minute); err == nil {
+			if _, err := s.Redeem(ctx, &Redemption{Kind: "code", Hash: HashSecret("the-code"), Grant: testGrant(), MarkerTTL: time.Minute}); err == nil {
 				mu.Lock()
 				wins++
 				mu.Unlock()
-			} else if !errors.Is(err, ErrNotFound) {
+			} else if !errors.Is(err, ErrSpent) {
 				t.Error(err)
 			}
 		}()
@@ -136,7 +136,10 @@ func TestPurgeExpiredIndexes(t *testing.T) {
 		Refresh:     RefreshRecord{FamilyID: "f1", ClientID: "c1", Sub: "9", Login: "ivy", ExpiresAt: clock.t.Add(time.Hour).Unix()},
 		RefreshHash: HashSecret("rt-1"),
 	}
-	if err := s.SaveGrant(ctx, g); err != nil {
+	if err := s.PutCode(ctx, "c1", &Code{FamilyID: "f1"}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Redeem(ctx, &Redemption{Kind: "code", Hash: HashSecret("c1"), Grant: g, MarkerTTL: time.Minute}); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := s.PurgeExpired(ctx, time.Minute); err != nil || n != 0 {
@@ -148,5 +151,15 @@ func TestPurgeExpiredIndexes(t *testing.T) {
 	}
 	if sub, err := s.SubForLogin(ctx, "IVY"); err != nil || sub != "9" {
 		t.Fatalf("SubForLogin(IVY) = %q %v, want 9", sub, err)
+	}
+}
+
+// testGrant is a grant for family "fam" of user 1, valid for an hour.
+func testGrant() *Grant {
+	exp := time.Now().Add(time.Hour).Unix()
+	return &Grant{
+		Access:      AccessRecord{JTI: "j-" + HashSecret(time.Now().String())[:8], FamilyID: "fam", ClientID: "c", Sub: "1", Login: "one", ExpiresAt: exp},
+		Refresh:     RefreshRecord{FamilyID: "fam", ClientID: "c", Sub: "1", Login: "one", ExpiresAt: exp},
+		RefreshHash: HashSecret("rt-" + time.Now().String()),
 	}
 }

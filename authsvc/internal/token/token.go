@@ -33,13 +33,12 @@ import (
 type Store interface {
 	GetClient(ctx context.Context, id string) (*store.Client, error)
 	PeekCode(ctx context.Context, code string) (*store.Code, error)
-	RedeemCode(ctx context.Context, code, familyID string, usedTTL time.Duration) (*store.Code, error)
 	RedeemedCodeFamily(ctx context.Context, code string) (string, error)
 	CodeVerifierFailed(ctx context.Context, code string, limit int64, ttl time.Duration) (int64, error)
-	SaveGrant(ctx context.Context, g *store.Grant) error
 	GetRefresh(ctx context.Context, hash string) (*store.RefreshRecord, error)
-	TakeRefresh(ctx context.Context, hash, familyID string, markerTTL time.Duration) (*store.RefreshRecord, error)
 	UsedRefreshFamily(ctx context.Context, hash string) (string, error)
+	Redeem(ctx context.Context, r *store.Redemption) ([]byte, error)
+	Replayed(ctx context.Context, kind, hash string) ([]byte, error)
 	RevokeFamily(ctx context.Context, fid string) (int, error)
 	GetAccess(ctx context.Context, jti string) (*store.AccessRecord, error)
 	RevokeAccess(ctx context.Context, a *store.AccessRecord) error
@@ -56,8 +55,13 @@ type Options struct {
 	CodeLifetime time.Duration
 	// DefaultAudience is aud when the request named no resource.
 	DefaultAudience string
-	Now             func() time.Time
-	Log             *slog.Logger
+	// RetryWindow is how long a spent code or refresh token still gets, from the same
+	// client with the same credential, the answer its spending produced (a client that
+	// saw 503 while the step ran, or two processes sharing one refresh token); after
+	// it, presenting it again is a replay that revokes the family. 0: no window.
+	RetryWindow time.Duration
+	Now         func() time.Time
+	Log         *slog.Logger
 }
 
 // Handler serves /token, /revoke and /introspect.
@@ -236,8 +240,14 @@ func (h *Handler) authorizationCode(ctx context.Context, client *store.Client, f
 	if code == "" {
 		return nil, oauth.ErrInvalidRequest.WithDescription("code is required")
 	}
+	verifier := form.Get("code_verifier")
 	grant, err := h.store.PeekCode(ctx, code)
 	if errors.Is(err, store.ErrNotFound) {
+		// A retry of an exchange whose answer was lost gets that answer; anything else
+		// is a replay.
+		if resp := h.replay(ctx, "code", store.HashSecret(code), code+"\x00"+verifier); resp != nil {
+			return resp, nil
+		}
 		h.replayedCode(ctx, code)
 		return nil, errGrant.WithDescription("the code is invalid, expired or was already used")
 	}
@@ -255,7 +265,6 @@ func (h *Handler) authorizationCode(ctx context.Context, client *store.Client, f
 	if ru := form.Get("redirect_uri"); (req.RedirectExplicit || ru != "") && ru != req.RedirectURI {
 		return nil, errGrant.WithDescription("redirect_uri does not match the authorization request")
 	}
-	verifier := form.Get("code_verifier")
 	if verifier == "" {
 		return nil, errGrant.WithDescription("code_verifier is required")
 	}
@@ -269,17 +278,33 @@ func (h *Handler) authorizationCode(ctx context.Context, client *store.Client, f
 	if err != nil {
 		return nil, err
 	}
-	if _, err := h.store.RedeemCode(ctx, code, grant.FamilyID, h.opts.RefreshLifetime); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			// Someone redeemed it between our read and now: that is a replay.
-			h.replayedCode(ctx, code)
-			return nil, errGrant.WithDescription("the code was already used")
-		}
-		return nil, err
-	}
 	rec := store.RefreshRecord{FamilyID: grant.FamilyID, ClientID: client.ID, Sub: grant.Sub, Login: grant.Login,
 		Name: grant.Name, Scope: req.Scope, Audience: fullAudience(req.Resources, h.opts.DefaultAudience)}
-	return h.issue(ctx, client, rec, aud, req.Scope)
+	resp, err := h.issue(ctx, client, rec, aud, req.Scope, "code", store.HashSecret(code), code+"\x00"+verifier)
+	if errors.Is(err, store.ErrSpent) {
+		// Someone redeemed it between our read and now, and it is no retry of theirs.
+		h.replayedCode(ctx, code)
+		return nil, errGrant.WithDescription("the code was already used")
+	}
+	return resp, err
+}
+
+// replay returns the answer kept for a spent credential (kind, hash) within its retry
+// window when secret opens it: the same client retrying with the same credential.
+func (h *Handler) replay(ctx context.Context, kind, hash, secret string) *Response {
+	if h.opts.RetryWindow <= 0 {
+		return nil
+	}
+	b, err := h.store.Replayed(ctx, kind, hash)
+	if err != nil {
+		return nil
+	}
+	resp, err := unseal(secret, b, h.opts.Now().Unix())
+	if err != nil {
+		return nil
+	}
+	h.log.Info("token: retry within the window answered with the same tokens", "grant", kind)
+	return resp
 }
 
 // replayedCode revokes what the first redemption of code issued, if it was redeemed.
@@ -326,6 +351,9 @@ func (h *Handler) refresh(ctx context.Context, client *store.Client, form url.Va
 	hash := store.HashSecret(rt)
 	rec, err := h.store.GetRefresh(ctx, hash)
 	if errors.Is(err, store.ErrNotFound) {
+		if resp := h.replay(ctx, "refresh", hash, rt); resp != nil {
+			return resp, nil
+		}
 		h.reusedRefresh(ctx, hash)
 		return nil, errGrant.WithDescription("the refresh token is invalid, expired, revoked or was already used")
 	}
@@ -350,14 +378,12 @@ func (h *Handler) refresh(ctx context.Context, client *store.Client, form url.Va
 	if err != nil {
 		return nil, err
 	}
-	if _, err := h.store.TakeRefresh(ctx, hash, rec.FamilyID, h.opts.RefreshLifetime); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			h.reusedRefresh(ctx, hash)
-			return nil, errGrant.WithDescription("the refresh token was already used")
-		}
-		return nil, err
+	resp, err := h.issue(ctx, client, *rec, aud, scope, "refresh", hash, rt)
+	if errors.Is(err, store.ErrSpent) {
+		h.reusedRefresh(ctx, hash)
+		return nil, errGrant.WithDescription("the refresh token was already used")
 	}
-	return h.issue(ctx, client, *rec, aud, scope)
+	return resp, err
 }
 
 // reusedRefresh revokes the family of a refresh token presented after rotation.
@@ -370,10 +396,14 @@ func (h *Handler) reusedRefresh(ctx context.Context, hash string) {
 	h.log.Warn("token: refresh token reused; family revoked", "tokens_revoked", n, "error", err)
 }
 
-// issue mints an access token and a new refresh token in the family of rec. The
-// refresh token keeps the family's full scope and audience; the access token gets
-// the possibly narrowed ones. Neither outlives the client registration.
-func (h *Handler) issue(ctx context.Context, client *store.Client, rec store.RefreshRecord, aud []string, scope string) (*Response, error) {
+// issue mints an access token and a new refresh token in the family of rec, and spends
+// the credential (kind, hash) for them in one step (store.Redeem). The refresh token
+// keeps the family's full scope and audience; the access token gets the possibly
+// narrowed ones. Neither outlives the client registration. secret opens the answer kept
+// for a retry. If the credential was spent meanwhile by a request whose answer is still
+// kept and opens with secret, that answer is returned: two holders of one refresh token,
+// or a retry racing its original, get the same tokens.
+func (h *Handler) issue(ctx context.Context, client *store.Client, rec store.RefreshRecord, aud []string, scope, kind, hash, secret string) (*Response, error) {
 	now := h.opts.Now()
 	accessExp := now.Add(h.opts.AccessLifetime).Unix()
 	refreshExp := now.Add(h.opts.RefreshLifetime).Unix()
@@ -407,14 +437,30 @@ func (h *Handler) issue(ctx context.Context, client *store.Client, rec store.Ref
 	}
 	rec.IssuedAt, rec.ExpiresAt = now.Unix(), refreshExp
 	g.Refresh = rec
-	// ErrRevoked means a concurrent replay of this code or refresh token revoked the
-	// family while we issued: the grant itself was won fairly (it is the one success
-	// among the concurrent requests) and SaveGrant has already killed what it stored,
-	// so the answer stands and the tokens in it are dead on arrival.
-	if err := h.store.SaveGrant(ctx, g); err != nil && !errors.Is(err, store.ErrRevoked) {
+	resp := &Response{AccessToken: at, TokenType: "Bearer", ExpiresIn: accessExp - now.Unix(), RefreshToken: rt, Scope: scope}
+	var sealed []byte
+	if h.opts.RetryWindow > 0 {
+		if sealed, err = seal(secret, resp, accessExp); err != nil {
+			return nil, err
+		}
+	}
+	kept, err := h.store.Redeem(ctx, &store.Redemption{Kind: kind, Hash: hash, Grant: g,
+		MarkerTTL: h.opts.RefreshLifetime, Sealed: sealed, Window: h.opts.RetryWindow})
+	switch {
+	case kept != nil:
+		if other, err := unseal(secret, kept, now.Unix()); err == nil {
+			return other, nil
+		}
+		return nil, store.ErrSpent
+	case errors.Is(err, store.ErrRevoked):
+		// A concurrent replay revoked the family while we issued: the grant itself was
+		// won fairly (the one success among the concurrent requests) and Redeem has
+		// already killed what it stored, so the answer stands, dead on arrival.
+		return resp, nil
+	case err != nil:
 		return nil, err
 	}
-	return &Response{AccessToken: at, TokenType: "Bearer", ExpiresIn: accessExp - now.Unix(), RefreshToken: rt, Scope: scope}, nil
+	return resp, nil
 }
 
 func jwtTime(unix int64) *jwt.NumericDate { return jwt.NewNumericDate(time.Unix(unix, 0)) }

@@ -1,0 +1,131 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Redemption is spending an authorization code or a refresh token for a new grant, in
+// one step: the spent credential is deleted, its replay marker set, the grant stored
+// (access token, refresh token, family, indexes), and a sealed copy of the answer kept
+// for the retry window. A client whose answer was lost (a Redis stall after the step
+// ran; the client saw 503) and that retries with the same credential within the window
+// gets that same answer, not a reuse revocation.
+type Redemption struct {
+	// Kind is "code" or "refresh"; Hash is HashSecret of the spent credential.
+	Kind, Hash string
+	Grant      *Grant
+	// MarkerTTL is how long the spent marker stays (replays revoke the family).
+	MarkerTTL time.Duration
+	// Sealed is the answer as only the credential's holder can open it; Window is how
+	// long it is kept (0: not kept, no retry).
+	Sealed []byte
+	Window time.Duration
+}
+
+// ErrSpent: the credential was already spent and its retry window is over (or it never
+// existed): a replay.
+var ErrSpent = errors.New("store: credential already spent")
+
+func spentKey(kind, hash string) string  { return Key(kind+"_used", hash) }
+func replayKey(kind, hash string) string { return Key(kind+"_replay", hash) }
+
+// redeem spends KEYS[1] and stores the grant, or returns the sealed answer of the
+// redemption that already spent it (within the window), or false.
+//
+// KEYS: 1 credential, 2 spent marker, 3 replay, 4 access token, 5 new refresh token (or
+// "" key unused), 6 family, 7 family members, 8 user index, 9 login, 10 client index.
+// ARGV: 1 family id, 2 marker ms, 3 sealed, 4 window ms, 5 access json, 6 access ms,
+// 7 refresh json, 8 refresh ms, 9 "at:" member, 10 "rt:" member or "", 11 sub,
+// 12 client id, 13 now (unix s), 14 family expiry (unix s), 15 login ms.
+var redeem = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  local r = redis.call('GET', KEYS[3])
+  if r then return {'replay', r} end
+  return false
+end
+redis.call('DEL', KEYS[1])
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+if tonumber(ARGV[4]) > 0 then redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[4]) end
+redis.call('SET', KEYS[4], ARGV[5], 'PX', ARGV[6])
+if ARGV[10] ~= '' then
+  redis.call('SET', KEYS[5], ARGV[7], 'PX', ARGV[8])
+  redis.call('SADD', KEYS[7], ARGV[9], ARGV[10])
+else
+  redis.call('SADD', KEYS[7], ARGV[9])
+end
+redis.call('HSETNX', KEYS[6], 'sub', ARGV[11])
+redis.call('HSETNX', KEYS[6], 'client_id', ARGV[12])
+redis.call('HSETNX', KEYS[6], 'created', ARGV[13])
+redis.call('EXPIREAT', KEYS[6], ARGV[14])
+redis.call('EXPIREAT', KEYS[7], ARGV[14])
+redis.call('ZADD', KEYS[8], ARGV[14], ARGV[1])
+redis.call('SET', KEYS[9], ARGV[11], 'PX', ARGV[15])
+redis.call('ZADD', KEYS[10], ARGV[14], ARGV[1])
+if redis.call('HGET', KEYS[6], 'revoked') == '1' then return {'revoked'} end
+return {'ok'}`)
+
+// Redeem runs a [Redemption]. It returns the sealed answer of an earlier redemption of
+// the same credential within its window (replay, with a nil error), [ErrSpent] when
+// there is none, and [ErrRevoked] when the family was revoked meanwhile (what was stored
+// is revoked; the answer stands, dead on arrival).
+func (s *Store) Redeem(ctx context.Context, r *Redemption) (replay []byte, err error) {
+	g := r.Grant
+	a, rf := &g.Access, &g.Refresh
+	ab, err := json.Marshal(a)
+	if err != nil {
+		return nil, fmt.Errorf("store: encode access record: %w", err)
+	}
+	rb, err := json.Marshal(rf)
+	if err != nil {
+		return nil, fmt.Errorf("store: encode refresh record: %w", err)
+	}
+	now := s.now()
+	accessTTL := time.Unix(a.ExpiresAt, 0).Sub(now)
+	refreshTTL := time.Unix(rf.ExpiresAt, 0).Sub(now)
+	if accessTTL <= 0 || refreshTTL <= 0 {
+		return nil, fmt.Errorf("store: grant already expired")
+	}
+	fid := rf.FamilyID
+	credKey := Key(r.Kind, r.Hash)
+	refreshKey, rtMember := Key("refresh", "-"), ""
+	if g.RefreshHash != "" {
+		refreshKey, rtMember = Key("refresh", g.RefreshHash), "rt:"+g.RefreshHash
+	}
+	keys := []string{credKey, spentKey(r.Kind, r.Hash), replayKey(r.Kind, r.Hash), Key("token", a.JTI), refreshKey,
+		familyKey(fid), membersKey(fid), userIndex(rf.Sub), loginKey(rf.Login), clientIndexKey(rf.ClientID)}
+	args := []any{fid, r.MarkerTTL.Milliseconds(), r.Sealed, r.Window.Milliseconds(), ab, accessTTL.Milliseconds(),
+		rb, refreshTTL.Milliseconds(), "at:" + a.JTI + ":" + strconv.FormatInt(a.ExpiresAt, 10), rtMember,
+		rf.Sub, rf.ClientID, now.Unix(), rf.ExpiresAt, refreshTTL.Milliseconds()}
+	res, err := redeem.Run(ctx, s.rdb, keys, args...).Slice()
+	if errors.Is(err, redis.Nil) {
+		return nil, ErrSpent
+	}
+	if err != nil {
+		return nil, s.wrap(err)
+	}
+	switch res[0] {
+	case "replay":
+		b, _ := res[1].(string)
+		return []byte(b), nil
+	case "revoked":
+		if _, err := s.RevokeFamily(ctx, fid); err != nil {
+			return nil, err
+		}
+		return nil, ErrRevoked
+	}
+	return nil, nil
+}
+
+// Replayed returns the sealed answer kept for a spent credential within its retry
+// window, or [ErrNotFound].
+func (s *Store) Replayed(ctx context.Context, kind, hash string) ([]byte, error) {
+	b, err := s.rdb.Get(ctx, replayKey(kind, hash)).Bytes()
+	return b, s.wrap(err)
+}
