@@ -10,7 +10,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -483,5 +485,64 @@ func TestParallelRegistrations(t *testing.T) {
 	list, err := e.store.ListClients(context.Background())
 	if err != nil || len(list) != n {
 		t.Errorf("ListClients: %d, %v; want %d", len(list), err, n)
+	}
+}
+
+// TestNoGhostRegistration: a registration answered with 503 is not registered after
+// all. Redis is stopped (SIGSTOP) longer than authsvc's timeout, so the creation sits
+// in Redis's socket buffer when authsvc gives up and answers 503; when Redis continues
+// it runs what it was sent, and must not leave a client behind that nobody knows the
+// credentials of.
+func TestNoGhostRegistration(t *testing.T) {
+	e := newEnv(t, Options{}) // no rate limit: the creation is the only write
+	ctx := context.Background()
+	rdb := e.store.Redis()
+	count := func() int64 {
+		n, err := rdb.ZCard(ctx, "oauth:clients").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys, err := rdb.Keys(ctx, "oauth:client:*").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n + int64(len(keys))
+	}
+	info, err := rdb.Info(ctx, "server").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := 0
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "process_id:"); ok {
+			pid, _ = strconv.Atoi(v)
+		}
+	}
+	before := count()
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	time.AfterFunc(5*time.Second, func() { _ = syscall.Kill(pid, syscall.SIGCONT) })
+	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGCONT) })
+	r := e.do(t, "POST", "/register", "application/json", `{"redirect_uris":["`+cbURI+`"],"token_endpoint_auth_method":"none"}`)
+	if r.status != http.StatusServiceUnavailable {
+		t.Fatalf("registration while Redis is stopped: %d %s, want 503", r.status, r.raw)
+	}
+	// Redis continues, runs what was queued, and the void follows.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		time.Sleep(500 * time.Millisecond)
+		if n := count(); n == before {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("%d client records/index entries after the failed registration, %d before: a ghost registration", n, before)
+		}
+	}
+	time.Sleep(2 * time.Second) // and it stays so: nothing was still on its way
+	if n := count(); n != before {
+		t.Fatalf("a ghost registration appeared later: %d, want %d", n, before)
+	}
+	if ok := e.register(t, `{"redirect_uris":["`+cbURI+`"],"token_endpoint_auth_method":"none"}`); str(ok, "client_id") == "" {
+		t.Fatal("registration after the stall did not work")
 	}
 }

@@ -92,21 +92,56 @@ func (s *Store) CreateClient(ctx context.Context, c *Client, ttl time.Duration) 
 	if err != nil {
 		return fmt.Errorf("store: encode client: %w", err)
 	}
-	// One MULTI round trip: the record and its index entry appear together. On a
-	// collision the ZADD only refreshes the existing id's score, which is harmless.
-	var set *redis.BoolCmd
-	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		set = p.SetNX(ctx, clientKey(c.ID), b, ttl)
-		p.ZAdd(ctx, clientIndex, redis.Z{Score: float64(c.IssuedAt), Member: c.ID})
-		return nil
-	})
+	// One script: the record and its index entry appear together, unless the id is
+	// taken or was voided by a failed attempt (see voidClient).
+	res, err := createClient.Run(ctx, s.rdb, []string{clientKey(c.ID), clientIndex, voidKey(c.ID)},
+		b, ttl.Milliseconds(), c.IssuedAt, c.ID).Text()
 	if err != nil {
+		// The answer was lost, but the script may run yet (a stalled Redis): make sure
+		// it never creates what the caller is told failed.
+		go s.voidClient(c.ID)
 		return s.wrap(err)
 	}
-	if !set.Val() {
+	if res != "ok" {
 		return ErrExists
 	}
 	return nil
+}
+
+var createClient = redis.NewScript(`
+if redis.call('EXISTS', KEYS[3]) == 1 then return 'void' end
+local ok
+if tonumber(ARGV[2]) > 0 then
+  ok = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
+else
+  ok = redis.call('SET', KEYS[1], ARGV[1], 'NX')
+end
+if not ok then return 'exists' end
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+return 'ok'`)
+
+func voidKey(id string) string { return Key("client_void", id) }
+
+// voidClient undoes a registration whose answer was an error: in one step it marks
+// the id void (so a creation still on its way is refused when it arrives) and deletes
+// what a creation that already ran stored. A client told 503 is thus never registered
+// after all. It retries until Redis answers, for up to ten minutes.
+func (s *Store) voidClient(id string) {
+	deadline := time.Now().Add(10 * time.Minute)
+	for wait := 500 * time.Millisecond; time.Now().Before(deadline); wait = min(2*wait, 15*time.Second) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.Set(ctx, voidKey(id), 1, time.Hour)
+			p.Del(ctx, clientKey(id))
+			p.ZRem(ctx, clientIndex, id)
+			return nil
+		})
+		cancel()
+		if err == nil {
+			return
+		}
+		time.Sleep(wait)
+	}
 }
 
 // GetClient returns the client, or [ErrNotFound] if it never existed, was deleted or
