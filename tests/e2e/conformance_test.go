@@ -1,10 +1,17 @@
 package e2e
 
 import (
+	"bufio"
+	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -72,4 +79,83 @@ func withBearer(t *testing.T, mcpURL, token string) string {
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
 	return "http://" + ln.Addr().String() + target.Path
+}
+
+// TestAuthorizationConformance runs the conformance suite's authorization-server
+// scenarios against authsvc (the stack's issuer): the metadata document, and the
+// authorization code grant with a registered public client, the test browser playing
+// the human (GitHub stand-in login and our consent page). Every check must pass, with
+// no warning.
+func TestAuthorizationConformance(t *testing.T) {
+	ctx := testContext(t)
+	bin, path := mcpservers.Conformance(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	clientID := registerPublicClient(t, ctx, fmt.Sprintf("http://127.0.0.1:%d/callback", port))
+	out := t.TempDir()
+	cmd := exec.CommandContext(ctx, bin, "authorization", "--url", stack.Issuer, "--client-id", clientID,
+		"--resource", stack.MCPURL("everything"), "-p", strconv.Itoa(port), "-o", out)
+	cmd.Env = append(os.Environ(), "PATH="+path)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var printed strings.Builder
+	browsed := make(chan error, 1)
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		line := sc.Text()
+		printed.WriteString(line + "\n")
+		if strings.HasPrefix(line, stack.Issuer+"/authorize?") {
+			github.LoginAs(alice)
+			go func() { browsed <- newBrowser(t).follow(ctx, line) }()
+		}
+	}
+	_ = cmd.Wait()
+	select {
+	case err := <-browsed:
+		if err != nil {
+			t.Fatalf("the browser could not complete the authorization: %v\n%s", err, printed.String())
+		}
+	default:
+		t.Fatalf("the suite never asked for a browser:\n%s", printed.String())
+	}
+	checks := 0
+	err = filepath.WalkDir(out, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.Name() != "checks.json" {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		var list []struct {
+			ID, Status, ErrorMessage string
+		}
+		if err := json.Unmarshal(data, &list); err != nil {
+			return err
+		}
+		for _, c := range list {
+			checks++
+			if c.Status != "SUCCESS" && c.Status != "INFO" {
+				t.Errorf("%s: %s %s", filepath.Base(filepath.Dir(p)), c.ID, c.Status+" "+c.ErrorMessage)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if checks < 3 {
+		t.Fatalf("only %d checks ran:\n%s", checks, printed.String())
+	}
+	t.Logf("%d authorization checks pass", checks)
 }

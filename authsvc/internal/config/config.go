@@ -58,7 +58,10 @@ type Config struct {
 	RefreshTokenLifetime time.Duration // REFRESH_TOKEN_LIFETIME
 	AuthCodeLifetime     time.Duration // AUTH_CODE_LIFETIME, 1s..10m
 	TokenRetryWindow     time.Duration // TOKEN_RETRY_WINDOW, 0..10m
-	SessionLifetime      time.Duration // SESSION_LIFETIME (browser session after login)
+	// CIMDAllowPrivate lets client metadata documents be fetched from loopback, private
+	// and link-local addresses (CIMD_ALLOW_PRIVATE_ADDRESSES; tests, private networks).
+	CIMDAllowPrivate bool
+	SessionLifetime  time.Duration // SESSION_LIFETIME (browser session after login)
 
 	JWTAlgorithm     string // JWT_ALGORITHM: RS256, ES256 or HS256
 	JWTPrivateKeyPEM string // JWT_PRIVATE_KEY: PEM private key matching JWTAlgorithm, optional
@@ -96,6 +99,7 @@ type raw struct {
 	RefreshTokenLifetime  string `env:"REFRESH_TOKEN_LIFETIME" envDefault:"2592000"`
 	AuthCodeLifetime      string `env:"AUTH_CODE_LIFETIME" envDefault:"600"`
 	TokenRetryWindow      string `env:"TOKEN_RETRY_WINDOW" envDefault:"60"`
+	CIMDAllowPrivate      string `env:"CIMD_ALLOW_PRIVATE_ADDRESSES" envDefault:"false"`
 	SessionLifetime       string `env:"SESSION_LIFETIME" envDefault:"43200"`
 	JWTAlgorithm          string `env:"JWT_ALGORITHM" envDefault:"RS256"`
 	JWTPrivateKey         string `env:"JWT_PRIVATE_KEY"`
@@ -214,6 +218,13 @@ func (v *validator) convert(r *raw, mode Mode, checkKey KeyCheck) *Config {
 	c.RefreshTokenLifetime = v.seconds("REFRESH_TOKEN_LIFETIME", r.RefreshTokenLifetime, time.Second, 0)
 	c.AuthCodeLifetime = v.seconds("AUTH_CODE_LIFETIME", r.AuthCodeLifetime, time.Second, MaxAuthCodeLifetime)
 	c.TokenRetryWindow = v.seconds("TOKEN_RETRY_WINDOW", r.TokenRetryWindow, 0, 10*time.Minute)
+	switch strings.ToLower(strings.TrimSpace(r.CIMDAllowPrivate)) {
+	case "true", "1", "yes":
+		c.CIMDAllowPrivate = true
+	case "false", "0", "no", "":
+	default:
+		v.bad("CIMD_ALLOW_PRIVATE_ADDRESSES", "%q is not true or false", r.CIMDAllowPrivate)
+	}
 	c.SessionLifetime = v.seconds("SESSION_LIFETIME", r.SessionLifetime, time.Second, 0)
 
 	v.jwt(c, r, checkKey)

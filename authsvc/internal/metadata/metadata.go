@@ -52,7 +52,10 @@ type Document struct {
 	RevocationEndpointAuthMethodsSupported     []string `json:"revocation_endpoint_auth_methods_supported"`
 	IntrospectionEndpointAuthMethodsSupported  []string `json:"introspection_endpoint_auth_methods_supported"`
 	AuthorizationResponseIssParameterSupported bool     `json:"authorization_response_iss_parameter_supported"`
-	ServiceDocumentation                       string   `json:"service_documentation,omitempty"`
+	// ClientIDMetadataDocumentSupported: an https client_id names its metadata
+	// document (MCP 2026-07-28; package cimd).
+	ClientIDMetadataDocumentSupported bool   `json:"client_id_metadata_document_supported"`
+	ServiceDocumentation              string `json:"service_documentation,omitempty"`
 }
 
 // NewDocument builds the metadata for issuer (already validated, no trailing slash).
@@ -77,6 +80,7 @@ func NewDocument(issuer string) *Document {
 		// Introspection requires a confidential client: "none" would let anyone probe.
 		IntrospectionEndpointAuthMethodsSupported:  []string{"client_secret_basic", "client_secret_post"},
 		AuthorizationResponseIssParameterSupported: true,
+		ClientIDMetadataDocumentSupported:          true,
 	}
 }
 

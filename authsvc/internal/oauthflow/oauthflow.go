@@ -20,6 +20,7 @@ import (
 
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/accesstoken"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/authorize"
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/cimd"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/config"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/github"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/session"
@@ -38,6 +39,9 @@ type Deps struct {
 	// Now is the clock; nil means time.Now. Tests inject one to test expiry.
 	Now func() time.Time
 	Log *slog.Logger
+	// CIMDTransport is the base transport for fetching client metadata documents (TLS
+	// settings); nil means the default.
+	CIMDTransport *http.Transport
 }
 
 // Flow holds the flow's handlers.
@@ -85,7 +89,11 @@ func New(d Deps) (*Flow, error) {
 	if err != nil {
 		return nil, err
 	}
-	az, err := authorize.New(d.Store, gh, authorize.Options{
+	// Client lookups of the flow resolve metadata document URLs (cimd) as well as
+	// registered ids.
+	cl := clients{Store: d.Store, r: cimd.New(d.Store, cimd.Options{AllowPrivate: cfg.CIMDAllowPrivate,
+		Transport: d.CIMDTransport, Now: d.Now, Log: d.Log})}
+	az, err := authorize.New(cl, gh, authorize.Options{
 		Issuer: cfg.IssuerURL, AllowedUsers: cfg.AllowedGitHubUsers,
 		SessionLifetime: cfg.SessionLifetime, CodeLifetime: cfg.AuthCodeLifetime,
 		Cookies: cookies, Now: d.Now, Log: d.Log,
@@ -93,7 +101,7 @@ func New(d Deps) (*Flow, error) {
 	if err != nil {
 		return nil, err
 	}
-	tk, err := token.New(d.Store, codec, token.Options{
+	tk, err := token.New(cl, codec, token.Options{
 		AccessLifetime: cfg.AccessTokenLifetime, RefreshLifetime: cfg.RefreshTokenLifetime,
 		CodeLifetime: cfg.AuthCodeLifetime, DefaultAudience: cfg.DefaultAudience, RetryWindow: cfg.TokenRetryWindow,
 		Now: d.Now, Log: d.Log,
@@ -144,4 +152,15 @@ func DeriveSessionSecret(githubSecret string) []byte {
 	m := hmac.New(sha256.New, []byte(githubSecret))
 	m.Write([]byte("mcp-oauth-gateway session cookies v1"))
 	return m.Sum(nil)
+}
+
+// clients is the store with client lookups going through the metadata document
+// resolver.
+type clients struct {
+	*store.Store
+	r *cimd.Resolver
+}
+
+func (c clients) GetClient(ctx context.Context, id string) (*store.Client, error) {
+	return c.r.GetClient(ctx, id)
 }

@@ -62,6 +62,10 @@ type Options struct {
 	LoginPage       bool
 	// RetryWindow is TOKEN_RETRY_WINDOW (0: none, the default here).
 	RetryWindow time.Duration
+	// CIMDTransport trusts a test document server; with it, documents may be fetched
+	// from loopback (CIMD_ALLOW_PRIVATE_ADDRESSES) unless CIMDPublicOnly.
+	CIMDTransport  *http.Transport
+	CIMDPublicOnly bool
 }
 
 // Env is a running authsvc flow.
@@ -136,6 +140,7 @@ func New(tb testing.TB, o *Options) *Env {
 		AuthCodeLifetime: 10 * time.Minute, SessionLifetime: time.Hour,
 		JWTAlgorithm: o.Algorithm, DefaultAudience: "urn:mcp-oauth-gateway:default",
 		RevocationFeedToken: o.FeedToken, MaxBodyBytes: 64 << 10, TokenRetryWindow: o.RetryWindow,
+		CIMDAllowPrivate: o.CIMDTransport != nil && !o.CIMDPublicOnly,
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	km, err := keys.New(keys.NewRedisBackend(rdb), keys.Options{Algorithm: o.Algorithm, PrivateKeyPEM: signingPEM(tb, o.Algorithm),
@@ -143,7 +148,7 @@ func New(tb testing.TB, o *Options) *Env {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	h, err := server.New(server.Deps{Config: cfg, Store: st, Keys: km, Logger: log, Now: clock.Now})
+	h, err := server.New(server.Deps{Config: cfg, Store: st, Keys: km, Logger: log, Now: clock.Now, CIMDTransport: o.CIMDTransport})
 	if err != nil {
 		tb.Fatal(err)
 	}

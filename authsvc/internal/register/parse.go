@@ -436,3 +436,37 @@ func truncate(s string) string {
 	}
 	return strings.ToValidUTF8(s, "")
 }
+
+// ParseDocument parses and validates a Client ID Metadata Document fetched from url
+// (draft-ietf-oauth-client-id-metadata-document, MCP 2026-07-28): its client_id must be
+// url exactly, it must carry no secret, and the client is public (token endpoint
+// authentication "none", the default here); everything else follows the registration
+// rules, redirect URIs included.
+func ParseDocument(body []byte, url string) (*store.ClientMetadata, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(body, &fields); err != nil || fields == nil {
+		return nil, metadataError("the client metadata document is not a JSON object")
+	}
+	var id string
+	if err := json.Unmarshal(fields["client_id"], &id); err != nil || id != url {
+		return nil, metadataError("the document's client_id must be its own URL %q exactly", url)
+	}
+	delete(fields, "client_id")
+	for _, name := range []string{"client_secret", "client_secret_expires_at"} {
+		if _, ok := fields[name]; ok {
+			return nil, metadataError("a client metadata document must not carry %s", name)
+		}
+	}
+	var method string
+	if raw, ok := fields["token_endpoint_auth_method"]; ok {
+		if err := json.Unmarshal(raw, &method); err != nil || method != AuthNone {
+			return nil, metadataError("token_endpoint_auth_method must be none for a client metadata document here (private_key_jwt is not supported)")
+		}
+	}
+	fields["token_endpoint_auth_method"] = json.RawMessage(`"none"`)
+	b, err := json.Marshal(fields)
+	if err != nil {
+		return nil, metadataError("the client metadata document cannot be read")
+	}
+	return ParseMetadata(b)
+}

@@ -26,7 +26,8 @@ var corsPaths = map[string]bool{metadata.PathToken: true, metadata.PathRevoke: t
 // buildFlow constructs the OAuth flow handlers from d and lists their routes.
 // The handlers live in authsvc/internal/oauthflow and the packages it wires.
 func buildFlow(d Deps) (*Flow, error) {
-	f, err := oauthflow.New(oauthflow.Deps{Config: d.Config, Store: d.Store, Keys: d.Keys, Now: d.Now, Log: d.Logger})
+	f, err := oauthflow.New(oauthflow.Deps{Config: d.Config, Store: d.Store, Keys: d.Keys, Now: d.Now, Log: d.Logger,
+		CIMDTransport: d.CIMDTransport})
 	if err != nil {
 		return nil, err
 	}

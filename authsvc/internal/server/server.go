@@ -30,6 +30,9 @@ type Deps struct {
 	Logger *slog.Logger
 	// Now is the clock handed to handlers; default time.Now. Tests inject one.
 	Now func() time.Time
+	// CIMDTransport is the base transport for client metadata documents (tests
+	// trust their TLS document server through it); nil: the default.
+	CIMDTransport *http.Transport
 }
 
 // Route is one entry of the routing table.

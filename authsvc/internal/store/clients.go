@@ -144,6 +144,16 @@ func (s *Store) voidClient(id string) {
 	}
 }
 
+// CacheClient stores a client described by a metadata document (its id is the
+// document's URL) for ttl, outside the registered clients' index.
+func (s *Store) CacheClient(ctx context.Context, c *Client, ttl time.Duration) error {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return fmt.Errorf("store: encode client: %w", err)
+	}
+	return s.wrap(s.rdb.Set(ctx, clientKey(c.ID), b, ttl).Err())
+}
+
 // GetClient returns the client, or [ErrNotFound] if it never existed, was deleted or
 // expired.
 func (s *Store) GetClient(ctx context.Context, id string) (*Client, error) {
