@@ -452,19 +452,20 @@ func (h *Handler) redirect(w http.ResponseWriter, r *http.Request, req *store.Au
 }
 
 // MatchRedirect reports whether uri is one of registered: exact string comparison,
-// except that a loopback IP literal redirect over http may use any port (RFC 8252
-// §7.3).
+// except that a loopback redirect over http (127.0.0.1, [::1] or localhost, the same
+// host as registered) may use any port (RFC 8252 §7.3; Claude Code registers
+// http://localhost:PORT/callback, metadata documents list port-less loopback URIs).
 func MatchRedirect(registered []string, uri string) bool {
 	if slices.Contains(registered, uri) {
 		return true
 	}
 	u, err := url.Parse(uri)
-	if err != nil || u.Scheme != "http" || u.User != nil || u.Fragment != "" || !loopbackIP(u.Hostname()) {
+	if err != nil || u.Scheme != "http" || u.User != nil || u.Fragment != "" || !loopbackHost(u.Hostname()) {
 		return false
 	}
 	for _, reg := range registered {
 		ru, err := url.Parse(reg)
-		if err != nil || ru.Scheme != "http" || !loopbackIP(ru.Hostname()) {
+		if err != nil || ru.Scheme != "http" || !loopbackHost(ru.Hostname()) {
 			continue
 		}
 		if ru.Hostname() == u.Hostname() && ru.EscapedPath() == u.EscapedPath() && ru.RawQuery == u.RawQuery &&
@@ -477,7 +478,7 @@ func MatchRedirect(registered []string, uri string) bool {
 	return false
 }
 
-func loopbackIP(host string) bool { return host == "127.0.0.1" || host == "::1" }
+func loopbackHost(host string) bool { return host == "127.0.0.1" || host == "::1" || host == "localhost" }
 
 func validPort(p string) bool {
 	if p == "" || len(p) > 5 {

@@ -7,7 +7,7 @@ import (
 )
 
 func TestMatchRedirect(t *testing.T) {
-	reg := []string{"https://app.example.com/cb", "http://127.0.0.1:8000/cb", "http://[::1]:9000/cb?x=1"}
+	reg := []string{"https://app.example.com/cb", "http://127.0.0.1:8000/cb", "http://[::1]:9000/cb?x=1", "http://localhost/callback"}
 	tests := []struct {
 		uri  string
 		want bool
@@ -20,7 +20,13 @@ func TestMatchRedirect(t *testing.T) {
 		{"http://[::1]:1234/cb?x=2", false},
 		{"http://127.0.0.1:54321/cb/", false},
 		{"http://127.0.0.2:8000/cb", false},
-		{"http://localhost:8000/cb", false},
+		{"http://localhost:8000/cb", false}, // localhost was registered with /callback only
+		{"http://localhost:33418/callback", true},
+		{"http://localhost/callback", true},
+		{"http://localhost:33418/callback/x", false},
+		{"http://127.0.0.1:33418/callback", false}, // the host must be the registered one
+		{"http://localhost.evil.example:33418/callback", false},
+		{"https://localhost:33418/callback", false},
 		{"http://user@127.0.0.1:8000/cb", false},
 		{"http://127.0.0.1:80a/cb", false},
 		{"https://127.0.0.1:8000/cb", false},
