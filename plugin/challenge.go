@@ -6,11 +6,12 @@ import (
 )
 
 // challenge answers a request without a Bearer token: 401 pointing at the metadata
-// (RFC 9728 §5.1), with the scope to ask for when the route requires some.
+// (RFC 9728 §5.1), with the scope to ask for: the route's required scopes, else the
+// scopes its metadata lists.
 func challenge(m *Middleware, w http.ResponseWriter) {
 	v := `Bearer resource_metadata="` + m.s.prmURL + `"`
-	if m.s.scopeParam != "" {
-		v += `, scope="` + m.s.scopeParam + `"`
+	if m.s.challengeScope != "" {
+		v += `, scope="` + m.s.challengeScope + `"`
 	}
 	writeError(m, w, http.StatusUnauthorized, v, "unauthorized", "a Bearer access token is required")
 }

@@ -124,6 +124,7 @@ type settings struct {
 	prmURL         string
 	prmBody        []byte
 	scopeParam     string
+	challengeScope string // scope="…" of the 401 challenge
 	corsAll        bool
 	corsOrigins    map[string]bool
 
@@ -257,6 +258,17 @@ func parseConfig(cfg *Config) (*settings, error) {
 		s.requiredScopes = append(s.requiredScopes, sc)
 	}
 	s.scopeParam = strings.Join(s.requiredScopes, " ")
+	// The 401 challenge names the scope to ask for (MCP authorization, scope
+	// selection): the required scopes, else the scopes the metadata lists.
+	s.challengeScope = s.scopeParam
+	for _, sc := range cfg.ScopesSupported {
+		if sc == "" || strings.ContainsAny(sc, " \"\\"+controlChars) {
+			bad("scopesSupported: invalid scope %q", sc)
+		}
+	}
+	if s.challengeScope == "" {
+		s.challengeScope = strings.Join(cfg.ScopesSupported, " ")
+	}
 	if len(cfg.AllowedUsers) == 0 {
 		s.allowAllUsers = true
 	}

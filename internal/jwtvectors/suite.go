@@ -113,7 +113,8 @@ func CheckRequests(t *testing.T, k *Keys, do Doer) {
 	t.Run("no token challenge", func(t *testing.T) {
 		res := do(t, ModeJWKS, httptest.NewRequest(http.MethodPost, "http://mcp.test.example/mcp", nil))
 		wantRefused(t, res, http.StatusUnauthorized)
-		if got, want := res.Header.Get("WWW-Authenticate"), `Bearer resource_metadata="`+PRMURL+`"`; got != want {
+		// The scope to ask for: the metadata's scopes_supported (no requiredScopes here).
+		if got, want := res.Header.Get("WWW-Authenticate"), `Bearer resource_metadata="`+PRMURL+`", scope="mcp:tools mcp:resources"`; got != want {
 			t.Errorf("WWW-Authenticate = %q, want %q", got, want)
 		}
 	})

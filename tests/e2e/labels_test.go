@@ -69,8 +69,9 @@ func TestLabelDerivedTraefik(t *testing.T) {
 
 	// Discovery exactly as a client does it, on the label routes.
 	resp, body := mcpRequestVia(t, ctx, client, http.MethodPost, mcpURL, "", "", initializeBody, nil)
-	if resp.StatusCode != http.StatusUnauthorized || param(resp.Header.Get("WWW-Authenticate"), "resource_metadata") != pub("everything")+"/.well-known/oauth-protected-resource/mcp" {
-		t.Fatalf("no token: %d %q %s, want 401 pointing at the PRM", resp.StatusCode, resp.Header.Get("WWW-Authenticate"), body)
+	if resp.StatusCode != http.StatusUnauthorized || param(resp.Header.Get("WWW-Authenticate"), "resource_metadata") != pub("everything")+"/.well-known/oauth-protected-resource/mcp" ||
+		param(resp.Header.Get("WWW-Authenticate"), "scope") != "mcp" {
+		t.Fatalf("no token: %d %q %s, want 401 pointing at the PRM, with scope mcp", resp.StatusCode, resp.Header.Get("WWW-Authenticate"), body)
 	}
 	for _, u := range []string{
 		pub("everything") + "/.well-known/oauth-protected-resource/mcp",

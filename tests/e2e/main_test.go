@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -35,6 +36,10 @@ var (
 
 // conformanceServer is the e2e stack's extra MCP server: the Go SDK conformance fixture.
 const conformanceServer = "conformance"
+
+// retryWindow is the stack's TOKEN_RETRY_WINDOW: a spent refresh token presented again
+// within it gets the same answer; after it, it is a replay.
+const retryWindow = 2 * time.Second
 
 // revocationWait bounds how long a revoked token may keep working at the edge: the
 // plugin's default revocation interval (5s) plus generous slack for a busy machine.
@@ -140,7 +145,9 @@ func runMain(m *testing.M) (int, error) {
 		},
 		AllowedUsers: "alice,bob,carol",
 		ReadyTimeout: 3 * time.Minute,
-		Logger:       slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		// A short retry window, so that the replay tests can step past it.
+		AuthEnv: []string{"TOKEN_RETRY_WINDOW=" + strconv.Itoa(int(retryWindow/time.Second))},
+		Logger:  slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
 	// Free ports are picked before they are bound; on a machine where other test
 	// binaries grab ports too, one may be taken in between. One more try, on fresh

@@ -7,10 +7,12 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 )
 
-// TestRefreshReuseRevokesFamilyAtEdge: replaying a rotated refresh token is refused
-// and kills what the family issued, at the edge too, within the revocation interval.
+// TestRefreshReuseRevokesFamilyAtEdge: replaying a rotated refresh token after the
+// retry window is refused and kills what the family issued, at the edge too, within the
+// revocation interval.
 func TestRefreshReuseRevokesFamilyAtEdge(t *testing.T) {
 	ctx := testContext(t)
 	mcpURL := stack.MCPURL("memory")
@@ -21,8 +23,15 @@ func TestRefreshReuseRevokesFamilyAtEdge(t *testing.T) {
 		t.Fatalf("first refresh: %v", err)
 	}
 	initSession(t, ctx, mcpURL, second.AccessToken, nil)
+	// Within the retry window the same credential gets the same answer (a client whose
+	// answer was lost); after it, presenting it again is a replay.
+	again, err := refreshWith(cfgCtx, res.ClientID, res.Token.RefreshToken)
+	if err != nil || again.AccessToken != second.AccessToken || again.RefreshToken != second.RefreshToken {
+		t.Fatalf("a retry within the window: %v, want the same tokens", err)
+	}
+	time.Sleep(retryWindow + 500*time.Millisecond)
 	if _, err := refreshWith(cfgCtx, res.ClientID, res.Token.RefreshToken); err == nil {
-		t.Fatal("a rotated refresh token was accepted again")
+		t.Fatal("a rotated refresh token was accepted again after the retry window")
 	}
 	eventually(t, revocationWait, "tokens of a replayed refresh family refused at the edge", func() (bool, string) {
 		resp, body := mcpRequest(t, ctx, http.MethodPost, mcpURL, second.AccessToken, "", initializeBody, nil)

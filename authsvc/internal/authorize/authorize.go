@@ -478,7 +478,9 @@ func MatchRedirect(registered []string, uri string) bool {
 	return false
 }
 
-func loopbackHost(host string) bool { return host == "127.0.0.1" || host == "::1" || host == "localhost" }
+func loopbackHost(host string) bool {
+	return host == "127.0.0.1" || host == "::1" || host == "localhost"
+}
 
 func validPort(p string) bool {
 	if p == "" || len(p) > 5 {

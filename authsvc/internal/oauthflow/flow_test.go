@@ -369,6 +369,21 @@ func TestRetryWindow(t *testing.T) {
 	c := env.Register(t, "client_secret_basic", "http://127.0.0.1:8976/callback", nil)
 	tok := obtain(t, env, env.NewBrowser(), c)
 
+	// A family revoked in between answers no retry, even within the window.
+	other := obtain(t, env, env.NewBrowser(), c)
+	form, id, secret := oauthtest.ClientAuth(c, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {other.RefreshToken}})
+	st, body, _ := env.PostForm(t, "/token", form, id, secret)
+	if st != http.StatusOK {
+		t.Fatalf("refresh: %d %v", st, body)
+	}
+	rform, rid, rsecret := oauthtest.ClientAuth(c, url.Values{"token": {body["refresh_token"].(string)}})
+	if st, _, _ := env.PostForm(t, "/revoke", rform, rid, rsecret); st != http.StatusOK {
+		t.Fatalf("revoke: %d", st)
+	}
+	if st, body, _ := env.PostForm(t, "/token", form, id, secret); st != http.StatusBadRequest || body["error"] != "invalid_grant" {
+		t.Fatalf("a retry within the window after the family was revoked: %d %v, want invalid_grant", st, body)
+	}
+
 	refresh := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}
 	statuses, access := together(t, env, c, 10, refresh, "access_token")
 	for i, st := range statuses {
@@ -380,7 +395,7 @@ func TestRetryWindow(t *testing.T) {
 		t.Fatalf("the shared answer's token: %v, want active (nothing revoked)", got)
 	}
 	time.Sleep(window + 300*time.Millisecond)
-	form, id, secret := oauthtest.ClientAuth(c, refresh)
+	form, id, secret = oauthtest.ClientAuth(c, refresh)
 	if st, body, _ := env.PostForm(t, "/token", form, id, secret); st != http.StatusBadRequest || body["error"] != "invalid_grant" {
 		t.Fatalf("the spent refresh token after the window: %d %v, want invalid_grant", st, body)
 	}

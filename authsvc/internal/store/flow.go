@@ -223,13 +223,6 @@ func (s *Store) PeekCode(ctx context.Context, code string) (*Code, error) {
 	return &c, nil
 }
 
-// RedeemedCodeFamily returns the family a redeemed code produced, or [ErrNotFound]
-// if the code was never redeemed (or the marker expired).
-func (s *Store) RedeemedCodeFamily(ctx context.Context, code string) (string, error) {
-	v, err := s.rdb.Get(ctx, Key("code_used", HashSecret(code))).Result()
-	return v, s.wrap(err)
-}
-
 // CodeVerifierFailed counts a wrong PKCE verifier for code and, once the count
 // reaches limit, deletes the code: guessing a verifier is hopeless, but nobody gets
 // unlimited tries. It returns the count so far.

@@ -104,13 +104,6 @@ func (s *Store) GetRefresh(ctx context.Context, hash string) (*RefreshRecord, er
 	return &r, nil
 }
 
-// UsedRefreshFamily returns the family of a refresh token that was already rotated,
-// or [ErrNotFound] if it never was.
-func (s *Store) UsedRefreshFamily(ctx context.Context, hash string) (string, error) {
-	v, err := s.rdb.Get(ctx, Key("refresh_used", hash)).Result()
-	return v, s.wrap(err)
-}
-
 // FamilyRevoked reports whether the family was revoked.
 func (s *Store) FamilyRevoked(ctx context.Context, fid string) (bool, error) {
 	v, err := s.rdb.HGet(ctx, familyKey(fid), "revoked").Result()

@@ -129,3 +129,10 @@ func (s *Store) Replayed(ctx context.Context, kind, hash string) ([]byte, error)
 	b, err := s.rdb.Get(ctx, replayKey(kind, hash)).Bytes()
 	return b, s.wrap(err)
 }
+
+// SpentFamily returns the family a spent credential (kind, hash) went to, or
+// [ErrNotFound] if it was never spent (or the marker expired).
+func (s *Store) SpentFamily(ctx context.Context, kind, hash string) (string, error) {
+	v, err := s.rdb.Get(ctx, spentKey(kind, hash)).Result()
+	return v, s.wrap(err)
+}

@@ -119,7 +119,7 @@ func TestCodeRedeemedOnce(t *testing.T) {
 	if wins != 1 {
 		t.Fatalf("%d redemptions won, want 1", wins)
 	}
-	if fam, err := s.RedeemedCodeFamily(ctx, "the-code"); err != nil || fam != "fam" {
+	if fam, err := s.SpentFamily(ctx, "code", HashSecret("the-code")); err != nil || fam != "fam" {
 		t.Fatalf("replay marker = %q, %v; want fam", fam, err)
 	}
 	if n, _ := s.rdb.Exists(ctx, Key("code", "the-code")).Result(); n != 0 {

@@ -33,12 +33,12 @@ import (
 type Store interface {
 	GetClient(ctx context.Context, id string) (*store.Client, error)
 	PeekCode(ctx context.Context, code string) (*store.Code, error)
-	RedeemedCodeFamily(ctx context.Context, code string) (string, error)
 	CodeVerifierFailed(ctx context.Context, code string, limit int64, ttl time.Duration) (int64, error)
 	GetRefresh(ctx context.Context, hash string) (*store.RefreshRecord, error)
-	UsedRefreshFamily(ctx context.Context, hash string) (string, error)
 	Redeem(ctx context.Context, r *store.Redemption) ([]byte, error)
 	Replayed(ctx context.Context, kind, hash string) ([]byte, error)
+	SpentFamily(ctx context.Context, kind, hash string) (string, error)
+	FamilyRevoked(ctx context.Context, fid string) (bool, error)
 	RevokeFamily(ctx context.Context, fid string) (int, error)
 	GetAccess(ctx context.Context, jti string) (*store.AccessRecord, error)
 	RevokeAccess(ctx context.Context, a *store.AccessRecord) error
@@ -303,13 +303,21 @@ func (h *Handler) replay(ctx context.Context, kind, hash, secret string) *Respon
 	if err != nil {
 		return nil
 	}
+	// A family revoked since (by the user, the client, an admin) answers no retry.
+	fid, err := h.store.SpentFamily(ctx, kind, hash)
+	if err != nil {
+		return nil
+	}
+	if revoked, err := h.store.FamilyRevoked(ctx, fid); err != nil || revoked {
+		return nil
+	}
 	h.log.Info("token: retry within the window answered with the same tokens", "grant", kind)
 	return resp
 }
 
 // replayedCode revokes what the first redemption of code issued, if it was redeemed.
 func (h *Handler) replayedCode(ctx context.Context, code string) {
-	fid, err := h.store.RedeemedCodeFamily(ctx, code)
+	fid, err := h.store.SpentFamily(ctx, "code", store.HashSecret(code))
 	if err != nil {
 		return
 	}
@@ -388,7 +396,7 @@ func (h *Handler) refresh(ctx context.Context, client *store.Client, form url.Va
 
 // reusedRefresh revokes the family of a refresh token presented after rotation.
 func (h *Handler) reusedRefresh(ctx context.Context, hash string) {
-	fid, err := h.store.UsedRefreshFamily(ctx, hash)
+	fid, err := h.store.SpentFamily(ctx, "refresh", hash)
 	if err != nil {
 		return
 	}
