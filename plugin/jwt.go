@@ -132,6 +132,9 @@ func verifyToken(ctx context.Context, s *settings, remote *remoteKeys, token str
 	if err != nil || json.Unmarshal(pb, &claims) != nil {
 		return nil, errMalformed
 	}
+	if !strictClaims(pb, claims) {
+		return nil, errClaims
+	}
 	return checkClaims(s, claims, now)
 }
 

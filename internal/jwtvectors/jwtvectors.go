@@ -19,6 +19,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/mcp-oauth-gateway/gateway/internal/claimrules"
 	"math/big"
 	"strings"
 	"time"
@@ -341,7 +342,49 @@ func (k *Keys) Cases(now time.Time) []Case {
 		{"1 MB token", ModeJWKS, rs(big1m), false},
 		{"1 MB header", ModeJWKS, Sign("RS256", k.RSA, hdr(rsHdr, map[string]interface{}{"pad": strings.Repeat("B", 1<<20)}), valid), false},
 	}
-	return cases
+	return append(cases, k.StrictClaimCases(now)...)
+}
+
+// StrictClaimCases are the rows of the strict claim rule (internal/claimrules): names
+// are case-sensitive, a claim the gateway reads named in another case, or any claim
+// named twice, is refused, and NumericDates are numbers. authsvc runs them too: the
+// edge and authsvc must agree on each.
+func (k *Keys) StrictClaimCases(now time.Time) []Case {
+	rsHdr := map[string]interface{}{"typ": "at+jwt", "kid": RSAKid}
+	valid := with(now, nil)
+	rs := func(c map[string]interface{}) string { return Sign("RS256", k.RSA, rsHdr, c) }
+	return []Case{
+		{"sub and SUB", ModeJWKS, signRaw(k, rsHdr, rawWith(valid, `"SUB":"evil",`)), false},
+		{"exp and EXP", ModeJWKS, signRaw(k, rsHdr, rawWith(valid, `"EXP":99999999999,`)), false},
+		{"iss and ISS", ModeJWKS, signRaw(k, rsHdr, rawWith(valid, `"ISS":"https://evil.example",`)), false},
+		{"Sub instead of sub", ModeJWKS, rs(renamed(valid, "sub", "Sub")), false},
+		{"Client_Id instead of client_id", ModeJWKS, rs(renamed(valid, "client_id", "Client_Id")), false},
+		{"sub twice", ModeJWKS, signRaw(k, rsHdr, rawWith(valid, `"sub":"evil",`)), false},
+		{"sub twice, once escaped", ModeJWKS, signRaw(k, rsHdr, rawWith(valid, `"\u0073ub":"evil",`)), false},
+		{"sub twice, spaced", ModeJWKS, signRaw(k, rsHdr, rawWith(valid, `"sub" : "evil" ,`)), false},
+		{"an unread claim twice", ModeJWKS, signRaw(k, rsHdr, rawWith(valid, `"x":1,"x":2,`)), false},
+		{"exp as a string", ModeJWKS, rs(with(now, map[string]interface{}{"exp": fmt.Sprint(now.Add(time.Hour).Unix())})), false},
+		{"an unread claim in capitals", ModeJWKS, rs(with(now, map[string]interface{}{"Custom": "X"})), true},
+		{"a name with an escape", ModeJWKS, signRaw(k, rsHdr, rawWith(valid, `"caf\u00e9":1,`)), true},
+	}
+}
+
+// rawWith is the JSON of claims with members inserted first, verbatim (repeated or
+// re-cased names that a map cannot hold).
+func rawWith(claims map[string]interface{}, members string) []byte {
+	b, _ := json.Marshal(claims)
+	return append([]byte("{"+members), b[1:]...)
+}
+
+// renamed is a copy of claims with one name spelled otherwise.
+func renamed(claims map[string]interface{}, from, to string) map[string]interface{} {
+	out := map[string]interface{}{}
+	for k, v := range claims {
+		out[k] = v
+	}
+	out[to] = out[from]
+	delete(out, from)
+	return out
 }
 
 // signRaw signs an arbitrary payload byte string with the RSA key.
@@ -381,6 +424,13 @@ func (k *Keys) Oracle(mode Mode, token string, now time.Time) error {
 		jwt.WithStrictDecoding(),
 		jwt.WithTimeFunc(func() time.Time { return now }),
 	)
+	if parts := strings.Split(token, "."); len(parts) == 3 {
+		if payload, err := base64.RawURLEncoding.DecodeString(parts[1]); err == nil {
+			if err := claimrules.Check(payload); err != nil {
+				return err
+			}
+		}
+	}
 	claims := jwt.MapClaims{}
 	_, err := p.ParseWithClaims(token, claims, func(t *jwt.Token) (interface{}, error) {
 		typ, _ := t.Header["typ"].(string)

@@ -14,11 +14,13 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/keys"
+	"github.com/mcp-oauth-gateway/gateway/internal/claimrules"
 )
 
 // Type is the JWT typ header of access tokens (RFC 9068 §2.1).
@@ -110,6 +112,17 @@ var allowedAlgs = []string{"RS256", "ES256", "HS256"}
 func (c *Codec) Verify(ctx context.Context, raw, audience string) (*Claims, error) {
 	if len(raw) > 8192 {
 		return nil, fmt.Errorf("%w: token longer than 8192 bytes", ErrInvalid)
+	}
+	// The strict claim rule the edge applies too (package claimrules): struct decoding
+	// alone would read "SUB" as sub and accept a NumericDate in a string.
+	if parts := strings.Split(raw, "."); len(parts) == 3 {
+		payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+		if err != nil {
+			return nil, fmt.Errorf("%w: payload is not base64url", ErrInvalid)
+		}
+		if err := claimrules.Check(payload); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
 	}
 	opts := []jwt.ParserOption{
 		jwt.WithValidMethods(allowedAlgs),
