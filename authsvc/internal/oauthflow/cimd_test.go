@@ -106,15 +106,16 @@ func TestClientIDMetadataDocument(t *testing.T) {
 // redirect URI the document does not list, a secret, a redirect, an oversized document,
 // a missing one; and a document on a private address when that is not allowed.
 func TestClientIDMetadataDocumentRefused(t *testing.T) {
-	good := `{"client_id":"{url}","redirect_uris":["` + cimdRedirect + `"]}`
+	good := `{"client_id":"{url}","client_name":"Good","redirect_uris":["` + cimdRedirect + `"]}`
 	d := newDocServer(t, map[string]string{
 		"/good.json":     good,
-		"/other-id.json": `{"client_id":"https://elsewhere.example/client.json","redirect_uris":["` + cimdRedirect + `"]}`,
-		"/secret.json":   `{"client_id":"{url}","client_secret":"s","redirect_uris":["` + cimdRedirect + `"]}`,
-		"/basic.json":    `{"client_id":"{url}","token_endpoint_auth_method":"client_secret_basic","redirect_uris":["` + cimdRedirect + `"]}`,
+		"/other-id.json": `{"client_id":"https://elsewhere.example/client.json","client_name":"N","redirect_uris":["` + cimdRedirect + `"]}`,
+		"/secret.json":   `{"client_id":"{url}","client_name":"N","client_secret":"s","redirect_uris":["` + cimdRedirect + `"]}`,
+		"/basic.json":    `{"client_id":"{url}","client_name":"N","token_endpoint_auth_method":"client_secret_basic","redirect_uris":["` + cimdRedirect + `"]}`,
 		"/moved.json":    "redirect:/good.json",
-		"/huge.json":     `{"client_id":"{url}","redirect_uris":["` + cimdRedirect + `"],"client_name":"` + strings.Repeat("x", 20000) + `"}`,
+		"/huge.json":     `{"client_id":"{url}","client_name":"N","redirect_uris":["` + cimdRedirect + `"],"client_name":"` + strings.Repeat("x", 20000) + `"}`,
 		"/array.json":    `[]`,
+		"/nameless.json": `{"client_id":"{url}","redirect_uris":["` + cimdRedirect + `"]}`,
 	})
 	env := oauthtest.New(t, &oauthtest.Options{CIMDTransport: d.transport()})
 	ask := func(clientID, redirect string) *oauthtest.Page {
@@ -129,6 +130,7 @@ func TestClientIDMetadataDocumentRefused(t *testing.T) {
 		{"a redirect to the document", "/moved.json", cimdRedirect},
 		{"over 16 KiB", "/huge.json", cimdRedirect},
 		{"not an object", "/array.json", cimdRedirect},
+		{"no client_name", "/nameless.json", cimdRedirect},
 		{"no document", "/missing.json", cimdRedirect},
 		{"a redirect URI the document does not list", "/good.json", "http://127.0.0.1:8976/other"},
 	} {

@@ -463,6 +463,10 @@ func ParseDocument(body []byte, url string) (*store.ClientMetadata, error) {
 			return nil, metadataError("token_endpoint_auth_method must be none for a client metadata document here (private_key_jwt is not supported)")
 		}
 	}
+	var name string
+	if err := json.Unmarshal(fields["client_name"], &name); err != nil || strings.TrimSpace(name) == "" {
+		return nil, metadataError("a client metadata document must name the client (client_name)")
+	}
 	fields["token_endpoint_auth_method"] = json.RawMessage(`"none"`)
 	b, err := json.Marshal(fields)
 	if err != nil {
