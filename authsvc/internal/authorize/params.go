@@ -41,6 +41,14 @@ func ParseResources(values []string) ([]string, error) {
 		if u.Scheme != "urn" && (u.Host == "" || u.User != nil) {
 			return nil, fmt.Errorf("resource %q must name a host and no user info", v)
 		}
+		if u.Scheme != "urn" {
+			// Scheme and host are case-insensitive: HTTPS://Files.Example.com/mcp is the
+			// resource https://files.example.com/mcp (MCP 2026-07-28 asks servers to
+			// accept either); the rest is kept as sent.
+			i := strings.Index(v, "://") + 3
+			end := i + strings.IndexAny(v[i:]+"/", "/?")
+			v = strings.ToLower(v[:end]) + v[end:]
+		}
 		if !slices.Contains(out, v) {
 			out = append(out, v)
 		}

@@ -118,3 +118,19 @@ func FuzzParseScope(f *testing.F) {
 		}
 	})
 }
+
+func TestParseResourcesCase(t *testing.T) {
+	out, err := ParseResources([]string{"HTTPS://Files.Example.COM/MCP?X=Y", "https://files.example.com/MCP?X=Y", "urn:X:Y"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Scheme and host fold to lower case (one resource, not two); path, query and URNs
+	// stay as sent.
+	if strings.Join(out, " ") != "https://files.example.com/MCP?X=Y urn:X:Y" {
+		t.Errorf("ParseResources = %q", out)
+	}
+	out, err = ParseResources([]string{"https://A.example"})
+	if err != nil || out[0] != "https://a.example" {
+		t.Errorf("host only: %q %v", out, err)
+	}
+}
