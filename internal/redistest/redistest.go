@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -22,6 +23,7 @@ var (
 	mu      sync.Mutex
 	addr    string
 	cleanup func()
+	pid     int
 )
 
 // Main starts redis-server, runs the tests and stops the server. Use it from TestMain:
@@ -31,13 +33,13 @@ var (
 // If redis-server is not installed it exits with a message naming the recipe that
 // installs it, rather than skipping: a test that cannot run must not pass.
 func Main(m *testing.M) {
-	a, stop, err := Start()
+	a, p, stop, err := start()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "redistest: %v\n(run `just deps-redis` or `apt-get install redis-server`)\n", err)
 		os.Exit(1)
 	}
 	mu.Lock()
-	addr, cleanup = a, stop
+	addr, cleanup, pid = a, stop, p
 	mu.Unlock()
 	code := m.Run()
 	stop()
@@ -47,17 +49,22 @@ func Main(m *testing.M) {
 // Start launches a redis-server on a free loopback port with persistence off and
 // returns its address and a function that stops it and removes its files.
 func Start() (string, func(), error) {
+	a, _, stop, err := start()
+	return a, stop, err
+}
+
+func start() (string, int, func(), error) {
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		return "", nil, fmt.Errorf("redis-server not found in PATH: %w", err)
+		return "", 0, nil, fmt.Errorf("redis-server not found in PATH: %w", err)
 	}
 	port, err := freePort()
 	if err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	dir, err := os.MkdirTemp("", "redistest-")
 	if err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	cmd := exec.Command(bin,
 		"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
@@ -65,7 +72,7 @@ func Start() (string, func(), error) {
 		"--logfile", filepath.Join(dir, "redis.log"), "--daemonize", "no")
 	if err := cmd.Start(); err != nil {
 		os.RemoveAll(dir)
-		return "", nil, fmt.Errorf("start redis-server: %w", err)
+		return "", 0, nil, fmt.Errorf("start redis-server: %w", err)
 	}
 	a := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	stop := func() {
@@ -76,11 +83,11 @@ func Start() (string, func(), error) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if err := ping(a); err == nil {
-			return a, stop, nil
+			return a, cmd.Process.Pid, stop, nil
 		} else if time.Now().After(deadline) {
 			log, _ := os.ReadFile(filepath.Join(dir, "redis.log"))
 			stop()
-			return "", nil, fmt.Errorf("redis-server on %s did not answer PING: %v\n%s", a, err, log)
+			return "", 0, nil, fmt.Errorf("redis-server on %s did not answer PING: %v\n%s", a, err, log)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -101,6 +108,30 @@ func Addr(tb testing.TB) string {
 		tb.Fatalf("redistest: FLUSHALL: %v", err)
 	}
 	return a
+}
+
+// Stall stops the server started by [Main] (SIGSTOP) for d and continues it; the
+// returned channel is closed once it runs again. Commands sent meanwhile wait in its
+// socket buffers and run after: the stall of a real outage, where a client gave up on
+// work that was done.
+func Stall(tb testing.TB, d time.Duration) <-chan struct{} {
+	tb.Helper()
+	mu.Lock()
+	p := pid
+	mu.Unlock()
+	if p == 0 {
+		tb.Fatal("redistest: no server; call redistest.Main from TestMain")
+	}
+	if err := syscall.Kill(p, syscall.SIGSTOP); err != nil {
+		tb.Fatal(err)
+	}
+	resumed := make(chan struct{})
+	time.AfterFunc(d, func() {
+		_ = syscall.Kill(p, syscall.SIGCONT)
+		close(resumed)
+	})
+	tb.Cleanup(func() { _ = syscall.Kill(p, syscall.SIGCONT) })
+	return resumed
 }
 
 // URL is [Addr] as a redis:// URL.

@@ -7,11 +7,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -434,19 +432,6 @@ func TestRetryWindow(t *testing.T) {
 // family is revoked, and the tokens finally held work, refresh tokens included.
 func TestRedisStall(t *testing.T) {
 	env := oauthtest.New(t, &oauthtest.Options{RetryWindow: time.Minute})
-	info, err := env.Redis.Info(context.Background(), "server").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid := 0
-	for _, line := range strings.Split(info, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "process_id:"); ok {
-			pid, _ = strconv.Atoi(v)
-		}
-	}
-	if pid == 0 {
-		t.Fatal("no redis-server pid in INFO")
-	}
 	const refreshers, exchangers = 12, 6
 	c := env.Register(t, "client_secret_basic", "http://127.0.0.1:8976/callback", nil)
 	cfg := env.OAuth2(c)
@@ -497,10 +482,8 @@ func TestRedisStall(t *testing.T) {
 		}()
 	}
 	time.Sleep(300 * time.Millisecond) // load running
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = syscall.Kill(pid, syscall.SIGCONT) }()
+	// authsvc gives up after about 4 s (2 s, one retry)
+	resumed := redistest.Stall(t, 5*time.Second)
 	// Code exchanges start inside the stall and retry until they get their tokens.
 	codeTokens := make([]map[string]any, exchangers)
 	for i, f := range exchanges {
@@ -524,8 +507,7 @@ func TestRedisStall(t *testing.T) {
 			errs <- fmt.Sprintf("exchange %d: no answer after 100 tries", i)
 		}()
 	}
-	time.Sleep(5 * time.Second) // authsvc gives up after about 4 s (2 s, one retry)
-	_ = syscall.Kill(pid, syscall.SIGCONT)
+	<-resumed
 	time.Sleep(time.Second) // refreshing on after the stall
 	// A stall of writes only: every refresh reads its token and then waits in the
 	// rotation step, which runs once the pause ends, after authsvc answered 503. This

@@ -10,9 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -508,22 +506,8 @@ func TestNoGhostRegistration(t *testing.T) {
 		}
 		return n + int64(len(keys))
 	}
-	info, err := rdb.Info(ctx, "server").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid := 0
-	for _, line := range strings.Split(info, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "process_id:"); ok {
-			pid, _ = strconv.Atoi(v)
-		}
-	}
 	before := count()
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	time.AfterFunc(5*time.Second, func() { _ = syscall.Kill(pid, syscall.SIGCONT) })
-	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGCONT) })
+	redistest.Stall(t, 5*time.Second)
 	r := e.do(t, "POST", "/register", "application/json", `{"redirect_uris":["`+cbURI+`"],"token_endpoint_auth_method":"none"}`)
 	if r.status != http.StatusServiceUnavailable {
 		t.Fatalf("registration while Redis is stopped: %d %s, want 503", r.status, r.raw)
