@@ -343,7 +343,7 @@ func (h *Handler) proceed(w http.ResponseWriter, r *http.Request, sess *store.Se
 		host = u.Scheme + ":"
 	}
 	render(w, h.log, http.StatusOK, "consent", consentPage{
-		ClientName: name, ClientID: client.ID, Login: sess.Login, RedirectHost: host,
+		ClientName: name, ClientID: client.ID, Login: sess.Login, RedirectHost: host, Loopback: loopbackRedirect(req.RedirectURI),
 		Scope: req.Scope, Resources: req.Resources, ConsentID: id, CSRF: csrf,
 	})
 }
@@ -476,6 +476,12 @@ func MatchRedirect(registered []string, uri string) bool {
 		}
 	}
 	return false
+}
+
+// loopbackRedirect reports whether uri sends the browser to this computer.
+func loopbackRedirect(uri string) bool {
+	u, err := url.Parse(uri)
+	return err == nil && loopbackHost(u.Hostname())
 }
 
 func loopbackHost(host string) bool {

@@ -320,6 +320,9 @@ func TestConsentPage(t *testing.T) {
 	if p.Status != http.StatusOK {
 		t.Fatalf("consent page status = %d: %.300s", p.Status, p.Body)
 	}
+	if strings.Contains(p.Body, "loopback-warning") {
+		t.Error("the consent page warns of a loopback redirect for https://app.example.com")
+	}
 	for _, want := range []string{"frame-ancestors 'none'"} {
 		if !strings.Contains(p.Header.Get("Content-Security-Policy"), want) {
 			t.Errorf("CSP = %q, want %s", p.Header.Get("Content-Security-Policy"), want)

@@ -28,6 +28,7 @@ button{font-size:1rem;padding:.5rem 1.2rem;margin-right:.5rem}</style></head><bo
 <dl>
 <dt>Application</dt><dd><bdi id="client-name-detail">{{.ClientName}}</bdi> <small>(client id <code>{{.ClientID}}</code>)</small></dd>
 <dt>After approval you are sent to</dt><dd id="redirect-host">{{.RedirectHost}}</dd>
+{{if .Loopback}}<dd id="loopback-warning"><strong>This is a program on your own computer.</strong> Any program there can claim to be {{.ClientName}}: approve only if you started this connection yourself, just now.</dd>{{end}}
 <dt>Services</dt><dd id="resources">{{range .Resources}}<div>{{.}}</div>{{else}}<div>the default audience</div>{{end}}</dd>
 <dt>Scope</dt><dd id="scope">{{if .Scope}}{{.Scope}}{{else}}(none requested){{end}}</dd>
 </dl>
@@ -52,6 +53,9 @@ type errorPage struct {
 type consentPage struct {
 	ClientName, ClientID, Login, RedirectHost, Scope, ConsentID, CSRF string
 	Resources                                                         []string
+	// Loopback: the redirect goes to this computer (localhost, 127.0.0.1, [::1]), which
+	// no registration or metadata document can vouch for.
+	Loopback bool
 }
 
 func render(w http.ResponseWriter, log *slog.Logger, status int, name string, data any) {

@@ -73,7 +73,9 @@ func TestClientIDMetadataDocument(t *testing.T) {
 	if !ok {
 		t.Fatalf("no consent page for a metadata-document client: %d %.300s", p.Status, p.Body)
 	}
-	for _, want := range []string{"Doc Client", "http://127.0.0.1:8976", clientID} {
+	// The redirect goes to this computer: the page warns that any program there could
+	// claim the name (MCP: warn for localhost-only redirect URIs).
+	for _, want := range []string{"Doc Client", "http://127.0.0.1:8976", clientID, `id="loopback-warning"`} {
 		if !strings.Contains(p.Body, want) {
 			t.Errorf("the consent page does not show %q", want)
 		}
