@@ -14,7 +14,7 @@ var pages = template.Must(template.New("pages").Parse(`
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
 <title>{{.}}</title>
 <style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;line-height:1.5}
-.box{border:1px solid #ccc;border-radius:8px;padding:1rem 1.5rem}dt{font-weight:600}dd{margin:0 0 .6rem 0;word-break:break-all;unicode-bidi:isolate}
+.box{border:1px solid #ccc;border-radius:8px;padding:1rem 1.5rem}dt{font-weight:600}dd{margin:0 0 .6rem 0;word-break:break-all;unicode-bidi:isolate}#loopback-warning{word-break:normal;overflow-wrap:anywhere;background:#fff4d6;border-left:4px solid #d9a400;padding:.4rem .6rem}
 button{font-size:1rem;padding:.5rem 1.2rem;margin-right:.5rem}</style></head><body>{{end}}
 
 {{define "error"}}{{template "head" .Title}}
