@@ -320,7 +320,7 @@ func TestConsentPage(t *testing.T) {
 	if p.Status != http.StatusOK {
 		t.Fatalf("consent page status = %d: %.300s", p.Status, p.Body)
 	}
-	if strings.Contains(p.Body, "loopback-warning") {
+	if strings.Contains(p.Body, `id="loopback-warning"`) {
 		t.Error("the consent page warns of a loopback redirect for https://app.example.com")
 	}
 	for _, want := range []string{"frame-ancestors 'none'"} {
