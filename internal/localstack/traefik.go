@@ -245,8 +245,9 @@ func (p RoutingPlan) pluginConfig(s Route) map[string]any {
 		"jwksURL":       p.AuthInternal + "/.well-known/jwks.json",
 		"resource":      s.MCPURL(),
 		"revocationURL": p.AuthInternal + "/internal/revocations",
-		// The scope clients should ask for: in the metadata and the 401 challenge.
-		"scopesSupported": []string{"mcp"},
+		// The scope clients should ask for: in the metadata and the 401 challenge. A
+		// string, as the compose label gives it (Traefik turns it into the plugin's list).
+		"scopesSupported": "mcp",
 	}
 	if p.RevocationToken != "" {
 		c["revocationToken"] = p.RevocationToken

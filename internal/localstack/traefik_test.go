@@ -72,11 +72,8 @@ func TestDynamicPluginConfig(t *testing.T) {
 		"jwksURL":         "http://127.0.0.1:9000/.well-known/jwks.json",
 		"revocationURL":   "http://127.0.0.1:9000/internal/revocations",
 		"revocationToken": "feedtoken",
+		"scopesSupported": "mcp",
 	}
-	if sc, ok := got["scopesSupported"].([]string); !ok || len(sc) != 1 || sc[0] != "mcp" {
-		t.Errorf("scopesSupported = %v, want [mcp]", got["scopesSupported"])
-	}
-	delete(got, "scopesSupported")
 	if len(got) != len(want) {
 		t.Errorf("plugin config = %v, want %v", got, want)
 	}

@@ -163,10 +163,16 @@ func TestProtectedResourceMetadataEveryService(t *testing.T) {
 		t.Run(r.Name, func(t *testing.T) {
 			for _, p := range []string{"/.well-known/oauth-protected-resource", "/.well-known/oauth-protected-resource/mcp"} {
 				resp, m := getJSON(t, ctx, r.PublicURL+p)
-				if resp.StatusCode != http.StatusOK || m["resource"] != r.MCPURL() {
+				sc, _ := m["scopes_supported"].([]any)
+				if resp.StatusCode != http.StatusOK || m["resource"] != r.MCPURL() || len(sc) != 1 || sc[0] != "mcp" {
 					b, _ := json.Marshal(m)
-					t.Errorf("%s%s: %d %s, want 200 with resource %s", r.PublicURL, p, resp.StatusCode, b, r.MCPURL())
+					t.Errorf("%s%s: %d %s, want 200 with resource %s and scopes_supported [mcp]", r.PublicURL, p, resp.StatusCode, b, r.MCPURL())
 				}
+			}
+			// The challenge names the scope to ask for.
+			resp, body := mcpRequest(t, ctx, http.MethodPost, r.MCPURL(), "", "", initializeBody, nil)
+			if resp.StatusCode != http.StatusUnauthorized || param(resp.Header.Get("WWW-Authenticate"), "scope") != "mcp" {
+				t.Errorf("no token: %d %q %s, want 401 with scope mcp", resp.StatusCode, resp.Header.Get("WWW-Authenticate"), body)
 			}
 		})
 	}
