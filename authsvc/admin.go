@@ -7,7 +7,7 @@ import (
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/admin"
 )
 
-// adminCommands are the client and token administration commands (issue 3). Each
+// adminCommands are the client and token administration commands (docs/oauth.md "Administration"). Each
 // needs needAdmin: configuration without GitHub credentials, Redis and keys, in env.
 // The behaviour lives in authsvc/internal/admin.
 var adminCommands = []command{

@@ -161,7 +161,7 @@ func passThrough(getenv func(string) string) []string {
 	for _, k := range []string{
 		"CLIENT_LIFETIME", "ACCESS_TOKEN_LIFETIME", "REFRESH_TOKEN_LIFETIME", "SESSION_LIFETIME",
 		"JWT_ALGORITHM", "JWT_PRIVATE_KEY", "GATEWAY_JWT_SECRET", "SESSION_SECRET",
-		"DEFAULT_AUDIENCE", "REGISTRATION_RATE_LIMIT", "MCP_PROTOCOL_VERSION", "LOG_LEVEL",
+		"DEFAULT_AUDIENCE", "REGISTRATION_RATE_LIMIT", "LOG_LEVEL",
 	} {
 		if v := getenv(k); v != "" {
 			env = append(env, k+"="+v)

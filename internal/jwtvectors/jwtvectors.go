@@ -2,7 +2,7 @@
 // with — natively, under Yaegi and inside a real Traefik — and the oracle those tests
 // compare the plugin with: golang-jwt/jwt/v5 configured with the same policy.
 //
-// Every attack on JWTs listed in SECURITY.md is a case, next to valid tokens for each
+// Every attack on JWTs listed in docs/security.md is a case, next to valid tokens for each
 // supported algorithm. Each case states whether it must be accepted; tests check both
 // that statement and that the oracle agrees, so neither can drift silently.
 // Test-only: nothing in the product imports it.

@@ -22,7 +22,7 @@ const PluginName = "mcpauth"
 // (auth.$BASE_DOMAIN in the compose stack).
 const AuthService = "auth"
 
-// Router priorities, the same as the compose labels (DESIGN.md, "Routing").
+// Router priorities, the same as the compose labels (docs/stack.md, "Routing").
 const (
 	PriorityDiscovery = 10
 	PriorityOAuth     = 4

@@ -9,7 +9,7 @@ import (
 	"github.com/mcp-oauth-gateway/gateway/tests/internal/labels"
 )
 
-// The stack's routing contract (DESIGN.md "Routing"). checkStack returns every way the
+// The stack's routing contract (docs/stack.md "Routing"). checkStack returns every way the
 // decoded labels break it; TestRoutingPolicy wants none, TestLabelMutations wants at
 // least one for each broken label.
 

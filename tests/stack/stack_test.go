@@ -1,7 +1,7 @@
 // Package stack_test verifies the Docker Compose stack without a Docker engine: the
 // compose files load and validate with compose-go (as `docker compose config` would),
 // their Traefik labels decode with Traefik's own label decoder into the routing table
-// DESIGN.md requires, every variable is documented in .env.example, and the
+// docs/stack.md "Routing" describes, every variable is documented in .env.example, and the
 // Dockerfiles refer only to files and binaries that exist.
 package stack_test
 

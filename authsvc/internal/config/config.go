@@ -76,9 +76,8 @@ type Config struct {
 	TrustedProxies        []netip.Prefix // TRUSTED_PROXIES
 	MaxBodyBytes          int64          // MAX_BODY_BYTES
 
-	MCPProtocolVersion string     // MCP_PROTOCOL_VERSION
-	LogLevel           slog.Level // LOG_LEVEL
-	LogFormat          string     // LOG_FORMAT: json or text
+	LogLevel  slog.Level // LOG_LEVEL
+	LogFormat string     // LOG_FORMAT: json or text
 }
 
 // raw is the environment as strings: env/v10 fills it (with defaults), and [Load]
@@ -111,7 +110,6 @@ type raw struct {
 	RegistrationRateLimit string `env:"REGISTRATION_RATE_LIMIT" envDefault:"30"`
 	TrustedProxies        string `env:"TRUSTED_PROXIES" envDefault:"127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"`
 	MaxBodyBytes          string `env:"MAX_BODY_BYTES" envDefault:"65536"`
-	MCPProtocolVersion    string `env:"MCP_PROTOCOL_VERSION" envDefault:"2025-06-18"`
 	LogLevel              string `env:"LOG_LEVEL" envDefault:"info"`
 	LogFormat             string `env:"LOG_FORMAT" envDefault:"json"`
 }
@@ -204,7 +202,6 @@ func (v *validator) convert(r *raw, mode Mode, checkKey KeyCheck) *Config {
 		JWTKeyDir:           r.JWTKeyDir,
 		DefaultAudience:     r.DefaultAudience,
 		RevocationFeedToken: r.RevocationFeedToken,
-		MCPProtocolVersion:  r.MCPProtocolVersion,
 	}
 	if _, _, err := net.SplitHostPort(r.ListenAddr); err != nil {
 		v.bad("LISTEN_ADDR", "%q is not host:port (for example :8000): %v", r.ListenAddr, err)
@@ -254,11 +251,6 @@ func (v *validator) convert(r *raw, mode Mode, checkKey KeyCheck) *Config {
 	c.MaxBodyBytes = v.integer("MAX_BODY_BYTES", r.MaxBodyBytes, 1024, 16<<20)
 	c.TrustedProxies = v.prefixes("TRUSTED_PROXIES", r.TrustedProxies)
 
-	if r.MCPProtocolVersion == "" || len(r.MCPProtocolVersion) != len("2025-06-18") {
-		v.bad("MCP_PROTOCOL_VERSION", "%q is not a protocol version date like 2025-06-18", r.MCPProtocolVersion)
-	} else if _, err := time.Parse("2006-01-02", r.MCPProtocolVersion); err != nil {
-		v.bad("MCP_PROTOCOL_VERSION", "%q is not a protocol version date like 2025-06-18", r.MCPProtocolVersion)
-	}
 	if err := c.LogLevel.UnmarshalText([]byte(r.LogLevel)); err != nil {
 		v.bad("LOG_LEVEL", "%q is not one of debug, info, warn, error", r.LogLevel)
 	}

@@ -49,7 +49,6 @@ func TestDefaults(t *testing.T) {
 		{"DefaultAudience", c.DefaultAudience, "urn:mcp-oauth-gateway:default"},
 		{"RegistrationRateLimit", c.RegistrationRateLimit, 30},
 		{"MaxBodyBytes", c.MaxBodyBytes, int64(65536)},
-		{"MCPProtocolVersion", c.MCPProtocolVersion, "2025-06-18"},
 		{"LogFormat", c.LogFormat, "json"},
 		{"LogLevel", c.LogLevel.String(), "INFO"},
 		{"TrustedProxies has 10.0.0.0/8", containsPrefix(c.TrustedProxies, "10.0.0.0/8"), true},
@@ -152,8 +151,6 @@ func TestProblems(t *testing.T) {
 		{"trusted proxies word", "TRUSTED_PROXIES", "traefik", "not an IP address"},
 		{"max body small", "MAX_BODY_BYTES", "10", "out of range"},
 		{"max body text", "MAX_BODY_BYTES", "64k", "whole number"},
-		{"protocol version", "MCP_PROTOCOL_VERSION", "latest", "protocol version date"},
-		{"protocol version date", "MCP_PROTOCOL_VERSION", "2025-13-01", "protocol version date"},
 		{"log level", "LOG_LEVEL", "verbose", "not one of debug"},
 		{"log format", "LOG_FORMAT", "xml", "not json or text"},
 	}

@@ -24,7 +24,7 @@ func TestMetadataGolden(t *testing.T) {
 	}
 }
 
-// TestMetadataSecurity checks the SECURITY.md metadata items one by one, so a
+// TestMetadataSecurity checks the metadata items of docs/security.md one by one, so a
 // careless -update cannot silently drop one.
 func TestMetadataSecurity(t *testing.T) {
 	for _, issuer := range []string{"https://auth.example.com", "http://127.0.0.1:8000", "https://auth.example.com:8443"} {

@@ -1,4 +1,4 @@
-// Package oauthflow wires the OAuth 2.1 flow of issue 3 — authorize, GitHub login,
+// Package oauthflow wires the OAuth 2.1 flow — authorize, GitHub login,
 // consent, token, refresh, revoke, introspect, verify and the revocation feed — from
 // the configuration, the store and the signing keys, so that the server (and tests)
 // add it with one call: [New], then [Flow.Register] on the router and

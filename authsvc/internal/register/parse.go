@@ -261,7 +261,7 @@ func decodeStrings(raw json.RawMessage, name string, maxItems, maxLen int, dst *
 	return nil
 }
 
-// validate applies defaults (RFC 7591 §2) and the rules of SECURITY.md.
+// validate applies defaults (RFC 7591 §2) and the rules of docs/security.md.
 func validate(m *store.ClientMetadata) error {
 	if len(m.RedirectURIs) == 0 {
 		return oauth.ErrInvalidRedirectURI.WithDescription("redirect_uris is required and must hold at least one URI")

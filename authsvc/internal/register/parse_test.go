@@ -28,7 +28,7 @@ func TestParseMetadataDefaults(t *testing.T) {
 	}
 }
 
-// TestParseMetadataRefusals covers SECURITY.md's registration attacks on the body.
+// TestParseMetadataRefusals covers the registration attacks (docs/security.md) on the body.
 func TestParseMetadataRefusals(t *testing.T) {
 	many := make([]string, 10000)
 	for i := range many {

@@ -45,7 +45,7 @@ var (
 	errRedirectWebLocal  = errors.New("must not use a loopback host for application_type web")
 )
 
-// ValidateRedirectURI checks one redirect URI against SECURITY.md "Registration":
+// ValidateRedirectURI checks one redirect URI against docs/security.md "Registration":
 // absolute, no fragment, https, http only for loopback hosts, private-use schemes
 // only with a dot, no user info, nothing ambiguous (dot segments, encoded separators,
 // backslashes, control or non-ASCII characters). appType "web" additionally demands

@@ -1,6 +1,6 @@
 // Package register implements dynamic client registration: POST /register (RFC 7591)
 // and the client configuration endpoint GET/PUT/DELETE /register/{client_id}
-// (RFC 7592), with the rules of SECURITY.md "Registration".
+// (RFC 7592), with the rules of docs/security.md "Registration".
 //
 // Decisions where the RFCs leave room:
 //   - Server-owned fields (client_id, client_secret, client_id_issued_at,

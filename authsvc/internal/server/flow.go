@@ -8,7 +8,7 @@ import (
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/register"
 )
 
-// Flow is what the OAuth flow (issue 3: /authorize, /callback, /consent, /token,
+// Flow is what the OAuth flow (/authorize, /callback, /consent, /token,
 // /revoke, /introspect, /verify, /internal/revocations) contributes to the server.
 type Flow struct {
 	// Routes are added to the routing table after the core routes.

@@ -57,7 +57,7 @@ func New(d Deps) (http.Handler, error) {
 	}
 	cfg := d.Config
 
-	// The OAuth flow (issue 3) plugs in here; see flow.go.
+	// The OAuth flow plugs in here; see flow.go.
 	flow, err := buildFlow(d)
 	if err != nil {
 		return nil, fmt.Errorf("server: flow: %w", err)

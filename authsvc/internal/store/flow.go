@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// The authorization flow's short-lived records (issue 3). Keys:
+// The authorization flow's short-lived records. Keys:
 //
 //	oauth:state:{state}              LoginState, single use (GETDEL), TTL ≤ 10 min
 //	oauth:session:{sid}              Session (browser session after GitHub login)

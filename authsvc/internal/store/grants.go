@@ -10,7 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Issued tokens (issue 3). Everything one authorization code leads to, through every
+// Issued tokens. Everything one authorization code leads to, through every
 // refresh, is one family; revoking the family kills all of it. Keys:
 //
 //	oauth:token:{jti}               AccessRecord; TTL = access token lifetime. A JWT

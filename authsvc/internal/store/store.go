@@ -4,7 +4,7 @@
 // One file per concern (clients.go, ratelimit.go, …) adds methods to [Store]. The
 // consumers declare the small interfaces they need (register.Store, …) and [Store]
 // satisfies them. Shared pieces every file uses:
-//   - [Key] builds every Redis key under the "oauth:" prefix (DESIGN.md "Redis keys");
+//   - [Key] builds every Redis key under the "oauth:" prefix (docs/authsvc.md "Code map" and docs/oauth.md "Redis keys added by the flow");
 //   - [HashSecret] and [SecretMatches] store and compare secrets hashed, in constant time;
 //   - [ErrNotFound] for a missing (or expired) record, [ErrExists] for a collision;
 //   - [Store.wrap] turns Redis failures into errors matching [ErrUnavailable], which
