@@ -20,15 +20,19 @@ default:
 test: lint test-core test-authsvc test-browser test-plugin test-bridge test-stack test-e2e test-docs
     @echo "just test: all suites passed"
 
-# gofmt and go vet over both Go modules.
+# gofmt, go vet, staticcheck (its unused-code checks included) and `go mod tidy -diff`
+# over both Go modules. staticcheck runs at a pinned version from the module proxy.
+staticcheck := "honnef.co/go/tools/cmd/staticcheck@v0.8.2"
 lint:
     #!/usr/bin/env bash
     set -euo pipefail
     unformatted="$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './node_modules/*'))"
     if [ -n "$unformatted" ]; then echo "gofmt needed on:"; echo "$unformatted"; exit 1; fi
-    go vet ./...
-    if [ -n "$(find tests -name '*.go' -print -quit)" ]; then (cd tests && go vet ./...); fi
-    echo "lint: gofmt and go vet clean"
+    for mod in . tests; do
+        (cd "$mod" && go vet ./... && go run {{staticcheck}} ./...) || { echo "lint: go vet or staticcheck failed in module $mod"; exit 1; }
+        (cd "$mod" && go mod tidy -diff) || { echo "lint: go.mod/go.sum of module $mod are not tidy: run go mod tidy there"; exit 1; }
+    done
+    echo "lint: gofmt, go vet, staticcheck and go mod tidy clean"
 
 # Tests of the root module's shared packages (internal/: Redis harness, GitHub stand-in,
 # JWT vectors, local stack, client tooling, .env editing) and of the CI scripts (tests/scripts).

@@ -117,11 +117,16 @@ func parseJWK(m map[string]interface{}) (*publicKey, error) {
 		if len(x) != 32 || len(y) != 32 {
 			return nil, errors.New("bad P-256 coordinates")
 		}
+		// The big.Int coordinates and IsOnCurve are deprecated, but their replacements
+		// (ecdsa.ParseUncompressedPublicKey, Go 1.25) are not in the standard library
+		// symbols Yaegi gives plugins; ecdsa.Verify still reads X and Y.
 		bx := new(big.Int).SetBytes(x)
 		by := new(big.Int).SetBytes(y)
+		//lint:ignore SA1019 the Go 1.25 replacement is not available under Yaegi (above)
 		if !elliptic.P256().IsOnCurve(bx, by) {
 			return nil, errors.New("point not on P-256")
 		}
+		//lint:ignore SA1019 the Go 1.25 replacement is not available under Yaegi (above)
 		return &publicKey{alg: algES256, ec: &ecdsa.PublicKey{Curve: elliptic.P256(), X: bx, Y: by}}, nil
 	}
 	return nil, errors.New("unsupported key type")

@@ -102,9 +102,13 @@ func rsaJWK(kid string, pub *rsa.PublicKey) map[string]interface{} {
 }
 
 func ecJWK(kid string, pub *ecdsa.PublicKey) map[string]interface{} {
+	point, err := pub.Bytes() // 0x04, X (32 bytes), Y (32 bytes)
+	if err != nil {
+		panic("jwtvectors: " + err.Error())
+	}
 	return map[string]interface{}{
 		"kty": "EC", "kid": kid, "use": "sig", "alg": "ES256", "crv": "P-256",
-		"x": b64(pub.X.FillBytes(make([]byte, 32))), "y": b64(pub.Y.FillBytes(make([]byte, 32))),
+		"x": b64(point[1:33]), "y": b64(point[33:]),
 	}
 }
 

@@ -20,10 +20,9 @@ import (
 )
 
 var (
-	mu      sync.Mutex
-	addr    string
-	cleanup func()
-	pid     int
+	mu   sync.Mutex
+	addr string
+	pid  int
 )
 
 // Main starts redis-server, runs the tests and stops the server. Use it from TestMain:
@@ -39,7 +38,7 @@ func Main(m *testing.M) {
 		os.Exit(1)
 	}
 	mu.Lock()
-	addr, cleanup, pid = a, stop, p
+	addr, pid = a, p
 	mu.Unlock()
 	code := m.Run()
 	stop()

@@ -1,5 +1,7 @@
 package bridge
 
+//lint:file-ignore SA1019 sampling is deprecated at 2026-07-28 but 2025 servers still ask for it, and the bridge translates it: the tests use it on purpose.
+
 import (
 	"context"
 	"errors"

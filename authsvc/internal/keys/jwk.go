@@ -36,10 +36,13 @@ func publicJWK(pub crypto.PublicKey, kid, alg string) JWK {
 	case *rsa.PublicKey:
 		return JWK{Kty: "RSA", Kid: kid, Use: "sig", Alg: alg, N: b64(k.N.Bytes()), E: b64(big.NewInt(int64(k.E)).Bytes())}
 	case *ecdsa.PublicKey:
-		size := (k.Curve.Params().BitSize + 7) / 8
-		x, y := make([]byte, size), make([]byte, size)
-		k.X.FillBytes(x)
-		k.Y.FillBytes(y)
+		// Bytes is the uncompressed point: 0x04, then X and Y at the curve's size.
+		point, err := k.Bytes()
+		if err != nil {
+			return JWK{}
+		}
+		size := (len(point) - 1) / 2
+		x, y := point[1:1+size], point[1+size:]
 		return JWK{Kty: "EC", Kid: kid, Use: "sig", Alg: alg, Crv: k.Curve.Params().Name, X: b64(x), Y: b64(y)}
 	}
 	return JWK{}
