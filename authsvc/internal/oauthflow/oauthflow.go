@@ -16,8 +16,6 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/gorilla/mux"
-
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/accesstoken"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/authorize"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/cimd"
@@ -49,7 +47,6 @@ type Flow struct {
 	Authorize *authorize.Handler
 	Token     *token.Handler
 	Verify    *verify.Handler
-	Codec     *accesstoken.Codec
 	store     *store.Store
 }
 
@@ -115,11 +112,11 @@ func New(d Deps) (*Flow, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Flow{Authorize: az, Token: tk, Verify: vf, Codec: codec, store: d.Store}, nil
+	return &Flow{Authorize: az, Token: tk, Verify: vf, store: d.Store}, nil
 }
 
 // Route is how the flow adds a route: a path, its handler and the methods it
-// answers. A gorilla/mux router fits through [MuxRoute].
+// answers.
 type Route func(path string, h http.HandlerFunc, methods ...string)
 
 // Register adds every route of the flow.
@@ -135,13 +132,6 @@ func (f *Flow) Register(handle Route) {
 func (f *Flow) OnClientDelete(ctx context.Context, clientID string) error {
 	_, err := f.store.RevokeClient(ctx, clientID)
 	return err
-}
-
-// MuxRoute adapts a gorilla/mux router to [Route].
-func MuxRoute(r *mux.Router) Route {
-	return func(path string, h http.HandlerFunc, methods ...string) {
-		r.HandleFunc(path, h).Methods(methods...)
-	}
 }
 
 // DeriveSessionSecret is the cookie-signing key when SESSION_SECRET is not set:
