@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -12,12 +13,30 @@ import (
 
 // The repository must stand on its own: what its code, configuration and docs cite is
 // in the repository. A Markdown file named in upper case (README.md) or under docs/
-// must exist; an issue number means nothing to a reader of the code and is refused.
+// must exist, and so must every recipe named as `just NAME`; an issue number means
+// nothing to a reader of the code and is refused.
 var (
 	docsFileRef  = regexp.MustCompile(`\bdocs/[A-Za-z0-9_-]+\.md\b`)
 	upperFileRef = regexp.MustCompile(`\b[A-Z][A-Z0-9_]+\.md\b`)
 	issueRef     = regexp.MustCompile(`(?i)\bissues? #?[0-9]+\b`)
+	recipeRef    = regexp.MustCompile("`just ([a-z][a-z0-9-]*)")
 )
+
+// recipes lists the justfile's recipes, as `just --summary` prints them.
+func recipes(t *testing.T) map[string]bool {
+	t.Helper()
+	cmd := exec.Command("just", "--summary")
+	cmd.Dir = repoRoot
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("just --summary: %v (install just: npm install -g rust-just, as .ci/run does)", err)
+	}
+	set := map[string]bool{}
+	for _, name := range strings.Fields(string(out)) {
+		set[name] = true
+	}
+	return set
+}
 
 // citing reports whether a file is one whose text is checked: source, configuration,
 // recipes and docs. Vendored and generated trees are skipped by the walk.
@@ -46,9 +65,9 @@ func skippedDir(name string) bool {
 }
 
 // badReferences walks root and returns one line (file:line: problem) per reference to
-// a file that does not exist and per issue number. except lists files (relative to
-// root) that are not checked: the fixtures of these tests.
-func badReferences(t *testing.T, root string, except ...string) []string {
+// a file or recipe (one of known) that does not exist and per issue number. except
+// lists files (relative to root) that are not checked: the fixtures of these tests.
+func badReferences(t *testing.T, root string, known map[string]bool, except ...string) []string {
 	t.Helper()
 	var bad []string
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
@@ -86,6 +105,11 @@ func badReferences(t *testing.T, root string, except ...string) []string {
 					bad = append(bad, where+": cites "+ref+", which is not in the repository")
 				}
 			}
+			for _, ref := range recipeRef.FindAllStringSubmatch(line, -1) {
+				if !known[ref[1]] {
+					bad = append(bad, where+": names `just "+ref[1]+"`, which is not a recipe")
+				}
+			}
 			if m := issueRef.FindString(line); m != "" {
 				bad = append(bad, where+": cites "+m+" of the tracker; say what is meant instead")
 			}
@@ -118,7 +142,7 @@ func existsNear(root, dir, name string) bool {
 // TestReferencesStayInTheRepository: nothing in the repository cites a document that
 // is not in it, or an issue number.
 func TestReferencesStayInTheRepository(t *testing.T) {
-	for _, b := range badReferences(t, repoRoot, filepath.Join("tests", "docs", "references_test.go")) {
+	for _, b := range badReferences(t, repoRoot, recipes(t), filepath.Join("tests", "docs", "references_test.go")) {
 		t.Error(b)
 	}
 }
@@ -128,7 +152,7 @@ func TestReferencesStayInTheRepository(t *testing.T) {
 func TestReferenceCheckFindsEachKind(t *testing.T) {
 	root := t.TempDir()
 	files := map[string]string{
-		"README.md":                "See docs/run.md and docs/gone.md.\n",
+		"README.md":                "See docs/run.md and docs/gone.md; run `just test` or `just tset`.\n",
 		"docs/run.md":              "Back to README.md; the rules are in SECURITY.md.\n",
 		"svc/main.go":              "package svc\n\n// Routing as DESIGN.md says (issue 3).\n",
 		"svc/ok.go":                "package svc\n\n// See README.md and docs/run.md.\n",
@@ -144,9 +168,10 @@ func TestReferenceCheckFindsEachKind(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	got := strings.Join(badReferences(t, root), "\n")
+	got := strings.Join(badReferences(t, root, map[string]bool{"test": true}), "\n")
 	want := []string{
 		"README.md:1: cites docs/gone.md",
+		"README.md:1: names `just tset`",
 		filepath.Join("docs", "run.md") + ":1: cites SECURITY.md",
 		filepath.Join("svc", "main.go") + ":3: cites DESIGN.md",
 		filepath.Join("svc", "main.go") + ":3: cites issue 3",

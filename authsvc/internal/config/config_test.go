@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/netip"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -283,6 +284,31 @@ func TestEnvExampleDocumentsEveryVariable(t *testing.T) {
 			if !strings.Contains(string(b), want) {
 				t.Errorf("%s does not document %s", file, name)
 			}
+		}
+	}
+	// And the other way: the configuration table documents no variable authsvc does
+	// not read.
+	b, err := os.ReadFile("../../../docs/authsvc.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := map[string]bool{}
+	for _, name := range Variables() {
+		read[name] = true
+	}
+	// A row's first cell holds one or more `NAME`s.
+	var documented []string
+	for _, cell := range regexp.MustCompile("(?m)^\\| (`[A-Z][^|]*) \\|").FindAllStringSubmatch(string(b), -1) {
+		for _, name := range regexp.MustCompile("`([A-Z][A-Z0-9_]+)`").FindAllStringSubmatch(cell[1], -1) {
+			documented = append(documented, name[1])
+		}
+	}
+	if len(documented) < len(read) {
+		t.Fatalf("docs/authsvc.md: found %d variables in table rows, want at least %d (did the table's format change?)", len(documented), len(read))
+	}
+	for _, name := range documented {
+		if !read[name] {
+			t.Errorf("docs/authsvc.md documents %s, which authsvc does not read", name)
 		}
 	}
 }

@@ -2,6 +2,8 @@ package config
 
 import (
 	"io"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -49,6 +51,50 @@ func TestHealthcheckURL(t *testing.T) {
 	} {
 		if got := HealthcheckURL(env(map[string]string{"LISTEN_ADDR": tc.listen})); got != tc.want {
 			t.Errorf("HealthcheckURL(%q) = %q, want %q", tc.listen, got, tc.want)
+		}
+	}
+}
+
+// TestDocsTableMatchesFlags keeps docs/bridge.md's configuration table and the flags in
+// step, both ways: every flag is a row with its environment variable and default, and
+// every row is a flag.
+func TestDocsTableMatchesFlags(t *testing.T) {
+	var usage strings.Builder
+	if _, err := Parse([]string{"-h"}, env(nil), &usage); err == nil {
+		t.Fatal("-h parsed without error")
+	}
+	// Each flag's usage: "  -name string\n    \tdescription (env NAME) (default "x")".
+	flags := map[string][2]string{} // flag → env, default
+	for _, m := range regexp.MustCompile(`(?s)\n  -([a-z-]+) string\n\s+(.*?)\(env ([A-Z_]+)\)(?: \(default "([^"]*)"\))?`).FindAllStringSubmatch(usage.String(), -1) {
+		flags[m[1]] = [2]string{m[3], m[4]}
+	}
+	if len(flags) < 10 {
+		t.Fatalf("read %d flags from the usage text; did its format change?\n%s", len(flags), usage.String())
+	}
+	doc, err := os.ReadFile("../../../docs/bridge.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := regexp.MustCompile("(?m)^\\| `--([a-z-]+)` \\| `([A-Z_]+)` \\| ([^|]*) \\|").FindAllStringSubmatch(string(doc), -1)
+	documented := map[string]bool{}
+	for _, r := range rows {
+		name, envName, def := r[1], r[2], strings.Trim(strings.TrimSpace(r[3]), "`")
+		documented[name] = true
+		f, ok := flags[name]
+		if !ok {
+			t.Errorf("docs/bridge.md documents --%s, which mcpbridge does not have", name)
+			continue
+		}
+		if def == "(empty)" {
+			def = ""
+		}
+		if f[0] != envName || f[1] != def {
+			t.Errorf("docs/bridge.md: --%s has env %s default %q; the flag has env %s default %q", name, envName, def, f[0], f[1])
+		}
+	}
+	for name := range flags {
+		if !documented[name] {
+			t.Errorf("docs/bridge.md does not document --%s", name)
 		}
 	}
 }
