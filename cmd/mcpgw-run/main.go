@@ -23,6 +23,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/mcp-oauth-gateway/gateway/internal/contract"
 	"github.com/mcp-oauth-gateway/gateway/internal/githubstub"
 	"github.com/mcp-oauth-gateway/gateway/internal/localstack"
 )
@@ -175,8 +176,7 @@ func isLoopbackURL(u string) bool {
 	if err != nil {
 		return false
 	}
-	h := p.Hostname()
-	return h == "localhost" || strings.HasSuffix(h, ".localhost") || h == "127.0.0.1" || h == "::1"
+	return contract.IsLoopbackHost(p.Hostname())
 }
 
 func defaultState(getenv func(string) string) string {

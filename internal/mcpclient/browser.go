@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"os/exec"
 	"runtime"
-	"strings"
+
+	"github.com/mcp-oauth-gateway/gateway/internal/contract"
 )
 
 // SafeToOpen accepts only absolute https URLs and http URLs whose host is loopback
@@ -32,21 +32,11 @@ func SafeToOpen(raw string) error {
 	case "https":
 		return nil
 	case "http":
-		if IsLoopbackHost(u.Hostname()) {
+		if contract.IsLoopbackHost(u.Hostname()) {
 			return nil
 		}
 	}
 	return fmt.Errorf("%w: %q", ErrUnsafeURL, raw)
-}
-
-// IsLoopbackHost reports whether host names this machine.
-func IsLoopbackHost(host string) bool {
-	h := strings.ToLower(strings.TrimSuffix(host, "."))
-	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
 }
 
 // ErrNoOpener means no program to open a browser was found.

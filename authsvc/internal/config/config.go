@@ -17,7 +17,7 @@ import (
 
 	"github.com/caarlos0/env/v10"
 
-	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/httpx"
+	"github.com/mcp-oauth-gateway/gateway/internal/contract"
 )
 
 // Signing algorithms accepted in JWT_ALGORITHM.
@@ -286,7 +286,7 @@ func (v *validator) issuer(c *Config, r *raw) {
 		v.bad(name, "%q is not an absolute URL like https://auth.example.com", iss)
 	case u.Scheme != "https" && u.Scheme != "http":
 		v.bad(name, "%q must use https", iss)
-	case u.Scheme == "http" && !httpx.IsLoopbackHost(u.Hostname()):
+	case u.Scheme == "http" && !contract.IsLoopbackHost(u.Hostname()):
 		v.bad(name, "%q uses http, which is allowed only for loopback hosts (localhost, *.localhost, 127.0.0.0/8, ::1); use https", iss)
 	case u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
 		v.bad(name, "%q must not contain user info, a query or a fragment", iss)
@@ -336,7 +336,7 @@ func (v *validator) httpsURL(name, s string) string {
 	switch {
 	case err != nil || u.Host == "":
 		v.bad(name, "%q is not an absolute URL", s)
-	case u.Scheme != "https" && !(u.Scheme == "http" && httpx.IsLoopbackHost(u.Hostname())):
+	case u.Scheme != "https" && !(u.Scheme == "http" && contract.IsLoopbackHost(u.Hostname())):
 		v.bad(name, "%q must use https (http only for loopback hosts)", s)
 	case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
 		v.bad(name, "%q must not contain user info, a query or a fragment", s)

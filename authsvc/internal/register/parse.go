@@ -9,9 +9,9 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/httpx"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/oauth"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/store"
+	"github.com/mcp-oauth-gateway/gateway/internal/contract"
 )
 
 // Limits on registration input. They are generous for real clients and stop a
@@ -402,7 +402,7 @@ func checkWebURL(name, s string) error {
 	if err != nil || u.Host == "" || u.User != nil {
 		return metadataError("%s must be an absolute https URL", name)
 	}
-	if u.Scheme != "https" && !(u.Scheme == "http" && httpx.IsLoopbackHost(u.Hostname())) {
+	if u.Scheme != "https" && !(u.Scheme == "http" && contract.IsLoopbackHost(u.Hostname())) {
 		return metadataError("%s must be an absolute https URL", name)
 	}
 	return nil

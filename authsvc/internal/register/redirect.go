@@ -6,7 +6,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/httpx"
+	"github.com/mcp-oauth-gateway/gateway/internal/contract"
 )
 
 // Application types (OpenID Connect Dynamic Client Registration §2).
@@ -88,7 +88,7 @@ func ValidateRedirectURI(raw, appType string) error {
 		if u.Opaque != "" || !validHost(u.Hostname()) || strings.HasSuffix(u.Host, ":") {
 			return errRedirectHost
 		}
-		loopback := httpx.IsLoopbackHost(u.Hostname())
+		loopback := contract.IsLoopbackHost(u.Hostname())
 		if scheme == "http" && !loopback {
 			return errRedirectHTTP
 		}
@@ -182,7 +182,7 @@ func isNativeRedirect(raw string) bool {
 	case "http":
 		return true // validated: only loopback hosts get here
 	case "https":
-		return httpx.IsLoopbackHost(u.Hostname())
+		return contract.IsLoopbackHost(u.Hostname())
 	default:
 		return true
 	}

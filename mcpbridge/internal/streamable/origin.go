@@ -2,9 +2,10 @@ package streamable
 
 import (
 	"fmt"
-	"net"
 	"net/url"
 	"strings"
+
+	"github.com/mcp-oauth-gateway/gateway/internal/contract"
 )
 
 // originPolicy decides which browser origins may use the endpoint. Requests without an
@@ -69,10 +70,5 @@ func isLoopbackOrigin(n string) bool {
 	if err != nil {
 		return false
 	}
-	host := u.Hostname()
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return contract.IsLoopbackHost(u.Hostname())
 }

@@ -63,6 +63,8 @@ func TestOriginPolicy(t *testing.T) {
 		{"localhost", loopback, "http://localhost:6274", true},
 		{"127.0.0.1", loopback, "http://127.0.0.1", true},
 		{"::1", loopback, "http://[::1]:3000", true},
+		{"*.localhost", loopback, "http://app.localhost:5173", true},
+		{"127.0.0.0/8", loopback, "http://127.0.0.2:8080", true},
 		{"rebinding", loopback, "http://evil.example.com", false},
 		{"localhost look-alike", loopback, "http://localhost.evil.com", false},
 		{"null", loopback, "null", false},
