@@ -132,7 +132,7 @@ func githubConfig(getenv func(string) string, issuer string, out io.Writer) (loc
 		return localstack.GitHub{}, "", nil, fmt.Errorf("refusing the local development login for the non-loopback issuer %s: configure GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET", issuer)
 	}
 	stub := githubstub.New(&githubstub.Options{Users: []githubstub.User{devLogin}, LoginPage: true})
-	stub.SetRedirectURL(issuer + "/callback")
+	stub.SetRedirectURL(issuer + contract.PathCallback)
 	banner := strings.Repeat("!", 78)
 	fmt.Fprintf(out, "%s\n!! LOCAL DEVELOPMENT LOGIN: GITHUB_CLIENT_ID/GITHUB_CLIENT_SECRET are not set.\n"+
 		"!! Instead of GitHub, a built-in stand-in on %s signs everyone in as\n"+

@@ -28,6 +28,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/mcp-oauth-gateway/gateway/internal/contract"
 )
 
 // MCPServer is one stdio MCP server to put behind the gateway.
@@ -421,7 +423,7 @@ func (s *Stack) startAuthsvc(ctx context.Context, cfg *Config) error {
 		return err
 	}
 	s.group.add(p)
-	return waitReady(ctx, p, cfg.ReadyTimeout, func(ctx context.Context) error { return httpOK(ctx, u+"/health") })
+	return waitReady(ctx, p, cfg.ReadyTimeout, func(ctx context.Context) error { return httpOK(ctx, u+contract.PathHealth) })
 }
 
 func (s *Stack) startBridges(ctx context.Context, cfg *Config) error {

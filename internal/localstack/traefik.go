@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/mcp-oauth-gateway/gateway/internal/contract"
 )
 
 // PluginModule is the Go module Traefik loads the mcpauth plugin from, as
@@ -30,14 +32,6 @@ const (
 	PriorityMCP       = 2
 	PriorityCatchAll  = 1
 )
-
-// OAuthPaths are the authsvc path prefixes the auth-oauth router sends to authsvc on
-// the auth host. Everything else on the auth host is not routed (404 at the edge),
-// as with the compose labels.
-var OAuthPaths = []string{
-	"/register", "/authorize", "/token", "/callback", "/revoke", "/introspect",
-	"/consent", "/.well-known",
-}
 
 // DiscoveryPaths are the authorization-server metadata paths that each MCP host
 // forwards to authsvc (RFC 8414 discovery by clients that look on the MCP host).
@@ -195,7 +189,7 @@ func (p RoutingPlan) Dynamic() DynamicConfig {
 	h.Middlewares[securityHeaders] = Middleware{Headers: SecurityHeaders()}
 	h.Routers[oauthRouter] = Router{
 		EntryPoints: authEP,
-		Rule:        hostRule(p.Auth.Host()) + " && (" + strings.TrimSuffix(strings.TrimPrefix(pathPrefixes(OAuthPaths), "("), ")") + " || Path(`/health`))",
+		Rule:        hostRule(p.Auth.Host()) + " && (" + strings.TrimSuffix(strings.TrimPrefix(pathPrefixes(contract.PublicPathPrefixes), "("), ")") + " || Path(`" + contract.PathHealth + "`))",
 		Priority:    PriorityOAuth,
 		Service:     AuthService,
 	}
@@ -244,7 +238,7 @@ func (p RoutingPlan) pluginConfig(s Route) map[string]any {
 		"issuer":        p.Issuer,
 		"jwksURL":       p.AuthInternal + "/.well-known/jwks.json",
 		"resource":      s.MCPURL(),
-		"revocationURL": p.AuthInternal + "/internal/revocations",
+		"revocationURL": p.AuthInternal + contract.PathRevocationFeed,
 		// The scope clients should ask for: in the metadata and the 401 challenge. A
 		// string, as the compose label gives it (Traefik turns it into the plugin's list).
 		"scopesSupported": "mcp",

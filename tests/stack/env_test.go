@@ -91,21 +91,23 @@ func TestAuthEnvironmentMatchesAuthsvc(t *testing.T) {
 	}
 }
 
-// authsvcPaths reads authsvc's endpoint paths from its source: the Path* constants of
-// its metadata package and the literal paths its handlers register (handle("/x", …)),
+// authsvcPaths reads authsvc's endpoint paths from the source: the Path* constants of
+// internal/contract and any literal path a handler registers (handle("/x", …)),
 // so a new public endpoint cannot be forgotten in the labels.
 func authsvcPaths(t *testing.T) []string {
 	t.Helper()
 	var files []string
-	err := filepath.Walk(repoPath(t, "authsvc"), func(p string, info os.FileInfo, err error) error {
-		if err == nil && !info.IsDir() && strings.HasSuffix(p, ".go") && !strings.HasSuffix(p, "_test.go") &&
-			!strings.Contains(p, string(filepath.Separator)+"oauthtest"+string(filepath.Separator)) {
-			files = append(files, p)
+	for _, dir := range []string{"authsvc", "internal/contract"} {
+		err := filepath.Walk(repoPath(t, dir), func(p string, info os.FileInfo, err error) error {
+			if err == nil && !info.IsDir() && strings.HasSuffix(p, ".go") && !strings.HasSuffix(p, "_test.go") &&
+				!strings.Contains(p, string(filepath.Separator)+"oauthtest"+string(filepath.Separator)) {
+				files = append(files, p)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	constant := regexp.MustCompile(`(?m)^\s*Path\w+\s*=\s*"(/[^"{]*)`)
 	handle := regexp.MustCompile(`handle\("(/[^"{]*)"`)

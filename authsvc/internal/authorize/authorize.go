@@ -24,6 +24,7 @@ import (
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/pkce"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/session"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/store"
+	"github.com/mcp-oauth-gateway/gateway/internal/contract"
 )
 
 // Store is the state the flow keeps; *store.Store implements it.
@@ -110,9 +111,9 @@ func New(st Store, gh GitHub, opts Options) (*Handler, error) {
 
 // Register adds the routes to mux-like routers (gorilla/mux and net/http both fit).
 func (h *Handler) Register(handle func(pattern string, hf http.HandlerFunc, methods ...string)) {
-	handle("/authorize", h.Authorize, http.MethodGet)
-	handle("/callback", h.Callback, http.MethodGet)
-	handle("/consent", h.ConsentDecision, http.MethodPost)
+	handle(contract.PathAuthorize, h.Authorize, http.MethodGet)
+	handle(contract.PathCallback, h.Callback, http.MethodGet)
+	handle(contract.PathConsent, h.ConsentDecision, http.MethodPost)
 }
 
 func (h *Handler) allowed(login string) bool {

@@ -10,24 +10,7 @@ import (
 
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/keys"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/oauth"
-)
-
-// Paths of the endpoints, relative to the issuer. Routes and the document both use
-// them so they cannot drift apart.
-const (
-	PathMetadata       = "/.well-known/oauth-authorization-server"
-	PathOpenIDConfig   = "/.well-known/openid-configuration"
-	PathJWKS           = "/.well-known/jwks.json"
-	PathAuthorize      = "/authorize"
-	PathToken          = "/token"
-	PathRegister       = "/register"
-	PathRevoke         = "/revoke"
-	PathIntrospect     = "/introspect"
-	PathCallback       = "/callback"
-	PathConsent        = "/consent"
-	PathVerify         = "/verify"
-	PathHealth         = "/health"
-	PathRevocationFeed = "/internal/revocations"
+	"github.com/mcp-oauth-gateway/gateway/internal/contract"
 )
 
 // ScopesSupported are the scopes advertised. "mcp" is the scope MCP clients ask for
@@ -63,12 +46,12 @@ func NewDocument(issuer string) *Document {
 	clientAuth := []string{"client_secret_basic", "client_secret_post", "none"}
 	return &Document{
 		Issuer:                            issuer,
-		AuthorizationEndpoint:             issuer + PathAuthorize,
-		TokenEndpoint:                     issuer + PathToken,
-		RegistrationEndpoint:              issuer + PathRegister,
-		RevocationEndpoint:                issuer + PathRevoke,
-		IntrospectionEndpoint:             issuer + PathIntrospect,
-		JWKSURI:                           issuer + PathJWKS,
+		AuthorizationEndpoint:             issuer + contract.PathAuthorize,
+		TokenEndpoint:                     issuer + contract.PathToken,
+		RegistrationEndpoint:              issuer + contract.PathRegister,
+		RevocationEndpoint:                issuer + contract.PathRevoke,
+		IntrospectionEndpoint:             issuer + contract.PathIntrospect,
+		JWKSURI:                           issuer + contract.PathJWKS,
 		ScopesSupported:                   ScopesSupported,
 		ResponseTypesSupported:            []string{"code"},
 		ResponseModesSupported:            []string{"query"},

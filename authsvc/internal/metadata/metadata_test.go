@@ -10,11 +10,12 @@ import (
 
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/golden"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/keys"
+	"github.com/mcp-oauth-gateway/gateway/internal/contract"
 )
 
 func TestMetadataGolden(t *testing.T) {
 	h := NewHandler("https://auth.example.com")
-	for _, path := range []string{PathMetadata, PathOpenIDConfig} {
+	for _, path := range []string{contract.PathMetadata, contract.PathOpenIDConfig} {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
 		if rec.Code != 200 || rec.Header().Get("Content-Type") != "application/json" {
@@ -30,7 +31,7 @@ func TestMetadataSecurity(t *testing.T) {
 	for _, issuer := range []string{"https://auth.example.com", "http://127.0.0.1:8000", "https://auth.example.com:8443"} {
 		t.Run(issuer, func(t *testing.T) {
 			rec := httptest.NewRecorder()
-			NewHandler(issuer).ServeHTTP(rec, httptest.NewRequest("GET", PathMetadata, nil))
+			NewHandler(issuer).ServeHTTP(rec, httptest.NewRequest("GET", contract.PathMetadata, nil))
 			var doc map[string]any
 			if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil {
 				t.Fatal(err)
@@ -78,12 +79,12 @@ func (f fakeKeys) JWKS(context.Context) (keys.JWKS, error) { return f.set, f.err
 
 func TestJWKSHandler(t *testing.T) {
 	rec := httptest.NewRecorder()
-	NewJWKSHandler(fakeKeys{set: keys.JWKS{Keys: []keys.JWK{}}}, nil).ServeHTTP(rec, httptest.NewRequest("GET", PathJWKS, nil))
+	NewJWKSHandler(fakeKeys{set: keys.JWKS{Keys: []keys.JWK{}}}, nil).ServeHTTP(rec, httptest.NewRequest("GET", contract.PathJWKS, nil))
 	if rec.Code != 200 || rec.Body.String() != "{\"keys\":[]}\n" {
 		t.Errorf("empty set: %d %q", rec.Code, rec.Body)
 	}
 	rec = httptest.NewRecorder()
-	NewJWKSHandler(fakeKeys{err: errors.New("boom")}, nil).ServeHTTP(rec, httptest.NewRequest("GET", PathJWKS, nil))
+	NewJWKSHandler(fakeKeys{err: errors.New("boom")}, nil).ServeHTTP(rec, httptest.NewRequest("GET", contract.PathJWKS, nil))
 	if rec.Code != 500 || bytes.Contains(rec.Body.Bytes(), []byte("boom")) {
 		t.Errorf("error: %d %q", rec.Code, rec.Body)
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/store"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/token"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/verify"
+	"github.com/mcp-oauth-gateway/gateway/internal/contract"
 )
 
 // Deps are what the flow is built from.
@@ -77,7 +78,7 @@ func New(d Deps) (*Flow, error) {
 	gh, err := github.New(github.Options{
 		ClientID: cfg.GitHubClientID, ClientSecret: cfg.GitHubClientSecret,
 		BaseURL: cfg.GitHubURL, APIURL: cfg.GitHubAPIURL,
-		RedirectURL: cfg.IssuerURL + "/callback", HTTPClient: d.HTTPClient,
+		RedirectURL: cfg.IssuerURL + contract.PathCallback, HTTPClient: d.HTTPClient,
 	})
 	if err != nil {
 		return nil, err

@@ -3,9 +3,9 @@ package server
 import (
 	"net/http"
 
-	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/metadata"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/oauthflow"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/register"
+	"github.com/mcp-oauth-gateway/gateway/internal/contract"
 )
 
 // Flow is what the OAuth flow (/authorize, /callback, /consent, /token,
@@ -21,7 +21,7 @@ type Flow struct {
 // corsPaths are the flow endpoints a browser-based client calls cross-origin
 // (without credentials). /authorize, /callback and /consent are navigations and
 // must send no CORS headers; /verify and the revocation feed are server-to-server.
-var corsPaths = map[string]bool{metadata.PathToken: true, metadata.PathRevoke: true, metadata.PathIntrospect: true}
+var corsPaths = map[string]bool{contract.PathToken: true, contract.PathRevoke: true, contract.PathIntrospect: true}
 
 // buildFlow constructs the OAuth flow handlers from d and lists their routes.
 // The handlers live in authsvc/internal/oauthflow and the packages it wires.

@@ -20,6 +20,7 @@ import (
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/oauth"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/register"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/store"
+	"github.com/mcp-oauth-gateway/gateway/internal/contract"
 )
 
 // Deps are the built dependencies every handler may use.
@@ -80,14 +81,14 @@ func New(d Deps) (http.Handler, error) {
 	jwks := metadata.NewJWKSHandler(d.Keys, d.Logger)
 
 	routes := []Route{
-		{Method: http.MethodGet, Path: metadata.PathHealth, Handler: health(d.Store)},
-		{Method: http.MethodGet, Path: metadata.PathMetadata, Handler: meta, CORS: true},
-		{Method: http.MethodGet, Path: metadata.PathOpenIDConfig, Handler: meta, CORS: true},
-		{Method: http.MethodGet, Path: metadata.PathJWKS, Handler: jwks, CORS: true},
-		{Method: http.MethodPost, Path: metadata.PathRegister, Handler: http.HandlerFunc(reg.Create), CORS: true},
-		{Method: http.MethodGet, Path: metadata.PathRegister + "/{client_id}", Handler: http.HandlerFunc(reg.Read), CORS: true},
-		{Method: http.MethodPut, Path: metadata.PathRegister + "/{client_id}", Handler: http.HandlerFunc(reg.Update), CORS: true},
-		{Method: http.MethodDelete, Path: metadata.PathRegister + "/{client_id}", Handler: http.HandlerFunc(reg.Delete), CORS: true},
+		{Method: http.MethodGet, Path: contract.PathHealth, Handler: health(d.Store)},
+		{Method: http.MethodGet, Path: contract.PathMetadata, Handler: meta, CORS: true},
+		{Method: http.MethodGet, Path: contract.PathOpenIDConfig, Handler: meta, CORS: true},
+		{Method: http.MethodGet, Path: contract.PathJWKS, Handler: jwks, CORS: true},
+		{Method: http.MethodPost, Path: contract.PathRegister, Handler: http.HandlerFunc(reg.Create), CORS: true},
+		{Method: http.MethodGet, Path: contract.PathRegister + "/{client_id}", Handler: http.HandlerFunc(reg.Read), CORS: true},
+		{Method: http.MethodPut, Path: contract.PathRegister + "/{client_id}", Handler: http.HandlerFunc(reg.Update), CORS: true},
+		{Method: http.MethodDelete, Path: contract.PathRegister + "/{client_id}", Handler: http.HandlerFunc(reg.Delete), CORS: true},
 	}
 	routes = append(routes, flow.Routes...)
 

@@ -27,6 +27,7 @@ import (
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/pkce"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/session"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/store"
+	"github.com/mcp-oauth-gateway/gateway/internal/contract"
 )
 
 // Store is the state these endpoints use; *store.Store implements it.
@@ -94,9 +95,9 @@ func New(st Store, codec *accesstoken.Codec, opts Options) (*Handler, error) {
 
 // Register adds the routes.
 func (h *Handler) Register(handle func(pattern string, hf http.HandlerFunc, methods ...string)) {
-	handle("/token", h.Token, http.MethodPost)
-	handle("/revoke", h.Revoke, http.MethodPost)
-	handle("/introspect", h.Introspect, http.MethodPost)
+	handle(contract.PathToken, h.Token, http.MethodPost)
+	handle(contract.PathRevoke, h.Revoke, http.MethodPost)
+	handle(contract.PathIntrospect, h.Introspect, http.MethodPost)
 }
 
 // RefreshPrefix starts every refresh token (docs/interfaces.md).

@@ -17,6 +17,7 @@ import (
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/accesstoken"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/oauth"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/store"
+	"github.com/mcp-oauth-gateway/gateway/internal/contract"
 )
 
 // Store is what these endpoints read; *store.Store implements it.
@@ -61,8 +62,8 @@ func New(st Store, codec *accesstoken.Codec, opts Options) (*Handler, error) {
 
 // Register adds the routes.
 func (h *Handler) Register(handle func(pattern string, hf http.HandlerFunc, methods ...string)) {
-	handle("/verify", h.Verify, http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch, http.MethodOptions)
-	handle("/internal/revocations", h.Feed, http.MethodGet)
+	handle(contract.PathVerify, h.Verify, http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch, http.MethodOptions)
+	handle(contract.PathRevocationFeed, h.Feed, http.MethodGet)
 }
 
 // Identity headers set on success (docs/interfaces.md).
