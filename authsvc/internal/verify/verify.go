@@ -66,15 +66,6 @@ func (h *Handler) Register(handle func(pattern string, hf http.HandlerFunc, meth
 	handle(contract.PathRevocationFeed, h.Feed, http.MethodGet)
 }
 
-// Identity headers set on success (docs/interfaces.md).
-const (
-	HeaderUserID   = "X-User-Id"
-	HeaderLogin    = "X-User-Login"
-	HeaderName     = "X-User-Name"
-	HeaderClientID = "X-Auth-Client-Id"
-	HeaderScopes   = "X-Auth-Scopes"
-)
-
 // Verify handles the ForwardAuth request. The protected resource is the ?resource=
 // query parameter of the ForwardAuth address when configured, else it is derived from
 // X-Forwarded-Proto/Host/Uri: a token is accepted when one of its audiences has the
@@ -125,11 +116,11 @@ func (h *Handler) Verify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	hd := w.Header()
-	hd.Set(HeaderUserID, headerSafe(cl.Subject))
-	hd.Set(HeaderLogin, headerSafe(cl.Login))
-	hd.Set(HeaderName, headerSafe(cl.Name))
-	hd.Set(HeaderClientID, headerSafe(cl.ClientID))
-	hd.Set(HeaderScopes, headerSafe(cl.Scope))
+	hd.Set(contract.HeaderUserID, headerSafe(cl.Subject))
+	hd.Set(contract.HeaderUserLogin, headerSafe(cl.Login))
+	hd.Set(contract.HeaderUserName, headerSafe(cl.Name))
+	hd.Set(contract.HeaderClientID, headerSafe(cl.ClientID))
+	hd.Set(contract.HeaderScopes, headerSafe(cl.Scope))
 	oauth.NoStore(w)
 	w.WriteHeader(http.StatusOK)
 }

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcp-oauth-gateway/gateway/internal/contract"
 	"github.com/mcp-oauth-gateway/gateway/mcpbridge/internal/jsonrpc"
 	"github.com/mcp-oauth-gateway/gateway/mcpbridge/internal/policy"
 	"github.com/mcp-oauth-gateway/gateway/mcpbridge/internal/session"
@@ -25,8 +26,6 @@ import (
 const (
 	HeaderSessionID       = "Mcp-Session-Id"
 	HeaderProtocolVersion = "Mcp-Protocol-Version"
-	// HeaderUserID is injected by the mcpauth plugin after it validated the token.
-	HeaderUserID = "X-User-Id"
 )
 
 // DefaultProtocolVersion is assumed when a request has no MCP-Protocol-Version header,
@@ -174,7 +173,7 @@ func (h *Handler) lookup(r *http.Request) (*session.Session, error) {
 	if id == "" {
 		return nil, errNoSession
 	}
-	s, err := h.sessions.Get(id, r.Header.Get(HeaderUserID))
+	s, err := h.sessions.Get(id, r.Header.Get(contract.HeaderUserID))
 	if err != nil {
 		return nil, errNotFound
 	}
@@ -248,7 +247,7 @@ func (h *Handler) post(w *recorder, r *http.Request) error {
 }
 
 func (h *Handler) initialize(w *recorder, r *http.Request, msg *jsonrpc.Message, acceptJSON, acceptSSE bool) error {
-	s, err := h.sessions.Create(r.Header.Get(HeaderUserID))
+	s, err := h.sessions.Create(r.Header.Get(contract.HeaderUserID))
 	switch {
 	case errors.Is(err, session.ErrTooManySessions):
 		return &httpError{status: http.StatusServiceUnavailable, code: jsonrpc.CodeUnavailable, retryAfter: 30,

@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/mcp-oauth-gateway/gateway/internal/contract"
 	"github.com/mcp-oauth-gateway/gateway/mcpbridge/internal/jsonrpc"
 	"github.com/mcp-oauth-gateway/gateway/mcpbridge/internal/session"
 )
@@ -124,7 +125,7 @@ func (h *Handler) postModern(w *recorder, r *http.Request, msgs []*jsonrpc.Messa
 	if err := h.checkTools(w, r, msgs, false); err != nil || w.wrote {
 		return err
 	}
-	user := r.Header.Get(HeaderUserID)
+	user := r.Header.Get(contract.HeaderUserID)
 	if meta.HasRequestState {
 		// A retry with input responses for a 2025 child's call the bridge suspended;
 		// any other requestState belongs to a 2026-07-28 child, which checks its own.

@@ -4,20 +4,15 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/mcp-oauth-gateway/gateway/internal/contract"
 	"github.com/mcp-oauth-gateway/gateway/mcpbridge/internal/jsonrpc"
 	"github.com/mcp-oauth-gateway/gateway/mcpbridge/internal/policy"
 )
 
-// Identity headers the mcpauth plugin injects beside X-User-Id.
-const (
-	HeaderUserLogin = "X-User-Login"
-	HeaderScopes    = "X-Auth-Scopes"
-)
-
 // caller is the identity the plugin vouched for.
 func caller(r *http.Request) policy.Caller {
-	return policy.Caller{ID: r.Header.Get(HeaderUserID), Login: r.Header.Get(HeaderUserLogin),
-		Scopes: strings.Fields(r.Header.Get(HeaderScopes))}
+	return policy.Caller{ID: r.Header.Get(contract.HeaderUserID), Login: r.Header.Get(contract.HeaderUserLogin),
+		Scopes: strings.Fields(r.Header.Get(contract.HeaderScopes))}
 }
 
 // checkTools applies the tool policy to the tools/call requests of a POST. A lone
