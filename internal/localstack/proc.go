@@ -27,8 +27,8 @@ type process struct {
 // inheritedEnv are the variables a stack process inherits; everything else it gets
 // is set explicitly. `just run` loads .env, which may hold the compose stack's
 // settings (BASE_DOMAIN, JWT_KEY_DIR=/keys, …): they must not leak into the local
-// processes.
-var inheritedEnv = []string{"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_RUNTIME_DIR"}
+// processes. GOCOVERDIR is where programs built for coverage write (`just coverage`).
+var inheritedEnv = []string{"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_RUNTIME_DIR", "GOCOVERDIR"}
 
 func baseEnv() []string {
 	var env []string

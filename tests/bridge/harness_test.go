@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mcp-oauth-gateway/gateway/internal/localstack"
 )
 
 // bridgeBin is the mcpbridge binary TestMain builds.
@@ -34,7 +36,7 @@ func TestMain(m *testing.M) {
 	bridgeBin = filepath.Join(dir, "mcpbridge")
 	// Built with the race detector: every test below also checks the real binary for
 	// data races (see startBridge's cleanup).
-	build := exec.Command("go", "build", "-race", "-o", bridgeBin, "github.com/mcp-oauth-gateway/gateway/mcpbridge")
+	build := exec.Command("go", localstack.BuildArgs("-race", "-o", bridgeBin, "github.com/mcp-oauth-gateway/gateway/mcpbridge")...)
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "building mcpbridge: %v\n%s", err, out)
 		os.Exit(1)

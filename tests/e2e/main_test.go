@@ -103,7 +103,7 @@ func runMain(m *testing.M) (int, error) {
 	clientBin = filepath.Join(work, "bin", "mcp-client")
 	runBin = filepath.Join(work, "bin", "mcpgw-run")
 	for bin, pkg := range map[string]string{clientBin: "./cmd/mcp-client", runBin: "./cmd/mcpgw-run"} {
-		build := exec.CommandContext(ctx, "go", "build", "-o", bin, pkg)
+		build := exec.CommandContext(ctx, "go", localstack.BuildArgs("-o", bin, pkg)...)
 		build.Dir = repo
 		if out, err := build.CombinedOutput(); err != nil {
 			return 0, fmt.Errorf("build %s: %w\n%s", pkg, err, out)
