@@ -156,20 +156,29 @@ func (s *Session) forget(ex *Exchange) {
 }
 
 // abandon is for a client that went away before every response of ex arrived and will
-// not come back for them: the child is told to cancel what is still running.
+// not come back for them: the child is told to cancel what is still running. As with a
+// timeout, the child hears of the cancellation before the stream is closed, so whoever
+// sees the stream end can rely on the child having been told.
 func (s *Session) abandon(ex *Exchange) {
-	var ids []int64
+	// A call waiting for input responses, or already answering a retry, is not this
+	// answer's any more.
+	running := func(c *call) bool { return !c.done && !s.closed && c.ex == ex && !c.suspended }
+	var cancel []*call
 	s.mu.Lock()
 	for _, c := range ex.calls {
-		// A call waiting for input responses, or already answering a retry, is not this
-		// answer's any more.
-		if !c.done && !s.closed && c.ex == ex && !c.suspended {
-			ids = append(ids, c.childID)
+		if running(c) {
+			cancel = append(cancel, c)
+		}
+	}
+	s.mu.Unlock()
+	for _, c := range cancel {
+		_ = s.proc.Send(cancelled(c.childID, "client disconnected"))
+	}
+	s.mu.Lock()
+	for _, c := range cancel {
+		if running(c) { // its response may have come in meanwhile
 			s.finishLocked(c, nil, "client disconnected")
 		}
 	}
 	s.mu.Unlock()
-	for _, id := range ids {
-		_ = s.proc.Send(cancelled(id, "client disconnected"))
-	}
 }
