@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -128,7 +127,7 @@ func githubConfig(getenv func(string) string, issuer string, out io.Writer) (loc
 	if id != "" || secret != "" {
 		return localstack.GitHub{}, "", nil, errors.New("set both GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET, or neither (local development login)")
 	}
-	if !isLoopbackURL(issuer) {
+	if !contract.IsLoopbackURL(issuer) {
 		return localstack.GitHub{}, "", nil, fmt.Errorf("refusing the local development login for the non-loopback issuer %s: configure GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET", issuer)
 	}
 	stub := githubstub.New(&githubstub.Options{Users: []githubstub.User{devLogin}, LoginPage: true})
@@ -169,14 +168,6 @@ func passThrough(getenv func(string) string) []string {
 		}
 	}
 	return env
-}
-
-func isLoopbackURL(u string) bool {
-	p, err := url.Parse(u)
-	if err != nil {
-		return false
-	}
-	return contract.IsLoopbackHost(p.Hostname())
 }
 
 func defaultState(getenv func(string) string) string {

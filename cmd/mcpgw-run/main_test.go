@@ -74,17 +74,6 @@ func TestGitHubConfig(t *testing.T) {
 	})
 }
 
-func TestIsLoopbackURL(t *testing.T) {
-	for u, want := range map[string]bool{
-		"http://localhost:8080": true, "http://auth.localhost": true, "http://127.0.0.1": true, "http://[::1]:80": true,
-		"https://example.com": false, "http://localhost.example.com": false, "http://10.0.0.1": false,
-	} {
-		if got := isLoopbackURL(u); got != want {
-			t.Errorf("isLoopbackURL(%q) = %v, want %v", u, got, want)
-		}
-	}
-}
-
 func TestPassThrough(t *testing.T) {
 	env := map[string]string{"ACCESS_TOKEN_LIFETIME": "60", "JWT_KEY_DIR": "/keys", "REDIS_URL": "redis://x"}
 	got := strings.Join(passThrough(func(k string) string { return env[k] }), " ")

@@ -7,6 +7,7 @@ package contract
 
 import (
 	"net/netip"
+	"net/url"
 	"strings"
 )
 
@@ -26,4 +27,11 @@ func IsLoopbackHost(host string) bool {
 	}
 	a, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(h, "["), "]"))
 	return err == nil && a.Zone() == "" && a.Unmap().IsLoopback()
+}
+
+// IsLoopbackURL reports whether the URL's host is a loopback host ([IsLoopbackHost]);
+// an unparsable URL is not.
+func IsLoopbackURL(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && IsLoopbackHost(u.Hostname())
 }

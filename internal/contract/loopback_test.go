@@ -16,3 +16,15 @@ func TestIsLoopbackHost(t *testing.T) {
 		}
 	}
 }
+
+func TestIsLoopbackURL(t *testing.T) {
+	for u, want := range map[string]bool{
+		"http://localhost:8080": true, "http://auth.localhost": true, "http://127.0.0.1": true, "http://[::1]:80": true,
+		"https://example.com": false, "http://localhost.example.com": false, "http://10.0.0.1": false,
+		"http://[::1": false, "": false,
+	} {
+		if got := IsLoopbackURL(u); got != want {
+			t.Errorf("IsLoopbackURL(%q) = %v, want %v", u, got, want)
+		}
+	}
+}

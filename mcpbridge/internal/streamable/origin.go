@@ -49,7 +49,7 @@ func (p *originPolicy) allows(origin string) bool {
 		return false
 	}
 	if len(p.allowed) == 0 {
-		return isLoopbackOrigin(n)
+		return contract.IsLoopbackURL(n)
 	}
 	return p.allowed[n]
 }
@@ -63,12 +63,4 @@ func normaliseOrigin(o string) (string, bool) {
 		return "", false
 	}
 	return strings.ToLower(u.Scheme + "://" + u.Host), true
-}
-
-func isLoopbackOrigin(n string) bool {
-	u, err := url.Parse(n)
-	if err != nil {
-		return false
-	}
-	return contract.IsLoopbackHost(u.Hostname())
 }
