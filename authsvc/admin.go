@@ -7,8 +7,9 @@ import (
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/admin"
 )
 
-// adminCommands are the client and token administration commands (docs/oauth.md "Administration"). Each
-// needs needAdmin: configuration without GitHub credentials, Redis and keys, in env.
+// adminCommands are the client and token administration commands (docs/oauth.md
+// "Administration"). Each needs needAdmin: configuration without GitHub credentials,
+// Redis and keys, in env.
 // The behaviour lives in authsvc/internal/admin.
 var adminCommands = []command{
 	{"list-clients", "list registered clients", needAdmin, adminCmd(0, func(ctx context.Context, a *admin.Admin, _ []string) error { return a.ListClients(ctx) })},
