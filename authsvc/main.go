@@ -3,6 +3,7 @@
 //	authsvc [serve]        run the HTTP server (the default)
 //	authsvc generate-keys  print a new PEM private key for JWT_PRIVATE_KEY
 //	authsvc rotate-keys    make a new signing key current; the old one stays published
+//	authsvc healthcheck    exit 0 when the local server answers /health/live (containers)
 //	authsvc help           list the commands
 //
 // Configuration comes from the environment (see docs/authsvc.md). main stays thin:
@@ -17,16 +18,19 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/config"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/keys"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/server"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/store"
+	"github.com/mcp-oauth-gateway/gateway/internal/contract"
 )
 
 func main() {
@@ -73,6 +77,7 @@ var coreCommands = []command{
 	{"serve", "run the HTTP server (default)", needServe, cmdServe},
 	{"generate-keys", "print a new PEM private key for JWT_PRIVATE_KEY (-alg RS256|ES256)", needNothing, cmdGenerateKeys},
 	{"rotate-keys", "make a new signing key current; the previous one stays in the JWKS until its tokens expired", needAdmin, cmdRotateKeys},
+	{"healthcheck", "exit 0 when the server on LISTEN_ADDR answers " + contract.PathHealthLive + " (-ready: " + contract.PathHealth + ", which needs Redis)", needNothing, cmdHealthcheck},
 }
 
 func commands() []command {
@@ -219,5 +224,51 @@ func cmdRotateKeys(ctx context.Context, e *env) error {
 	}
 	fmt.Fprintf(e.stdout, "new signing key: kid=%s alg=%s\nprevious keys stay published for ACCESS_TOKEN_LIFETIME (%s) + %s\n",
 		k.ID, k.Alg, e.cfg.AccessTokenLifetime, keys.Skew)
+	return nil
+}
+
+// cmdHealthcheck is the container healthcheck: the image has no shell or wget. It asks
+// the server on LISTEN_ADDR (on loopback when the address has no host) for its
+// liveness, or with -ready for its readiness (Redis answers).
+func cmdHealthcheck(ctx context.Context, e *env) error {
+	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
+	fs.SetOutput(e.stdout)
+	ready := fs.Bool("ready", false, "check readiness ("+contract.PathHealth+": Redis answers) instead of liveness")
+	timeout := fs.Duration("timeout", 5*time.Second, "give up after this long")
+	if err := fs.Parse(e.args); err != nil {
+		return err
+	}
+	addr := e.getenv("LISTEN_ADDR")
+	if addr == "" {
+		addr = ":8000"
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("healthcheck: LISTEN_ADDR %q: %w", addr, err)
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	path := contract.PathHealthLive
+	if *ready {
+		path = contract.PathHealth
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	u := "http://" + net.JoinHostPort(host, port) + path
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthcheck: %s answered %s: %s", u, resp.Status, strings.TrimSpace(string(body)))
+	}
+	fmt.Fprintf(e.stdout, "%s %s", u, body)
 	return nil
 }

@@ -32,29 +32,8 @@ func getenv(m map[string]string) func(string) string { return func(k string) str
 
 // TestServe starts the real program in-process on :0, checks /health and stops it.
 func TestServe(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	out := &syncbuf.Buffer{}
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, nil, getenv(testEnv(t)), out) }()
-
-	addrRE := regexp.MustCompile(`"addr":"(127\.0\.0\.1:\d+)"`)
-	var addr string
-	for deadline := time.Now().Add(20 * time.Second); addr == ""; {
-		if m := addrRE.FindStringSubmatch(out.String()); m != nil {
-			addr = m[1]
-			break
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("run returned early: %v\n%s", err, out)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no listening line after 20s:\n%s", out)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	addr, stop := serve(t, testEnv(t))
+	defer stop()
 	resp, err := http.Get("http://" + addr + "/health")
 	if err != nil {
 		t.Fatal(err)
@@ -75,14 +54,108 @@ func TestServe(t *testing.T) {
 			t.Errorf("oversized header: %d, want 431", resp.StatusCode)
 		}
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("run after cancel: %v", err)
+}
+
+// serve runs the real program in-process with env and returns its address and a
+// function that stops it (and checks it stopped cleanly).
+func serve(t *testing.T, env map[string]string) (string, func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &syncbuf.Buffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, nil, getenv(env), out) }()
+
+	addrRE := regexp.MustCompile(`"addr":"(127\.0\.0\.1:\d+)"`)
+	var addr string
+	for deadline := time.Now().Add(20 * time.Second); addr == ""; {
+		if m := addrRE.FindStringSubmatch(out.String()); m != nil {
+			addr = m[1]
+			break
 		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("run did not stop after its context ended")
+		select {
+		case err := <-done:
+			cancel()
+			t.Fatalf("run returned early: %v\n%s", err, out)
+		default:
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("no listening line after 20s:\n%s", out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return addr, func() {
+		t.Helper()
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("run after cancel: %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("run did not stop after its context ended")
+		}
+	}
+}
+
+// TestRedisDownKeepsPublicEndpoints: with Redis gone, the liveness check (the container
+// healthcheck, which decides whether Traefik routes to authsvc at all) still passes,
+// readiness says Redis is down, the metadata and the last known JWKS are still served,
+// and an endpoint that needs Redis answers a JSON 503 temporarily_unavailable.
+func TestRedisDownKeepsPublicEndpoints(t *testing.T) {
+	redisAddr, stopRedis, err := redistest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stopRedis()
+	env := testEnv(t)
+	env["REDIS_URL"] = "redis://" + redisAddr + "/0"
+	addr, stop := serve(t, env)
+	defer stop()
+	get := func(path string) (int, string) {
+		t.Helper()
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("/.well-known/jwks.json"); code != 200 || !strings.Contains(body, `"kid"`) {
+		t.Fatalf("JWKS with Redis up: %d %s", code, body)
+	}
+	healthcheck := func(args ...string) error {
+		e := map[string]string{"LISTEN_ADDR": addr}
+		return run(context.Background(), append([]string{"healthcheck"}, args...), getenv(e), io.Discard)
+	}
+	if err := healthcheck("-ready"); err != nil {
+		t.Fatalf("readiness with Redis up: %v", err)
+	}
+
+	stopRedis()
+	if err := healthcheck(); err != nil {
+		t.Errorf("liveness with Redis down: %v", err)
+	}
+	if err := healthcheck("-ready"); err == nil || !strings.Contains(err.Error(), "503") {
+		t.Errorf("readiness with Redis down: %v, want a 503", err)
+	}
+	if code, body := get("/.well-known/oauth-authorization-server"); code != 200 || !strings.Contains(body, `"issuer"`) {
+		t.Errorf("metadata with Redis down: %d %s", code, body)
+	}
+	if code, body := get("/.well-known/jwks.json"); code != 200 || !strings.Contains(body, `"kid"`) {
+		t.Errorf("JWKS with Redis down: %d %s", code, body)
+	}
+	resp, err := http.Post("http://"+addr+"/register", "application/json",
+		strings.NewReader(`{"redirect_uris":["http://127.0.0.1:9/cb"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(b), `"temporarily_unavailable"`) ||
+		resp.Header.Get("Content-Type") != "application/json" {
+		t.Errorf("register with Redis down: %d %s %s", resp.StatusCode, resp.Header.Get("Content-Type"), b)
 	}
 }
 

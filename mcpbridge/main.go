@@ -18,11 +18,14 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/mcp-oauth-gateway/gateway/internal/contract"
 	"github.com/mcp-oauth-gateway/gateway/mcpbridge/internal/config"
 	"github.com/mcp-oauth-gateway/gateway/mcpbridge/internal/health"
+	"github.com/mcp-oauth-gateway/gateway/mcpbridge/internal/identity"
 	"github.com/mcp-oauth-gateway/gateway/mcpbridge/internal/session"
 	"github.com/mcp-oauth-gateway/gateway/mcpbridge/internal/streamable"
 )
@@ -46,7 +49,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	log := newLogger(cfg, stdout)
-	env := os.Environ()
+	env := childEnv(os.Environ())
 	reg, err := session.NewRegistry(session.Options{
 		Command: cfg.Command, Env: env, MaxSessions: cfg.MaxSessions, MaxPerUser: cfg.MaxPerUser,
 		IdleTimeout: cfg.IdleTimeout, RequestTimeout: cfg.RequestTimeout,
@@ -72,8 +75,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
+	var endpoint http.Handler = mcp
+	if cfg.IdentitySecret != nil {
+		endpoint = identity.Require(cfg.IdentitySecret, mcp, log, nil)
+	} else if host, _, _ := net.SplitHostPort(cfg.Listen); !contract.IsLoopbackHost(host) {
+		log.Warn("identity headers are trusted unsigned on a non-loopback address: anyone who reaches "+cfg.Listen+
+			" can name any user; set MCPBRIDGE_IDENTITY_SECRET (the mcpauth plugin's identitySecret)", "listen", cfg.Listen)
+	}
 	mux := http.NewServeMux()
-	mux.Handle("/mcp", mcp)
+	mux.Handle("/mcp", endpoint)
 	mux.Handle("GET /health", health.LiveHandler())
 	mux.Handle("GET /ready", health.ReadyHandler(probe))
 
@@ -142,7 +152,7 @@ func healthcheck(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 	// The check speaks the 2025 handshake, with the first 2025-era version configured.
-	cfgArgs := []string{"--", "x"}
+	cfgArgs := []string{"--allow-unsigned-identity", "true", "--", "x"}
 	if v := getenv("MCPBRIDGE_PROTOCOL_VERSIONS"); v != "" {
 		cfgArgs = append([]string{"--protocol-versions", v}, cfgArgs...)
 	}
@@ -153,9 +163,38 @@ func healthcheck(ctx context.Context, args []string, getenv func(string) string,
 	versions := c.ProtocolVersions
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	if err := health.CheckBridge(ctx, http.DefaultClient, *url, versions); err != nil {
+	client := http.DefaultClient
+	if key := getenv("MCPBRIDGE_IDENTITY_SECRET"); key != "" {
+		// The bridge checks the edge's signature: sign the check's (empty) identity.
+		client = &http.Client{Transport: signing{key: []byte(key), next: http.DefaultTransport}}
+	}
+	if err := health.CheckBridge(ctx, client, *url, versions); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, "healthy:", *url)
 	return nil
+}
+
+// signing is a transport that signs each request's identity headers as the edge would.
+type signing struct {
+	key  []byte
+	next http.RoundTripper
+}
+
+func (s signing) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	identity.Sign(s.key, r, time.Now())
+	return s.next.RoundTrip(r)
+}
+
+// childEnv is the bridge's environment without the identity secret: a wrapped server
+// (and any tool of it that prints its environment) never sees it.
+func childEnv(env []string) []string {
+	out := env[:0:0]
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "MCPBRIDGE_IDENTITY_SECRET=") {
+			out = append(out, kv)
+		}
+	}
+	return out
 }

@@ -67,6 +67,13 @@ type Config struct {
 	// CORSAllowedOrigins are the origins whose preflights are answered with CORS
 	// headers ("*" for any). Preflights are always answered at the edge.
 	CORSAllowedOrigins []string `json:"corsAllowedOrigins,omitempty"`
+	// IdentitySecret, when set (at least 32 bytes), signs the injected identity: each
+	// admitted request gets X-Auth-Identity-Signature, an HMAC-SHA256 over the identity
+	// header values, the method, host and path and the time, which mcpbridge checks with
+	// the same secret (MCPBRIDGE_IDENTITY_SECRET). A caller that reaches a bridge
+	// without passing Traefik then cannot name a user. Put mcpauth after any middleware
+	// that rewrites the path.
+	IdentitySecret string `json:"identitySecret,omitempty"`
 }
 
 // CreateConfig returns the default configuration. Slices stay nil on purpose:
@@ -106,6 +113,7 @@ type settings struct {
 	audiences      map[string]bool
 	algorithms     map[string]bool
 	hmacKey        []byte
+	identityKey    []byte // nil: identity not signed
 	jwksURL        string
 	inlineKeys     map[string]*publicKey
 	skew           int64 // seconds
@@ -191,6 +199,12 @@ func parseConfig(cfg *Config) (*settings, error) {
 	}
 	if sources != 1 {
 		bad("exactly one of jwksURL, jwks and hmacSecret must be set (got %d)", sources)
+	}
+	if cfg.IdentitySecret != "" {
+		if len(cfg.IdentitySecret) < minHMACSecretBytes {
+			bad("identitySecret: must be at least %d bytes", minHMACSecretBytes)
+		}
+		s.identityKey = []byte(cfg.IdentitySecret)
 	}
 
 	algs := cfg.Algorithms

@@ -19,3 +19,9 @@ func TestHeadersMatchContract(t *testing.T) {
 		}
 	}
 }
+
+func TestSignatureHeaderMatchesContract(t *testing.T) {
+	if identitySignatureHeader != contract.HeaderIdentitySignature {
+		t.Errorf("the plugin signs in %q, the contract names %q", identitySignatureHeader, contract.HeaderIdentitySignature)
+	}
+}

@@ -44,6 +44,7 @@ func FuzzHeaders(f *testing.F) {
 	}
 	f.Add("X-User-Id\x00", "v")
 	f.Add("x-uSeR_iD", "v")
+	f.Add("X.User.Login", "v")
 	do := nativeDoer(f, "", nil) // one instance: after the first request, the fast path
 	f.Fuzz(func(t *testing.T, name, value string) {
 		r := jwtvectors.Bearer(http.MethodPost, "/mcp", token)
@@ -54,7 +55,7 @@ func FuzzHeaders(f *testing.F) {
 		}
 		own := map[string]string{"x-user-id": "fz", "x-user-login": "userfz", "x-user-name": "User fz", "x-auth-client-id": "client-fz", "x-auth-scopes": "mcp:tools mcp:resources"}
 		for n, vals := range res.Backend {
-			norm := strings.ToLower(strings.ReplaceAll(n, "_", "-"))
+			norm := jwtvectors.NormalizeHeaderName(n)
 			want, isID := own[norm]
 			if !isID {
 				continue

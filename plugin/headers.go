@@ -10,7 +10,7 @@ import (
 type identityHeaders struct {
 	normal map[string]bool // normalised spellings to strip
 	// Pre-filters, indexed by length, first and last byte of a header name (both
-	// cases; '-' and '_' alike). Slices, not arrays: Yaegi would copy an array into a
+	// cases; '-', '_' and '.' alike). Slices, not arrays: Yaegi would copy an array into a
 	// temporary at each use.
 	lengths []bool
 	firsts  []bool
@@ -43,7 +43,7 @@ func newIdentityHeaders(names [5]string) *identityHeaders {
 		for _, c := range []byte{nn[0], nn[len(nn)-1]} {
 			variants := []byte{c, byte(strings.ToUpper(string(c))[0])}
 			if c == '-' {
-				variants = append(variants, '_')
+				variants = append(variants, '_', '.')
 			}
 			for _, v := range variants {
 				if c == nn[0] {
@@ -64,15 +64,18 @@ func newIdentityHeaders(names [5]string) *identityHeaders {
 }
 
 // normalizeHeaderName folds every spelling a proxy or framework might treat as the
-// same header: case, and '_' for '-' (CGI, nginx, some WSGI/Rack servers do).
+// same header: case, and '_' or '.' for '-' (CGI, nginx, some WSGI/Rack servers fold
+// '_'; frameworks that map headers to variable names fold '.' as well).
 func normalizeHeaderName(name string) string {
-	return strings.ToLower(strings.ReplaceAll(name, "_", "-"))
+	return strings.ToLower(headerSeparators.Replace(name))
 }
 
+var headerSeparators = strings.NewReplacer("_", "-", ".", "-")
+
 // stripOne deletes k from hdr when it normalises to an identity header. Go's server
-// canonicalises "x-user-id" to "X-User-Id" but leaves "X_User_Id" as "X_user_id", and
-// keeps duplicates as several values: ServeHTTP calls it for every header name not
-// settled by the one lookup in safe, and all spellings go.
+// canonicalises "x-user-id" to "X-User-Id" but leaves "X_User_Id" and "X.User.Id" as
+// they came, and keeps duplicates as several values: ServeHTTP calls it for every
+// header name not settled by the one lookup in safe, and all spellings go.
 func stripOne(h *identityHeaders, hdr http.Header, k string) {
 	if len(k) < len(h.lengths) && h.lengths[len(k)] && h.firsts[k[0]] && h.lasts[k[len(k)-1]] && h.normal[normalizeHeaderName(k)] {
 		delete(hdr, k)

@@ -248,7 +248,8 @@ func checkClaims(s *settings, c map[string]interface{}, now int64) (*cacheEntry,
 	}
 	notAfter := (exp + s.skew) * 1e9
 	e := &cacheEntry{sub: sub, clientID: clientID, jti: jti, iat: iat, notAfter: notAfter, fastBy: notAfter,
-		values: [][]string{{sub}, {login}, {name}, {clientID}, {scope}}}
+		values:       [][]string{{sub}, {login}, {name}, {clientID}, {scope}},
+		signedValues: "\n" + sub + "\n" + login + "\n" + name + "\n" + clientID + "\n" + scope}
 	if len(s.requiredScopes) > 0 || !s.allowAllUsers {
 		if e.denied = deny(s, scope, sub, login); e.denied != "" {
 			e.fastBy = 0 // the fast path never serves a refusal

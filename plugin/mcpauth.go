@@ -46,6 +46,7 @@ type Middleware struct {
 	noCORS      bool   // no corsAllowedOrigins: requests with an Origin may take the fast path
 	names       []string
 	forwardAuth bool
+	identityKey []byte // nil: the identity is not signed
 	revInterval int64
 	revMaxStale int64
 	safe        map[string]bool // m.headers.safe
@@ -80,7 +81,10 @@ type cacheEntry struct {
 	notAfter int64      // exp + skew, unix nanoseconds
 	fastBy   int64      // notAfter when denied is "", else 0: the fast path never serves a refusal
 	values   [][]string // identity header values (sub, login, name, client_id, scope), in Middleware.names order
-	revGen   uint64     // revocation state generation e was last found clean in; guarded by Middleware.mu
+	// signedValues is the identity part of the signed payload ("\n" before each
+	// value), computed once per token: signing then costs a few interpreted steps.
+	signedValues string
+	revGen       uint64 // revocation state generation e was last found clean in; guarded by Middleware.mu
 }
 
 // New validates and parses cfg once and returns the middleware. It never touches the
@@ -102,6 +106,7 @@ func New(ctx context.Context, next http.Handler, cfg *Config, name string) (http
 		noCORS:      !s.corsAll && len(s.corsOrigins) == 0,
 		names:       s.headerNames[:],
 		forwardAuth: s.forwardAuth,
+		identityKey: s.identityKey,
 		revInterval: s.revInterval,
 		revMaxStale: s.revMaxStale,
 		cache:       map[string]*cacheEntry{},
@@ -169,6 +174,12 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	for i := 0; i < 5; i++ {
 		hdr[m.names[i]] = e.values[i]
+	}
+	// A client's own signature header never passes; the edge's replaces it.
+	if m.identityKey != nil {
+		signIdentity(m.identityKey, r, e.signedValues)
+	} else {
+		delete(hdr, identitySignatureHeader)
 	}
 	if !m.forwardAuth {
 		delete(hdr, "Authorization")

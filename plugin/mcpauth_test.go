@@ -95,6 +95,14 @@ func TestIdentityHeaders(t *testing.T) {
 	jwtvectors.CheckIdentityHeaders(t, testKeys(t), nativeDoer(t, "", nil))
 }
 
+// TestSignatureMatchesContract: the plugin's copy of the identity signature is what the
+// bridge's verifier (internal/contract) accepts.
+func TestSignatureMatchesContract(t *testing.T) {
+	signed := nativeDoer(t, "", func(m map[string]interface{}) { m["identitySecret"] = jwtvectors.IdentitySecret })
+	jwtvectors.CheckIdentitySignature(t, testKeys(t), signed)
+	jwtvectors.CheckClientSignatureDropped(t, testKeys(t), nativeDoer(t, "", nil))
+}
+
 func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }

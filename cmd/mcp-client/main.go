@@ -7,9 +7,9 @@
 //	mcp-client config  print Claude Code, Claude Desktop and VS Code configuration
 //	                   for every MCP service (`just mcp-config`)
 //
-// The gateway is the local one of `just run` (http://localhost:$RUN_PORT) unless
-// BASE_DOMAIN names a deployed one (https://auth.$BASE_DOMAIN); -local and -issuer
-// override that.
+// The gateway is the local one of `just run` (on $RUN_PORT, else the one its run file
+// says is running, else http://localhost:8080) unless BASE_DOMAIN names a deployed one
+// (https://auth.$BASE_DOMAIN); -local and -issuer override that.
 package main
 
 import (
@@ -20,11 +20,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 
 	"github.com/mcp-oauth-gateway/gateway/internal/dotenv"
+	"github.com/mcp-oauth-gateway/gateway/internal/localstack"
 	"github.com/mcp-oauth-gateway/gateway/internal/mcpclient"
 )
 
@@ -163,14 +165,16 @@ func readEnvFile(path string) map[string]string {
 	return m
 }
 
-// targetFrom picks the gateway: deployed when BASE_DOMAIN is a real domain, else
-// the local one.
+// targetFrom picks the gateway: deployed when BASE_DOMAIN is a real domain; else the
+// local one on RUN_PORT when set, else the local gateway `just run` says is running
+// (its run file), else the default port 8080.
 func targetFrom(getenv func(string) string, local bool, servers string) mcpclient.Target {
 	base := getenv("BASE_DOMAIN")
 	deployed := !local && base != "" && base != "localhost"
 	if servers == "" {
 		servers = getenv("MCP_SERVERS")
 	}
+	explicit := servers != ""
 	if servers == "" {
 		servers = defaultLocalServers
 		if deployed {
@@ -186,9 +190,17 @@ func targetFrom(getenv func(string) string, local bool, servers string) mcpclien
 	if deployed {
 		return mcpclient.DeployedTarget(base, names)
 	}
-	port := 8080
 	if p, err := strconv.Atoi(getenv("RUN_PORT")); err == nil {
-		port = p
+		return mcpclient.LocalTarget(p, names)
 	}
-	return mcpclient.LocalTarget(port, names)
+	if info, err := localstack.ReadRunInfo(localstack.DefaultStateDir(getenv)); err == nil {
+		t := mcpclient.Target{Issuer: info.Issuer}
+		for _, svc := range info.Services {
+			if !explicit || slices.Contains(names, svc.Name) {
+				t.Services = append(t.Services, mcpclient.Service{Name: svc.Name, URL: svc.URL})
+			}
+		}
+		return t
+	}
+	return mcpclient.LocalTarget(8080, names)
 }

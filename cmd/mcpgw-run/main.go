@@ -45,7 +45,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	port := fs.Int("port", envInt(getenv, "RUN_PORT", 8080), "public port of authsvc; MCP servers get the next ports (env RUN_PORT)")
 	servers := fs.String("servers", envOr(getenv, "MCP_SERVERS", strings.Join(localstack.DefaultServerNames, ",")), "comma-separated MCP servers to run (env MCP_SERVERS)")
 	logDir := fs.String("logs", "logs", "directory for the logs")
-	stateDir := fs.String("state", defaultState(getenv), "directory for Redis data, built binaries and Traefik's work files")
+	stateDir := fs.String("state", localstack.DefaultStateDir(getenv), "directory for Redis data, built binaries and Traefik's work files")
 	repo := fs.String("repo", ".", "repository root")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -105,7 +105,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		fmt.Fprintln(stdout, "\nCtrl-C: stopping everything...")
 		return nil
 	case msg := <-stack.Died():
-		return errors.New(msg)
+		return fmt.Errorf("giving up, stopping everything: %s", msg)
 	}
 }
 
@@ -168,16 +168,6 @@ func passThrough(getenv func(string) string) []string {
 		}
 	}
 	return env
-}
-
-func defaultState(getenv func(string) string) string {
-	if c := getenv("MCPGW_CACHE"); c != "" {
-		return filepath.Join(c, "run")
-	}
-	if c, err := os.UserCacheDir(); err == nil {
-		return filepath.Join(c, "mcp-oauth-gateway", "run")
-	}
-	return filepath.Join(os.TempDir(), "mcp-oauth-gateway-run")
 }
 
 func envOr(getenv func(string) string, k, def string) string {

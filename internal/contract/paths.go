@@ -15,7 +15,8 @@ const (
 	PathCallback       = "/callback"
 	PathConsent        = "/consent"
 	PathVerify         = "/verify"
-	PathHealth         = "/health"
+	PathHealth         = "/health"      // readiness: 200 only while Redis answers
+	PathHealthLive     = "/health/live" // liveness: 200 while the process serves
 	PathRevocationFeed = "/internal/revocations"
 )
 

@@ -17,9 +17,11 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"html/template"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -49,6 +51,16 @@ type Options struct {
 	LoginPage bool
 	// CodeLifetime bounds how long an issued code is accepted (default 10 minutes).
 	CodeLifetime time.Duration
+	// Listen is the address to listen on (default a loopback port). Tests of the Docker
+	// stack listen where containers reach the host.
+	Listen string
+	// TLS makes the stand-in serve https with this configuration's certificate, as
+	// github.com and GitHub Enterprise do (authsvc requires https for a non-loopback
+	// GITHUB_URL). URL then names PublicHost when set.
+	TLS *tls.Config
+	// PublicHost replaces the listener's host in URL (e.g. a name that resolves to the
+	// host from the containers and that the TLS certificate covers).
+	PublicHost string
 }
 
 // Server is a running stand-in. URL serves both the web flow (GITHUB_URL) and the API
@@ -121,8 +133,28 @@ func New(opts *Options) *Server {
 	mux.HandleFunc("/login/oauth/access_token", s.accessToken)
 	mux.HandleFunc("/user", s.user)
 	mux.HandleFunc("/api/v3/user", s.user)
-	s.srv = httptest.NewServer(mux)
+	s.srv = httptest.NewUnstartedServer(mux)
+	if opts.Listen != "" {
+		ln, err := net.Listen("tcp", opts.Listen)
+		if err != nil {
+			panic("githubstub: listen on " + opts.Listen + ": " + err.Error())
+		}
+		s.srv.Listener.Close()
+		s.srv.Listener = ln
+	}
+	if opts.TLS != nil {
+		s.srv.TLS = opts.TLS
+		s.srv.StartTLS()
+	} else {
+		s.srv.Start()
+	}
 	s.URL = s.srv.URL
+	if opts.PublicHost != "" {
+		_, port, _ := net.SplitHostPort(s.srv.Listener.Addr().String())
+		u, _ := url.Parse(s.srv.URL)
+		u.Host = net.JoinHostPort(opts.PublicHost, port)
+		s.URL = u.String()
+	}
 	return s
 }
 

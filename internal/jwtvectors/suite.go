@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mcp-oauth-gateway/gateway/internal/contract"
 )
 
 // Result is what one request through the middleware produced.
@@ -218,7 +220,15 @@ func CheckRequests(t *testing.T, k *Keys, do Doer) {
 var Spoofs = []string{
 	"X-User-Id", "x-user-id", "X-USER-ID", "X_User_Id", "x_user_id", "X-User_Id", "X_USER_LOGIN",
 	"X-User-Login", "X-User-Name", "x_user_name", "X-Auth-Client-Id", "X_Auth_Client_Id",
-	"X-Auth-Scopes", "x-auth_scopes",
+	"X-Auth-Scopes", "x-auth_scopes", "X.User.Login", "x.user.id", "X-User.Name", "X.Auth.Client.Id",
+	"X.Auth-Scopes",
+}
+
+// NormalizeHeaderName folds the spellings of a header name that a proxy or framework
+// may treat as one header (case; '_' and '.' for '-'): the tests' oracle for what the
+// plugin must strip.
+func NormalizeHeaderName(name string) string {
+	return strings.ToLower(strings.NewReplacer("_", "-", ".", "-").Replace(name))
 }
 
 // CheckIdentityHeaders sends a valid token with every spoofed spelling (each twice)
@@ -257,7 +267,7 @@ func checkSpoofs(t *testing.T, do Doer, token string) {
 		}
 	}
 	for name, vals := range res.Backend {
-		norm := strings.ToLower(strings.ReplaceAll(name, "_", "-"))
+		norm := NormalizeHeaderName(name)
 		if _, ok := want[http.CanonicalHeaderKey(norm)]; ok && name != http.CanonicalHeaderKey(norm) {
 			t.Errorf("backend saw a spoofed spelling %s = %q", name, vals)
 		}
@@ -358,5 +368,52 @@ func HandlerDoer(build func(mode Mode, next http.Handler) (http.Handler, error))
 		in.be.mu.Lock()
 		defer in.be.mu.Unlock()
 		return Result{Status: rec.Code, Header: rec.Header(), Body: rec.Body.String(), Reached: in.be.reached, Backend: in.be.header}
+	}
+}
+
+// IdentitySecret is the plugin's identitySecret in [CheckIdentitySignature].
+const IdentitySecret = "identity-signing-secret-of-32-bytes-or-more"
+
+// CheckIdentitySignature: with identitySecret = [IdentitySecret] (do must configure it),
+// every admitted request reaches the backend with a signature the bridge's verifier
+// ([contract.VerifyIdentity]) accepts for exactly the identity, method, host and path
+// the backend saw, and a signature the client sent is replaced.
+func CheckIdentitySignature(t *testing.T, k *Keys, do Doer) {
+	now := time.Now()
+	for i, method := range []string{http.MethodPost, http.MethodGet, http.MethodDelete} {
+		r := Bearer(method, "/mcp", k.Valid(now, fmt.Sprintf("sig%d", i)))
+		r.Header.Set(contract.HeaderIdentitySignature, "t=1,v1=forged")
+		res := do(t, ModeJWKS, r)
+		if !res.Reached {
+			t.Fatalf("%s: refused with %d", method, res.Status)
+		}
+		sig := res.Backend.Values(contract.HeaderIdentitySignature)
+		if len(sig) != 1 {
+			t.Fatalf("%s: backend saw signature headers %q, want exactly one", method, sig)
+		}
+		values := make([][]string, len(contract.IdentityHeaders))
+		for j, h := range contract.IdentityHeaders {
+			values[j] = res.Backend.Values(h)
+		}
+		if err := contract.VerifyIdentity([]byte(IdentitySecret), sig[0], time.Now(), method, r.Host, r.URL.Path, values); err != nil {
+			t.Errorf("%s: the bridge's verifier refuses the plugin's signature %q: %v", method, sig[0], err)
+		}
+		if err := contract.VerifyIdentity([]byte(IdentitySecret), sig[0], time.Now(), method, r.Host, "/other", values); err == nil {
+			t.Errorf("%s: the signature also verifies for another path", method)
+		}
+	}
+}
+
+// CheckClientSignatureDropped: without identitySecret, a signature header the client
+// sent never reaches the backend.
+func CheckClientSignatureDropped(t *testing.T, k *Keys, do Doer) {
+	r := Bearer(http.MethodPost, "/mcp", k.Valid(time.Now(), "nosig"))
+	r.Header.Set(contract.HeaderIdentitySignature, "t=1,v1=forged")
+	res := do(t, ModeJWKS, r)
+	if !res.Reached {
+		t.Fatalf("refused with %d", res.Status)
+	}
+	if v := res.Backend.Values(contract.HeaderIdentitySignature); len(v) != 0 {
+		t.Errorf("backend saw the client's signature header %q", v)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -99,46 +100,150 @@ func (p *process) stop(grace time.Duration) {
 	<-p.done
 }
 
-// group owns the stack's processes and stops them in reverse start order.
+// spec is how to start one process, kept so that the supervisor can start it again
+// exactly the same way (same ports, files and environment).
+type spec struct {
+	name, dir, logDir string
+	env               []string
+	bin               string
+	args              []string
+}
+
+func (sp spec) start() (*process, error) {
+	return startProcess(sp.name, sp.dir, sp.logDir, sp.env, sp.bin, sp.args...)
+}
+
+// Supervision: a process that exits on its own is started again, alone, after a
+// pause that doubles from minBackoff up to maxBackoff and starts over once a process
+// ran stableAfter. More than maxRestarts exits within stormWindow is a restart storm:
+// the supervisor gives up and reports it (see [Stack.Died]).
+var (
+	minBackoff  = 500 * time.Millisecond
+	maxBackoff  = 30 * time.Second
+	stableAfter = time.Minute
+	maxRestarts = 5
+	stormWindow = 2 * time.Minute
+)
+
+// slot is one supervised process: the current incarnation of its spec.
+type slot struct {
+	spec spec
+	cur  *process // guarded by group.mu
+}
+
+// group owns the stack's processes, restarts those that exit, and stops them in
+// reverse start order.
 type group struct {
-	mu    sync.Mutex
-	procs []*process
-	died  chan *process // first unexpected exit
-	once  sync.Once
-	stopC chan struct{}
+	mu      sync.Mutex
+	slots   []*slot
+	stopped bool
+	died    chan string   // the first restart storm (or failed restart)
+	stopC   chan struct{} // closed by stopAll
+	once    sync.Once
+	log     *slog.Logger
+	// changed is called (without mu) after a process was started again.
+	changed func()
 }
 
-func newGroup() *group {
-	return &group{died: make(chan *process, 1), stopC: make(chan struct{})}
+func newGroup(log *slog.Logger) *group {
+	return &group{died: make(chan string, 1), stopC: make(chan struct{}), log: log, changed: func() {}}
 }
 
-// add registers p and watches it for an unexpected exit.
-func (g *group) add(p *process) {
+// add registers p, started from sp, and supervises it.
+func (g *group) add(sp spec, p *process) {
+	sl := &slot{spec: sp, cur: p}
 	g.mu.Lock()
-	g.procs = append(g.procs, p)
+	g.slots = append(g.slots, sl)
 	g.mu.Unlock()
-	go func() {
+	go g.supervise(sl)
+}
+
+// pids returns the current process id of every supervised process by name.
+func (g *group) pids() map[string]int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := map[string]int{}
+	for _, sl := range g.slots {
+		out[sl.spec.name] = sl.cur.cmd.Process.Pid
+	}
+	return out
+}
+
+func (g *group) supervise(sl *slot) {
+	backoff := minBackoff
+	var exits []time.Time
+	for {
+		g.mu.Lock()
+		p := sl.cur
+		g.mu.Unlock()
+		started := time.Now()
 		select {
 		case <-p.done:
-			select {
-			case g.died <- p:
-			default:
-			}
 		case <-g.stopC:
+			return
 		}
-	}()
+		now := time.Now()
+		if now.Sub(started) >= stableAfter {
+			backoff = minBackoff
+		}
+		recent := exits[:0]
+		for _, t := range exits {
+			if now.Sub(t) < stormWindow {
+				recent = append(recent, t)
+			}
+		}
+		exits = append(recent, now)
+		if len(exits) > maxRestarts {
+			g.giveUp(fmt.Sprintf("%s exited %d times within %s (last: %v); not restarting it again: see %s:\n%s",
+				sl.spec.name, len(exits), stormWindow, p.err, p.logPath(), tail(p.logPath(), 10)))
+			return
+		}
+		g.log.Warn("process exited; restarting it alone", "process", sl.spec.name, "status", fmt.Sprint(p.err),
+			"in", backoff.String(), "log", p.logPath())
+		select {
+		case <-time.After(backoff):
+		case <-g.stopC:
+			return
+		}
+		backoff = min(backoff*2, maxBackoff)
+		g.mu.Lock()
+		if g.stopped {
+			g.mu.Unlock()
+			return
+		}
+		np, err := sl.spec.start()
+		if err == nil {
+			sl.cur = np
+		}
+		g.mu.Unlock()
+		if err != nil {
+			g.giveUp(fmt.Sprintf("%s exited and could not be started again: %v", sl.spec.name, err))
+			return
+		}
+		g.log.Info("process restarted", "process", sl.spec.name, "pid", np.cmd.Process.Pid)
+		g.changed()
+	}
+}
+
+func (g *group) giveUp(msg string) {
+	g.log.Error(msg)
+	select {
+	case g.died <- msg:
+	default:
+	}
 }
 
 // stopAll stops every process, newest first (Traefik before the bridges before
-// authsvc before Redis), and is safe to call more than once.
+// authsvc before Redis), ends supervision, and is safe to call more than once.
 func (g *group) stopAll(grace time.Duration) {
 	g.once.Do(func() { close(g.stopC) })
 	g.mu.Lock()
-	procs := g.procs
-	g.procs = nil
+	g.stopped = true
+	slots := g.slots
+	g.slots = nil
 	g.mu.Unlock()
-	for i := len(procs) - 1; i >= 0; i-- {
-		procs[i].stop(grace)
+	for i := len(slots) - 1; i >= 0; i-- {
+		slots[i].cur.stop(grace)
 	}
 }
 

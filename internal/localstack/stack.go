@@ -117,9 +117,10 @@ type Stack struct {
 	// LogDir holds the logs.
 	LogDir string
 
-	group *group
-	ports *ports
-	log   *slog.Logger
+	group   *group
+	ports   *ports
+	log     *slog.Logger
+	runFile string // RunFile in StateDir, while running
 }
 
 // MCPURL returns the public MCP endpoint of the named server, or "" if unknown.
@@ -143,25 +144,34 @@ func (s *Stack) BridgeURL(name string) string {
 	return ""
 }
 
-// Died delivers the name of the first process that exited while the stack was
-// running (a crash); nothing is delivered after [Stack.Stop].
+// Died delivers a message when a process cannot be kept running: it exited more than
+// maxRestarts times within stormWindow, or could not be started again. A process that
+// exits is otherwise restarted alone while the others go on (see [spec]). Nothing is
+// delivered after [Stack.Stop].
 func (s *Stack) Died() <-chan string {
 	out := make(chan string, 1)
 	go func() {
 		select {
-		case p := <-s.group.died:
-			out <- fmt.Sprintf("%s exited (%v); see %s", p.name, p.err, p.logPath())
+		case msg := <-s.group.died:
+			out <- msg
 		case <-s.group.stopC:
 		}
 	}()
 	return out
 }
 
+// PIDs returns the current process id of each process of the stack by name (redis,
+// authsvc, traefik, and each MCP server's bridge).
+func (s *Stack) PIDs() map[string]int { return s.group.pids() }
+
 // Stop stops every process (Traefik first, Redis last), each with a grace period
-// before it is killed together with anything it spawned.
+// before it is killed together with anything it spawned, and removes the run file.
 func (s *Stack) Stop() {
 	s.log.Info("stopping the local gateway")
 	s.group.stopAll(10 * time.Second)
+	if s.runFile != "" {
+		_ = os.Remove(s.runFile)
+	}
 }
 
 // ErrConfig is wrapped by every configuration error of [Start].
@@ -233,11 +243,14 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 			return nil, fmt.Errorf("localstack: %w", err)
 		}
 	}
-	s := &Stack{group: newGroup(), ports: newPorts(), log: log, LogDir: cfg.LogDir}
+	s := &Stack{group: newGroup(log), ports: newPorts(), log: log, LogDir: cfg.LogDir}
 	if err := s.start(ctx, &cfg); err != nil {
 		s.group.stopAll(5 * time.Second)
 		return nil, err
 	}
+	s.runFile = filepath.Join(cfg.StateDir, RunFile)
+	s.group.changed = s.writeRunInfo
+	s.writeRunInfo()
 	return s, nil
 }
 
@@ -328,6 +341,10 @@ func newPlan(cfg *Config, ps *ports) (RoutingPlan, error) {
 	if err != nil {
 		return RoutingPlan{}, err
 	}
+	idSecret, err := randomHex(32)
+	if err != nil {
+		return RoutingPlan{}, err
+	}
 	p := RoutingPlan{
 		Auth: Route{
 			Name:       AuthService,
@@ -337,6 +354,7 @@ func newPlan(cfg *Config, ps *ports) (RoutingPlan, error) {
 		},
 		AuthInternal:    originURL("127.0.0.1", authBackend),
 		RevocationToken: token,
+		IdentitySecret:  idSecret,
 	}
 	if cfg.RevocationInterval > 0 {
 		p.RevocationInterval = cfg.RevocationInterval.String()
@@ -389,11 +407,12 @@ func (s *Stack) startRedis(ctx context.Context, cfg *Config) error {
 		return fmt.Errorf("localstack: %w", err)
 	}
 	s.log.Info("starting redis-server", "port", port, "persist", cfg.RedisPersist)
-	p, err := startProcess("redis", dir, cfg.LogDir, nil, bin, conf)
+	sp := spec{name: "redis", dir: dir, logDir: cfg.LogDir, bin: bin, args: []string{conf}}
+	p, err := sp.start()
 	if err != nil {
 		return err
 	}
-	s.group.add(p)
+	s.group.add(sp, p)
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	s.RedisURL = "redis://:" + password + "@" + addr + "/0"
 	return waitReady(ctx, p, cfg.ReadyTimeout, func(ctx context.Context) error { return redisPing(ctx, addr, password) })
@@ -418,11 +437,12 @@ func (s *Stack) startAuthsvc(ctx context.Context, cfg *Config) error {
 	}
 	env = append(env, cfg.AuthEnv...)
 	s.log.Info("starting authsvc", "issuer", s.Issuer, "listen", u)
-	p, err := startProcess("authsvc", cfg.StateDir, cfg.LogDir, env, cfg.Bin.Authsvc, "serve")
+	sp := spec{name: "authsvc", dir: cfg.StateDir, logDir: cfg.LogDir, env: env, bin: cfg.Bin.Authsvc, args: []string{"serve"}}
+	p, err := sp.start()
 	if err != nil {
 		return err
 	}
-	s.group.add(p)
+	s.group.add(sp, p)
 	return waitReady(ctx, p, cfg.ReadyTimeout, func(ctx context.Context) error { return httpOK(ctx, u+contract.PathHealth) })
 }
 
@@ -433,11 +453,13 @@ func (s *Stack) startBridges(ctx context.Context, cfg *Config) error {
 		args := append([]string{"--listen", strings.TrimPrefix(route.Backend, "http://")}, cfg.BridgeArgs...)
 		args = append(append(args, "--"), srv.Command...)
 		s.log.Info("starting mcpbridge", "server", srv.Name, "command", strings.Join(srv.Command, " "))
-		p, err := startProcess(srv.Name, cfg.StateDir, cfg.LogDir, append([]string{"LOG_FORMAT=json"}, srv.Env...), cfg.Bin.Bridge, args...)
+		env := append([]string{"LOG_FORMAT=json", "MCPBRIDGE_IDENTITY_SECRET=" + s.Plan.IdentitySecret}, srv.Env...)
+		sp := spec{name: srv.Name, dir: cfg.StateDir, logDir: cfg.LogDir, env: env, bin: cfg.Bin.Bridge, args: args}
+		p, err := sp.start()
 		if err != nil {
 			return err
 		}
-		s.group.add(p)
+		s.group.add(sp, p)
 		procs[i] = p
 	}
 	// The bridges start their servers lazily; wait for all of them together.
@@ -487,11 +509,12 @@ func (s *Stack) startTraefik(ctx context.Context, cfg *Config) error {
 	}
 	args := s.Plan.StaticArgs(s.DynamicFile, logDir, strings.TrimPrefix(ping, "http://"), "127.0.0.1:"+strconv.Itoa(internalPort))
 	s.log.Info("starting traefik", "binary", cfg.Bin.Traefik)
-	p, err := startProcess("traefik", dir, cfg.LogDir, nil, cfg.Bin.Traefik, args...)
+	sp := spec{name: "traefik", dir: dir, logDir: cfg.LogDir, bin: cfg.Bin.Traefik, args: args}
+	p, err := sp.start()
 	if err != nil {
 		return err
 	}
-	s.group.add(p)
+	s.group.add(sp, p)
 	// Ready means every route answers: the plugin has been interpreted and the
 	// protected-resource metadata comes back on each MCP host, and the issuer's
 	// metadata on the auth host.

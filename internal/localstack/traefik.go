@@ -76,6 +76,9 @@ type RoutingPlan struct {
 	AuthInternal string
 	// RevocationToken authenticates the plugin's revocation-feed polls.
 	RevocationToken string
+	// IdentitySecret is shared by the plugin (identitySecret) and every bridge
+	// (MCPBRIDGE_IDENTITY_SECRET): the bridges serve only identity the edge signed.
+	IdentitySecret string
 	// RevocationInterval is how often the plugin refreshes the revocation list,
 	// e.g. "2s".
 	RevocationInterval string
@@ -189,7 +192,7 @@ func (p RoutingPlan) Dynamic() DynamicConfig {
 	h.Middlewares[securityHeaders] = Middleware{Headers: SecurityHeaders()}
 	h.Routers[oauthRouter] = Router{
 		EntryPoints: authEP,
-		Rule:        hostRule(p.Auth.Host()) + " && (" + strings.TrimSuffix(strings.TrimPrefix(pathPrefixes(contract.PublicPathPrefixes), "("), ")") + " || Path(`" + contract.PathHealth + "`))",
+		Rule:        hostRule(p.Auth.Host()) + " && (" + strings.TrimSuffix(strings.TrimPrefix(pathPrefixes(contract.PublicPathPrefixes), "("), ")") + " || Path(`" + contract.PathHealth + "`) || Path(`" + contract.PathHealthLive + "`))",
 		Priority:    PriorityOAuth,
 		Service:     AuthService,
 	}
@@ -245,6 +248,9 @@ func (p RoutingPlan) pluginConfig(s Route) map[string]any {
 	}
 	if p.RevocationToken != "" {
 		c["revocationToken"] = p.RevocationToken
+	}
+	if p.IdentitySecret != "" {
+		c["identitySecret"] = p.IdentitySecret
 	}
 	if p.RevocationInterval != "" {
 		c["revocationInterval"] = p.RevocationInterval

@@ -21,6 +21,7 @@ func testPlan() RoutingPlan {
 			{Name: "memory", PublicURL: "http://localhost:8082", EntryPoint: "memory", Backend: "http://127.0.0.1:9002"},
 		},
 		RevocationToken: "feedtoken",
+		IdentitySecret:  "identity-secret-identity-secret-32",
 	}
 }
 
@@ -32,7 +33,7 @@ func TestDynamicRouters(t *testing.T) {
 		middlewares                  []string
 	}{
 		{"everything-oauth-discovery", "Host(`localhost`) && (PathPrefix(`/.well-known/oauth-authorization-server`) || PathPrefix(`/.well-known/openid-configuration`))", "auth", "everything", 10, nil},
-		{"auth-oauth", "Host(`localhost`) && (PathPrefix(`/register`) || PathPrefix(`/authorize`) || PathPrefix(`/token`) || PathPrefix(`/callback`) || PathPrefix(`/revoke`) || PathPrefix(`/introspect`) || PathPrefix(`/consent`) || PathPrefix(`/.well-known`) || Path(`/health`))", "auth", "auth", 4, nil},
+		{"auth-oauth", "Host(`localhost`) && (PathPrefix(`/register`) || PathPrefix(`/authorize`) || PathPrefix(`/token`) || PathPrefix(`/callback`) || PathPrefix(`/revoke`) || PathPrefix(`/introspect`) || PathPrefix(`/consent`) || PathPrefix(`/.well-known`) || Path(`/health`) || Path(`/health/live`))", "auth", "auth", 4, nil},
 		{"auth-verify", "PathPrefix(`/verify`)", "auth", "internal", 3, nil},
 		{"memory", "Host(`localhost`) && PathPrefix(`/mcp`)", "memory", "memory", 2, []string{"mcpauth-memory"}},
 		{"memory-catchall", "Host(`localhost`)", "memory", "memory", 1, []string{"mcpauth-memory"}},
@@ -72,6 +73,7 @@ func TestDynamicPluginConfig(t *testing.T) {
 		"jwksURL":         "http://127.0.0.1:9000/.well-known/jwks.json",
 		"revocationURL":   "http://127.0.0.1:9000/internal/revocations",
 		"revocationToken": "feedtoken",
+		"identitySecret":  "identity-secret-identity-secret-32",
 		"scopesSupported": "mcp",
 	}
 	if len(got) != len(want) {

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os/exec"
 	"runtime"
+	"time"
 
 	"github.com/mcp-oauth-gateway/gateway/internal/contract"
 )
@@ -57,10 +58,25 @@ func OpenURL(ctx context.Context, u string) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrNoOpener, err)
 	}
-	cmd := exec.CommandContext(ctx, path, u)
+	cmd := exec.Command(path, u)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("mcpclient: %s: %w", name, err)
 	}
-	go func() { _ = cmd.Wait() }() // reap it; the browser outlives the opener
+	// xdg-open exits at once with an error when it finds no browser (a server, a
+	// container, no display); one that found a browser exits 0 or stays with it.
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }() // also reaps it
+	select {
+	case err := <-exited:
+		if err != nil {
+			return fmt.Errorf("mcpclient: %s found no browser: %w", name, err)
+		}
+	case <-time.After(openerGrace):
+	case <-ctx.Done():
+	}
 	return nil
 }
+
+// openerGrace is how long OpenURL waits for the opener to fail before assuming the
+// browser is on its way.
+var openerGrace = 3 * time.Second

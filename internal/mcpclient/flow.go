@@ -130,9 +130,11 @@ func Authorize(ctx context.Context, opts Options) (*Result, error) {
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 
-	fmt.Fprintf(opts.Out, "\nOpen this URL to log in and approve the client (opening your browser now):\n\n  %s\n\n", authURL)
+	fmt.Fprintf(opts.Out, "\nOpen this URL to log in and approve the client:\n\n  %s\n\n", authURL)
 	if err := opts.OpenBrowser(ctx, authURL); err != nil {
-		fmt.Fprintf(opts.Out, "could not open a browser (%v); open the URL above yourself\n", err)
+		fmt.Fprintf(opts.Out, "No browser could be opened (%v): open the URL above yourself, on this machine.\n", err)
+	} else {
+		fmt.Fprintln(opts.Out, "Opened it in your browser.")
 	}
 
 	wctx, cancel := context.WithTimeout(ctx, opts.Timeout)

@@ -2,9 +2,13 @@ package mcpclient
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -152,5 +156,33 @@ func TestShellQuote(t *testing.T) {
 		if got := shellQuote(in); got != want {
 			t.Errorf("shellQuote(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestOpenURL: an opener that fails (xdg-open without a browser exits non-zero) is an
+// error the caller can report, as is no opener at all; one that succeeds is not.
+func TestOpenURL(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the opener is xdg-open on Linux only")
+	}
+	dir := t.TempDir()
+	t.Setenv("PATH", dir)
+	ctx := context.Background()
+	const u = "http://localhost:8080/authorize?x=1"
+	if err := OpenURL(ctx, u); !errors.Is(err, ErrNoOpener) {
+		t.Errorf("no xdg-open: %v, want ErrNoOpener", err)
+	}
+	write := func(script string) {
+		if err := os.WriteFile(filepath.Join(dir, "xdg-open"), []byte("#!/bin/sh\n"+script+"\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(`echo "xdg-open: no method available for opening '$1'" >&2; exit 3`)
+	if err := OpenURL(ctx, u); err == nil || !strings.Contains(err.Error(), "found no browser") {
+		t.Errorf("failing xdg-open: %v, want an error", err)
+	}
+	write(`[ "$1" = "` + u + `" ] || exit 9`)
+	if err := OpenURL(ctx, u); err != nil {
+		t.Errorf("working xdg-open: %v", err)
 	}
 }

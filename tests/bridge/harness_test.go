@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -79,6 +80,13 @@ func (l *logBuffer) String() string {
 func startBridge(t *testing.T, args []string, command []string, env ...string) *bridge {
 	t.Helper()
 	all := append([]string{"--listen", "127.0.0.1:0", "--log-format", "json"}, args...)
+	// The bridge alone, on loopback: trust unsigned identity headers unless the test
+	// configures the edge's secret (TestIdentitySignature).
+	if !slices.Contains(args, "--identity-secret") && !slices.ContainsFunc(env, func(kv string) bool {
+		return strings.HasPrefix(kv, "MCPBRIDGE_IDENTITY_SECRET=")
+	}) {
+		all = append(all, "--allow-unsigned-identity", "true")
+	}
 	all = append(append(all, "--"), command...)
 	cmd := exec.Command(bridgeBin, all...)
 	cmd.Env = append(os.Environ(), env...)

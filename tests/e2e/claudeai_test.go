@@ -85,7 +85,7 @@ func TestClaudeAISequence(t *testing.T) {
 		"resource":              {mcpURL},
 	}.Encode()
 	github.LoginAs(alice)
-	loc, err := newBrowser(t).authorize(ctx, authURL, redirectURI)
+	loc, err := newBrowser(t).Authorize(ctx, authURL, redirectURI)
 	if err != nil {
 		t.Fatalf("5. login and consent: %v", err)
 	}

@@ -21,7 +21,7 @@ func actAsBrowser(args []string) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := newBrowserNoT().follow(ctx, args[0]); err != nil {
+	if err := newBrowserNoT().Follow(ctx, args[0]); err != nil {
 		fmt.Fprintf(os.Stderr, "xdg-open (e2e browser): %v\n", err)
 		return 1
 	}

@@ -116,7 +116,7 @@ func TestAuthorizationConformance(t *testing.T) {
 		printed.WriteString(line + "\n")
 		if strings.HasPrefix(line, stack.Issuer+"/authorize?") {
 			github.LoginAs(alice)
-			go func() { browsed <- newBrowser(t).follow(ctx, line) }()
+			go func() { browsed <- newBrowser(t).Follow(ctx, line) }()
 		}
 	}
 	_ = cmd.Wait()

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -80,15 +79,7 @@ func newSDKOAuthLogin(t *testing.T, login func()) *sdkOAuth {
 			if login != nil {
 				login()
 			}
-			loc, err := newBrowser(t).authorize(ctx, args.URL, sdkRedirectURI)
-			if err != nil {
-				return nil, err
-			}
-			q := loc.Query()
-			if e := q.Get("error"); e != "" {
-				return nil, fmt.Errorf("authorization error %s: %s", e, q.Get("error_description"))
-			}
-			return &auth.AuthorizationResult{Code: q.Get("code"), State: q.Get("state"), Iss: q.Get("iss")}, nil
+			return newBrowser(t).SDKCode(ctx, args.URL, sdkRedirectURI)
 		},
 		RequestRefreshToken: true,
 		Client:              httpClient,
@@ -206,7 +197,7 @@ func userToken(t *testing.T, ctx context.Context, user githubstub.User, resource
 		ClientName: "e2e " + user.Login,
 		HTTPClient: httpClient,
 		OpenBrowser: func(ctx context.Context, u string) error {
-			go func() { browserErr <- b.follow(ctx, u) }()
+			go func() { browserErr <- b.Follow(ctx, u) }()
 			return nil
 		},
 		Timeout: 20 * time.Second,
@@ -354,8 +345,13 @@ func toolParams(name string, args map[string]any) *mcp.CallToolParams {
 
 // refreshWith trades a refresh token at the gateway's token endpoint.
 func refreshWith(ctx context.Context, clientID, refreshToken string) (*oauth2.Token, error) {
-	cfg := &oauth2.Config{ClientID: clientID, Endpoint: oauth2.Endpoint{TokenURL: stack.Issuer + "/token", AuthStyle: oauth2.AuthStyleInParams}}
-	return cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: refreshToken}).Token()
+	return refreshWithIssuer(ctx, stack.Issuer, clientID, refreshToken)
+}
+
+// refreshWithIssuer spends a refresh token at issuer's token endpoint.
+func refreshWithIssuer(ctx context.Context, issuer, clientID, refreshToken string) (*oauth2.Token, error) {
+	cfg := &oauth2.Config{ClientID: clientID, Endpoint: oauth2.Endpoint{TokenURL: issuer + "/token", AuthStyle: oauth2.AuthStyleInParams}}
+	return cfg.TokenSource(contextWithClient(ctx), &oauth2.Token{RefreshToken: refreshToken}).Token()
 }
 
 // registerPublicClient registers a public client through Traefik and returns its id.

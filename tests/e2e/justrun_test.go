@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"bufio"
+	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -13,8 +15,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcp-oauth-gateway/gateway/internal/syncbuf"
 )
@@ -51,8 +56,9 @@ func TestJustRun(t *testing.T) {
 	ctx := testContext(t)
 	base := freePortRange(t, 4)
 	tmp := t.TempDir()
-	state, logs := filepath.Join(tmp, "state"), filepath.Join(tmp, "logs")
-
+	// The state directory is where `just run` puts it by default under MCPGW_CACHE, so
+	// that the helpers find the run file there.
+	state, logs := filepath.Join(tmp, "run"), filepath.Join(tmp, "logs")
 	cmd := exec.Command(runBin, "-port", strconv.Itoa(base), "-state", state, "-logs", logs, "-repo", repo)
 	var env []string
 	for _, kv := range os.Environ() {
@@ -115,9 +121,15 @@ func TestJustRun(t *testing.T) {
 			_ = s.Close()
 		})
 	}
-	// `just mcp-config` describes this gateway: the same URLs the run printed.
+	t.Run("supervision", func(t *testing.T) { checkSupervision(t, ctx, state, base) })
+	if !strings.Contains(out.String(), "restarting it alone") {
+		t.Errorf("just run did not say it restarted a process:\n%s", out.String())
+	}
+
+	// `just mcp-config` describes this gateway: the same URLs the run printed, found
+	// through the run file (no RUN_PORT given again).
 	cfgCmd := exec.CommandContext(ctx, clientBin, "config", "-local")
-	cfgCmd.Env = append(env, "RUN_PORT="+strconv.Itoa(base))
+	cfgCmd.Env = append(env, "MCPGW_CACHE="+filepath.Dir(state))
 	cfgOut, err := cfgCmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("mcp-client config: %v\n%s", err, cfgOut)
@@ -177,4 +189,109 @@ func processesUnder(dir string) []string {
 		out = append(out, e.Name()+": "+strings.ReplaceAll(string(cmdline), "\x00", " "))
 	}
 	return out
+}
+
+// checkSupervision kills (SIGKILL) each of redis, authsvc, the memory bridge and
+// Traefik of a running `just run`, one at a time. Each comes back alone, with a new
+// pid in the run file; while one is gone the others keep serving (an MCP session on
+// everything goes on while authsvc, Redis or memory's bridge are down: the edge checks
+// tokens by itself); and nothing is lost: memory's graph and a refresh token issued
+// before the kills still work after them.
+func checkSupervision(t *testing.T, ctx context.Context, state string, base int) {
+	everything := "http://localhost:" + strconv.Itoa(base+1) + "/mcp"
+	memory := "http://localhost:" + strconv.Itoa(base+2) + "/mcp"
+	issuer := "http://localhost:" + strconv.Itoa(base)
+	ev := connectSDK(t, ctx, everything, newSDKOAuthLogin(t, nil))
+	mo := newSDKOAuthLogin(t, nil)
+	mem := connectSDK(t, ctx, memory, mo)
+	entity := fmt.Sprintf("survivor-%d", time.Now().UnixNano())
+	callText(t, ctx, mem, "create_entities", map[string]any{"entities": []map[string]any{
+		{"name": entity, "entityType": "test", "observations": []string{"made before the kills"}}}})
+	tok := mo.token(t)
+	clientID := fmt.Sprint(claims(t, tok.AccessToken)["client_id"])
+	time.Sleep(1500 * time.Millisecond) // Redis appends to its AOF every second
+
+	pids := func() map[string]int {
+		b, err := os.ReadFile(filepath.Join(state, "run.json"))
+		if err != nil {
+			t.Fatalf("run file: %v", err)
+		}
+		var info struct {
+			PIDs map[string]int `json:"pids"`
+		}
+		if err := json.Unmarshal(b, &info); err != nil {
+			t.Fatalf("run file: %v", err)
+		}
+		return info.PIDs
+	}
+	echo := func() error {
+		res, err := ev.CallTool(ctx, &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"message": "still here"}})
+		if err == nil && res.IsError {
+			err = fmt.Errorf("tool error")
+		}
+		return err
+	}
+	for _, victim := range []string{"authsvc", "memory", "redis", "traefik"} {
+		before := pids()
+		if before[victim] == 0 {
+			t.Fatalf("the run file has no %s: %v", victim, before)
+		}
+		if err := syscall.Kill(before[victim], syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		if victim != "traefik" {
+			// Right away, while the victim is down or restarting: the rest serves.
+			if err := echo(); err != nil {
+				t.Errorf("with %s killed, a call on everything failed: %v", victim, err)
+			}
+		}
+		eventually(t, 60*time.Second, victim+" restarted with a new pid", func() (bool, string) {
+			p := pids()
+			return p[victim] != 0 && p[victim] != before[victim] && syscall.Kill(p[victim], 0) == nil, fmt.Sprint(p)
+		})
+		after := pids()
+		for name, pid := range before {
+			if name != victim && after[name] != pid {
+				t.Errorf("killing %s also restarted %s", victim, name)
+			}
+		}
+		eventually(t, 60*time.Second, victim+" serving again", func() (bool, string) {
+			switch victim {
+			case "authsvc", "redis":
+				// A refresh needs authsvc and the token family in Redis: nothing lost.
+				next, err := refreshWithIssuer(ctx, issuer, clientID, tok.RefreshToken)
+				if err != nil {
+					return false, err.Error()
+				}
+				tok = next
+				return true, ""
+			case "memory":
+				s, err := mcp.NewClient(&mcp.Implementation{Name: "supervision", Version: "1"}, nil).Connect(ctx,
+					&mcp.StreamableClientTransport{Endpoint: memory, HTTPClient: httpClient, OAuthHandler: mo.handler}, nil)
+				if err != nil {
+					return false, err.Error()
+				}
+				defer s.Close()
+				res, err := s.CallTool(ctx, &mcp.CallToolParams{Name: "read_graph", Arguments: map[string]any{}})
+				if err != nil {
+					return false, err.Error()
+				}
+				b, _ := json.Marshal(res.Content)
+				if !strings.Contains(string(b), entity) {
+					t.Fatalf("memory lost %s across its restart: %s", entity, b)
+				}
+				return true, ""
+			default: // traefik: the same session on everything works again
+				if err := echo(); err != nil {
+					return false, err.Error()
+				}
+				resp, err := httpClient.Get(issuer + "/.well-known/oauth-authorization-server")
+				if err != nil {
+					return false, err.Error()
+				}
+				resp.Body.Close()
+				return resp.StatusCode == 200, resp.Status
+			}
+		})
+	}
 }

@@ -30,6 +30,8 @@ func TestLabelDerivedTraefik(t *testing.T) {
 		"BASE_DOMAIN": "localhost", "ACME_EMAIL": "ops@example.test", "ALLOWED_GITHUB_USERS": "alice",
 		"GITHUB_CLIENT_ID": "id", "GITHUB_CLIENT_SECRET": "secret", "REDIS_PASSWORD": "unused",
 		"REVOCATION_FEED_TOKEN": stack.Plan.RevocationToken,
+		// The stack's own secret: the label-derived plugin signs, the bridges verify.
+		"IDENTITY_SECRET": stack.Plan.IdentitySecret,
 	}
 	st, err := labels.Load("../../compose", env)
 	if err != nil {

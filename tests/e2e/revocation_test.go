@@ -79,7 +79,7 @@ func TestLoginRefusals(t *testing.T) {
 	t.Run("not on the allow-list", func(t *testing.T) {
 		github.LoginAs(mallory)
 		defer github.LoginAs(alice)
-		loc, err := newBrowser(t).authorize(ctx, authURL(t, "st-mallory"), sdkRedirectURI)
+		loc, err := newBrowser(t).Authorize(ctx, authURL(t, "st-mallory"), sdkRedirectURI)
 		if err == nil {
 			t.Fatalf("mallory was redirected back to the client: %s", loc)
 		}
@@ -90,8 +90,8 @@ func TestLoginRefusals(t *testing.T) {
 	t.Run("consent denied", func(t *testing.T) {
 		github.LoginAs(alice)
 		b := newBrowser(t)
-		b.decision = "deny"
-		loc, err := b.authorize(ctx, authURL(t, "st-deny"), sdkRedirectURI)
+		b.Decision = "deny"
+		loc, err := b.Authorize(ctx, authURL(t, "st-deny"), sdkRedirectURI)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -23,9 +23,39 @@ func TestComposeProject(t *testing.T) {
 	if got := p.ServiceNames(); !slices.Equal(got, want) {
 		t.Errorf("services %v, want %v", got, want)
 	}
-	net, ok := p.Networks[dockerNetwork]
-	if !ok || !bool(net.External) || net.Name != dockerNetwork {
-		t.Errorf("network %s = %+v, want external with the name %q (docker network create public)", dockerNetwork, net, dockerNetwork)
+}
+
+// TestNetworkIsolation: nothing but Traefik reaches a bridge. authsvc and Traefik meet
+// on edge, authsvc and Redis on backend, and each MCP service sits alone with Traefik
+// on its own network, so that neither another bridge, nor the MCP servers (fetch
+// fetches URLs for its users), nor authsvc can call a bridge with a made-up identity
+// (the bridges also check the edge's signature). Every network is the project's own.
+func TestNetworkIsolation(t *testing.T) {
+	st, _ := loadStack(t)
+	p := st.Project
+	want := map[string][]string{edgeNetwork: {"auth", "traefik"}, "backend": {"auth", "redis"}}
+	for _, svc := range mcpServices {
+		want[traefikNetwork(svc)] = []string{svc, "traefik"}
+	}
+	got := map[string][]string{}
+	for _, name := range p.ServiceNames() {
+		for n := range p.Services[name].Networks {
+			got[n] = append(got[n], name)
+		}
+	}
+	for n, members := range got {
+		slices.Sort(members)
+		if w, ok := want[n]; !ok || !slices.Equal(members, w) {
+			t.Errorf("network %s joins %v, want %v", n, members, w)
+		}
+	}
+	for n, w := range want {
+		if _, ok := got[n]; !ok {
+			t.Errorf("network %s (%v) missing", n, w)
+		}
+		if net := p.Networks[n]; bool(net.External) || net.Name != labels.ProjectName+"_"+n {
+			t.Errorf("network %s = external %v name %q, want the project's own %s_%s", n, net.External, net.Name, labels.ProjectName, n)
+		}
 	}
 }
 
@@ -39,8 +69,8 @@ func TestHealthchecks(t *testing.T) {
 			if hc == nil || hc.Disable || len(hc.Test) < 2 || (hc.Test[0] != "CMD" && hc.Test[0] != "CMD-SHELL") {
 				t.Fatalf("healthcheck = %+v, want a CMD or CMD-SHELL test", hc)
 			}
-			if hc.Interval == nil || hc.Timeout == nil || hc.Retries == nil || hc.StartPeriod == nil {
-				t.Errorf("healthcheck sets no interval/timeout/retries/start_period: %+v", hc)
+			if hc.Interval == nil || hc.Timeout == nil || hc.Retries == nil || hc.StartPeriod == nil || hc.StartInterval == nil {
+				t.Errorf("healthcheck sets no interval/timeout/retries/start_period/start_interval: %+v", hc)
 			}
 			for dep, d := range svc.DependsOn {
 				if d.Condition != types.ServiceConditionHealthy {
@@ -63,7 +93,7 @@ func TestHealthchecks(t *testing.T) {
 	// What each check proves.
 	wantTest := map[string]string{
 		"redis":   "redis-cli ping",
-		"auth":    "http://127.0.0.1:8000/health",
+		"auth":    "authsvc healthcheck",
 		"traefik": "--ping",
 	}
 	for _, name := range mcpServices {
@@ -100,8 +130,8 @@ func TestRedisPersistsWithPassword(t *testing.T) {
 	if _, ok := st.Project.Volumes[data.Source]; !ok {
 		t.Errorf("volume %s is not declared at the top level", data.Source)
 	}
-	if _, ok := redis.Networks[dockerNetwork]; ok {
-		t.Errorf("redis joins %s; it must be reachable by authsvc only", dockerNetwork)
+	if _, ok := redis.Networks[edgeNetwork]; ok {
+		t.Errorf("redis joins %s; it must be reachable by authsvc only", edgeNetwork)
 	}
 	auth := st.Project.Services["auth"]
 	for k, want := range map[string]string{"REDIS_PASSWORD": env["REDIS_PASSWORD"], "REDIS_URL": "redis://redis:6379/0"} {

@@ -73,14 +73,51 @@ func goVersion(t *testing.T) string {
 	return string(m[1])
 }
 
-// TestDockerfiles checks what can be checked without building: the syntax, pinned
-// base images, stages, that every COPY source exists and is not excluded by the
-// Dockerfile's .dockerignore, that `go build` targets are main packages, that the
-// entrypoint is a binary the image gets, and that each compose service's healthcheck
-// command exists in its image.
+// stage is one FROM … AS name section of the Dockerfile.
+type stage struct {
+	name, base string // base: the image after ARG defaults are applied
+	from       string // the FROM image as written, e.g. ${GO_IMAGE}
+	ins        []instruction
+}
+
+// splitStages splits a Dockerfile into its global ARG defaults and its stages.
+func splitStages(t *testing.T, ins []instruction) (map[string]string, []stage) {
+	t.Helper()
+	global := map[string]string{}
+	var stages []stage
+	for _, in := range ins {
+		switch {
+		case in.cmd == "ARG" && len(stages) == 0:
+			k, v, _ := strings.Cut(in.args, "=")
+			global[k] = v
+		case in.cmd == "FROM":
+			f := strings.Fields(in.args)
+			base := os.Expand(f[0], func(k string) string { return global[k] })
+			st := stage{base: base, from: f[0]}
+			if len(f) == 3 && strings.EqualFold(f[1], "AS") {
+				st.name = f[2]
+			}
+			stages = append(stages, st)
+		case len(stages) == 0:
+			t.Errorf("line %d: %s before the first FROM", in.line, in.cmd)
+		default:
+			stages[len(stages)-1].ins = append(stages[len(stages)-1].ins, in)
+		}
+	}
+	return global, stages
+}
+
+// TestDockerfiles checks what can be checked without building, for every service
+// image (each a target of the one Dockerfile): the syntax, base images that are
+// arguments with pinned official defaults (so that hosts without a registry can pass
+// stand-ins) and that each service passes them all, that every COPY source exists and
+// is not excluded by the root .dockerignore, that `go build` targets are main
+// packages whose imports the build stage copies, that the entrypoint is a binary the
+// image gets, and that each compose service's healthcheck command exists in its image.
 func TestDockerfiles(t *testing.T) {
 	st, _ := loadStack(t)
 	goVer := goVersion(t)
+	ignore := readDockerignore(t, repoPath(t, ".dockerignore"))
 	for _, name := range st.Project.ServiceNames() {
 		svc := st.Project.Services[name]
 		if svc.Build == nil {
@@ -91,60 +128,98 @@ func TestDockerfiles(t *testing.T) {
 				t.Errorf("build context %s, want the repository root", svc.Build.Context)
 			}
 			path := filepath.Join(svc.Build.Context, svc.Build.Dockerfile)
-			ins := parseDockerfile(t, path)
-			ignore := readDockerignore(t, path+".dockerignore")
-			stages := map[string]bool{}
-			finalBinaries := map[string]bool{}
-			var lastFrom string
-			args := map[string]bool{}
-			var copied, built []string
-			for _, in := range ins {
-				if !slices.Contains(knownInstructions, in.cmd) {
-					t.Errorf("line %d: unknown instruction %s", in.line, in.cmd)
+			if exists(path + ".dockerignore") {
+				t.Errorf("%s.dockerignore exists: BuildKit would use it instead of the root .dockerignore", path)
+			}
+			global, stages := splitStages(t, parseDockerfile(t, path))
+			for arg, def := range global {
+				if !strings.HasSuffix(arg, "_IMAGE") {
+					continue
 				}
-				switch in.cmd {
-				case "FROM":
-					f := strings.Fields(in.args)
-					image := f[0]
-					if !strings.Contains(image, ":") || strings.HasSuffix(image, ":latest") {
-						t.Errorf("line %d: base image %s is not pinned to a tag", in.line, image)
-					}
-					if strings.HasPrefix(image, "golang:") && !strings.HasPrefix(strings.TrimPrefix(image, "golang:"), goVer) {
-						t.Errorf("line %d: %s does not match go.mod's go %s", in.line, image, goVer)
-					}
-					if len(f) == 3 && strings.EqualFold(f[1], "AS") {
-						stages[f[2]] = true
-					}
-					lastFrom = image
-					finalBinaries = map[string]bool{}
-					args = map[string]bool{}
-				case "ARG":
-					args[strings.SplitN(in.args, "=", 2)[0]] = true
-				case "COPY":
-					copied = append(copied, checkCopy(t, in, stages, ignore, finalBinaries)...)
-				case "RUN":
-					if pkg := checkGoBuild(t, in); pkg != "" {
-						built = append(built, pkg)
-					}
-					if strings.Contains(in.args, "$MCP_PACKAGE") && !args["MCP_PACKAGE"] {
-						t.Errorf("line %d: uses $MCP_PACKAGE without ARG MCP_PACKAGE in this stage", in.line)
-					}
-				case "ENTRYPOINT":
-					ep := strings.Trim(strings.Fields(strings.Trim(in.args, "[]"))[0], `",`)
-					if !finalBinaries[ep] {
-						t.Errorf("line %d: entrypoint %s is not copied into the final stage", in.line, ep)
-					}
+				if !strings.Contains(def, ":") || strings.HasSuffix(def, ":latest") {
+					t.Errorf("ARG %s=%s: base image not pinned to a tag", arg, def)
+				}
+				if strings.HasPrefix(def, "golang:") && !strings.HasPrefix(strings.TrimPrefix(def, "golang:"), goVer) {
+					t.Errorf("ARG %s=%s does not match go.mod's go %s", arg, def, goVer)
 				}
 			}
-			checkHealthcheckBinary(t, svc.HealthCheck.Test, lastFrom, finalBinaries)
+			// The classic builder builds every stage up to the target: the service passes
+			// the base image argument of each (valueless, so the environment's value or
+			// else the Dockerfile's default applies), so that a stand-in reaches every FROM.
+			rawArgs := rawBuildArgs(t, name)
+			for _, sg := range stages {
+				for _, m := range regexp.MustCompile(`\$\{?(\w+)`).FindAllStringSubmatch(sg.from, -1) {
+					if v, ok := rawArgs[m[1]]; !ok || v != nil {
+						t.Errorf("stage %s is FROM %s, but the service's build args lack a valueless %s", sg.name, sg.from, m[1])
+					}
+				}
+				if sg.name == svc.Build.Target {
+					break
+				}
+			}
+			names := map[string]bool{}
+			var target *stage
+			var copied, built []string
+			for i := range stages {
+				sg := &stages[i]
+				binaries := map[string]bool{}
+				args := map[string]bool{}
+				for _, in := range sg.ins {
+					if !slices.Contains(knownInstructions, in.cmd) {
+						t.Errorf("line %d: unknown instruction %s", in.line, in.cmd)
+					}
+					switch in.cmd {
+					case "ARG":
+						args[strings.SplitN(in.args, "=", 2)[0]] = true
+					case "COPY":
+						copied = append(copied, checkCopy(t, in, names, ignore, binaries)...)
+					case "RUN":
+						built = append(built, checkGoBuild(t, in)...)
+						if strings.Contains(in.args, "$MCP_PACKAGE") && !args["MCP_PACKAGE"] {
+							t.Errorf("line %d: uses $MCP_PACKAGE without ARG MCP_PACKAGE in this stage", in.line)
+						}
+					case "ENTRYPOINT":
+						ep := strings.Trim(strings.Fields(strings.Trim(in.args, "[]"))[0], `",`)
+						if !binaries[ep] {
+							t.Errorf("line %d: entrypoint %s is not copied into stage %s", in.line, ep, sg.name)
+						}
+					}
+				}
+				if sg.name == svc.Build.Target {
+					target = sg
+					checkHealthcheckBinary(t, svc.HealthCheck.Test, sg.base, binaries)
+					break
+				}
+				names[sg.name] = true
+			}
+			if target == nil {
+				t.Fatalf("build target %q is not a stage of %s", svc.Build.Target, path)
+			}
+			if len(built) == 0 {
+				t.Errorf("no go build before target %s", target.name)
+			}
 			for _, pkg := range built {
 				checkBuildInputs(t, pkg, copied)
 			}
-			if _, ok := svc.Build.Args["MCP_PACKAGE"]; strings.Contains(path, "bridge-") && !ok {
+			if _, ok := svc.Build.Args["MCP_PACKAGE"]; strings.HasPrefix(target.name, "bridge-") && !ok {
 				t.Errorf("bridge image built without the MCP_PACKAGE build arg")
 			}
 		})
 	}
+}
+
+// rawBuildArgs are the build args of service name as its compose file writes them
+// (compose drops a valueless one the environment does not set).
+func rawBuildArgs(t *testing.T, name string) map[string]any {
+	t.Helper()
+	files, _ := filepath.Glob(repoPath(t, "compose/*.yaml"))
+	for _, f := range files {
+		rel, _ := filepath.Rel(repoPath(t, "."), f)
+		if args, ok := dig(readYAML(t, rel), "services", name, "build", "args").(map[string]any); ok {
+			return args
+		}
+	}
+	return nil
 }
 
 // checkCopy checks one COPY and returns its sources from the build context.
@@ -219,38 +294,44 @@ func checkBuildInputs(t *testing.T, pkg string, copied []string) {
 	}
 }
 
-var goBuildTarget = regexp.MustCompile(`go build [^&;]*?(\./[\w/.-]+)\s*$|go build [^&;]*?(\./[\w/.-]+)\s*(&&|;)`)
-
-// checkGoBuild: the package a `go build` compiles is a main package in the
-// repository; it returns that package ("" when the instruction builds nothing).
-func checkGoBuild(t *testing.T, in instruction) string {
+// checkGoBuild: every package a `go build` compiles is a main package in the
+// repository; it returns those packages (none when the instruction builds nothing).
+func checkGoBuild(t *testing.T, in instruction) []string {
 	t.Helper()
-	if !strings.Contains(in.args, "go build") {
-		return ""
+	_, cmd, ok := strings.Cut(in.args, "go build")
+	if !ok {
+		return nil
 	}
-	m := goBuildTarget.FindStringSubmatch(in.args)
-	if m == nil {
-		t.Errorf("line %d: cannot find the package of %q", in.line, in.args)
-		return ""
-	}
-	pkg := m[1] + m[2]
-	files, _ := filepath.Glob(repoPath(t, filepath.Join(pkg, "*.go")))
-	for _, f := range files {
-		if strings.HasSuffix(f, "_test.go") {
+	cmd, _, _ = strings.Cut(cmd, "&&")
+	var pkgs []string
+	for _, f := range strings.Fields(cmd) {
+		if !strings.HasPrefix(f, "./") {
 			continue
 		}
-		b, err := os.ReadFile(f)
-		if err == nil && regexp.MustCompile(`(?m)^package main\b`).Match(b) {
-			return pkg
+		files, _ := filepath.Glob(repoPath(t, filepath.Join(f, "*.go")))
+		main := false
+		for _, file := range files {
+			b, err := os.ReadFile(file)
+			if err == nil && !strings.HasSuffix(file, "_test.go") && regexp.MustCompile(`(?m)^package main\b`).Match(b) {
+				main = true
+			}
 		}
+		if !main {
+			t.Errorf("line %d: go build %s: no main package there", in.line, f)
+			continue
+		}
+		pkgs = append(pkgs, f)
 	}
-	t.Errorf("line %d: go build %s: no main package there", in.line, pkg)
-	return ""
+	if len(pkgs) == 0 {
+		t.Errorf("line %d: cannot find the packages of %q", in.line, in.args)
+	}
+	return pkgs
 }
 
 // baseImageTools are commands the base images ship, which healthchecks may use.
 var baseImageTools = map[string][]string{
 	"alpine:": {"wget", "sh"},
+	"redis:":  {"redis-cli", "sh"},
 }
 
 func checkHealthcheckBinary(t *testing.T, test []string, base string, binaries map[string]bool) {
@@ -274,7 +355,7 @@ func readDockerignore(t *testing.T, path string) []string {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("%v: every image has its own .dockerignore so .env and keys never reach the build context", err)
+		t.Fatalf("%v: the root .dockerignore keeps .env and keys out of every build context", err)
 	}
 	var out []string
 	for _, l := range strings.Split(string(b), "\n") {

@@ -50,7 +50,7 @@ func TestTraefikEntrypoint(t *testing.T) {
 			rendered := filepath.Join(dir, "rendered.yml")
 			script := strings.NewReplacer("/etc/traefik/", etc+"/", "/tmp/traefik.yml", rendered).Replace(ep[2])
 			cmd := exec.Command("/bin/sh", "-c", script)
-			cmd.Env = []string{"PATH=" + bin + ":/usr/bin:/bin", "ACME_EMAIL=" + tc.email, "TRAEFIK_STATIC_CONFIG=traefik.yml"}
+			cmd.Env = []string{"PATH=" + bin + ":/usr/bin:/bin", "ACME_EMAIL=" + tc.email, "TRAEFIK_STATIC_CONFIG=traefik.yml", "COMPOSE_PROJECT=mcpgw-test_1"}
 			out, err := cmd.CombinedOutput()
 			if !tc.ok {
 				if err == nil {
@@ -70,8 +70,8 @@ func TestTraefikEntrypoint(t *testing.T) {
 				t.Fatal(err)
 			}
 			orig, _ := os.ReadFile(repoPath(t, "traefik/traefik.yml"))
-			if want := strings.ReplaceAll(string(orig), "@ACME_EMAIL@", tc.email); string(b) != want {
-				t.Errorf("rendered config differs from traefik.yml with the e-mail substituted")
+			if want := strings.NewReplacer("@ACME_EMAIL@", tc.email, "@COMPOSE_PROJECT@", "mcpgw-test_1").Replace(string(orig)); string(b) != want {
+				t.Errorf("rendered config differs from traefik.yml with the e-mail and the project substituted")
 			}
 			var c map[string]any
 			if err := yaml.Unmarshal(b, &c); err != nil {
@@ -79,6 +79,9 @@ func TestTraefikEntrypoint(t *testing.T) {
 			}
 			if got := dig(c, "certificatesResolvers", "letsencrypt", "acme", "email"); got != tc.email {
 				t.Errorf("rendered acme email %v, want %q", got, tc.email)
+			}
+			if got := dig(c, "providers", "docker", "constraints"); got != "Label(`com.docker.compose.project`, `mcpgw-test_1`)" {
+				t.Errorf("rendered docker constraint %v, want this project's label", got)
 			}
 		})
 	}

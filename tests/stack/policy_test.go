@@ -20,8 +20,17 @@ const (
 	publicEntryPoint = "websecure"
 	internalEP       = "internal"
 	pluginName       = "mcpauth"
-	dockerNetwork    = "public"
+	edgeNetwork      = "edge" // Traefik and authsvc; each bridge has its own with Traefik
 )
+
+// traefikNetwork is the compose network key through which Traefik reaches service svc:
+// edge for authsvc, the bridge's own network for an MCP service.
+func traefikNetwork(svc string) string {
+	if svc == authService {
+		return edgeNetwork
+	}
+	return "mcp-" + svc
+}
 
 // fileMiddlewares are defined in traefik/dynamic (file provider), not in labels.
 var fileMiddlewares = []string{"security-headers@file"}
@@ -92,8 +101,9 @@ func checkStack(st *labels.Stack, domain, revocationToken string) []error {
 			continue
 		}
 		enabled = append(enabled, name)
-		if c.Network != dockerNetwork {
-			fail("service %s: traefik.docker.network = %q, want %q", name, c.Network, dockerNetwork)
+		// Docker names the network <project>_<key>; the label names it so.
+		if want := labels.ProjectName + "_" + traefikNetwork(name); c.Network != want {
+			fail("service %s: traefik.docker.network = %q, want %q", name, c.Network, want)
 		}
 	}
 	wantEnabled := append([]string{authService}, mcpServices...)

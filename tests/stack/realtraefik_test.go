@@ -2,22 +2,17 @@ package stack_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -25,16 +20,18 @@ import (
 	"go.yaml.in/yaml/v4"
 
 	"github.com/mcp-oauth-gateway/gateway/internal/localstack"
+	"github.com/mcp-oauth-gateway/gateway/internal/localtls"
 	"github.com/mcp-oauth-gateway/gateway/tests/internal/labels"
 )
 
 // TestRealTraefik runs the real Traefik v3.6 binary on the stack's own static
-// configuration (traefik/traefik.dev.yml: identical to traefik.yml but for the plugin
-// source) and dynamic files, plus the configuration the labels decode to, with the
-// mcpauth plugin from this checkout. Only what cannot exist outside Docker is changed:
-// entry point addresses move to loopback ports, the Docker provider is replaced by the
-// file provider carrying the label-derived routes, Let's Encrypt points at a closed
-// port, and a self-signed certificate for *.BASE_DOMAIN stands in for the ACME one.
+// configuration (traefik/traefik.yml, the plugin from this checkout) and dynamic files
+// laid out as the container mounts them (base/ and local-tls/ with the certificate
+// `just local-tls` makes), plus the configuration the labels decode to. Only what
+// cannot exist outside Docker is changed: entry point addresses move to loopback
+// ports, the Docker provider is replaced by the file provider carrying the
+// label-derived routes, and Let's Encrypt points at a closed port (which the local
+// certificate must keep Traefik from asking).
 //
 // It proves that Traefik accepts every static option, every router, service and
 // middleware the labels produce (no error in its API), that the compose healthcheck
@@ -65,10 +62,14 @@ func TestRealTraefik(t *testing.T) {
 	addr := func(i int) string { return fmt.Sprintf("127.0.0.1:%d", ports[i]) }
 	web, websecure, internal, ping, api := addr(0), addr(1), addr(2), addr(3), addr(4)
 
-	// Dynamic configuration: the repository's files, the labels' routes, a certificate.
+	// Dynamic configuration: the repository's files in base/, the local CA's certificate
+	// in local-tls/ (as compose mounts them), the labels' routes.
 	dyn := filepath.Join(dir, "dynamic")
 	copyTree(t, dir, "traefik/dynamic")
-	if err := os.Rename(filepath.Join(dir, "traefik", "dynamic"), dyn); err != nil {
+	if err := os.MkdirAll(dyn, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(dir, "traefik", "dynamic"), filepath.Join(dyn, "base")); err != nil {
 		t.Fatal(err)
 	}
 	routes, err := st.DynamicConfig(labels.Options{Backends: backends})
@@ -76,10 +77,10 @@ func TestRealTraefik(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(dyn, "labels.yaml"), routes)
-	pool := writeCertificate(t, dir, dyn, testDomain)
+	pool := localCertificate(t, dir, filepath.Join(dyn, "local-tls"), st)
 
 	// Static configuration.
-	static := readYAML(t, "traefik/traefik.dev.yml")
+	static := readYAML(t, "traefik/traefik.yml")
 	set := func(v any, path ...string) {
 		m := static
 		for _, p := range path[:len(path)-1] {
@@ -181,7 +182,6 @@ func TestRealTraefik(t *testing.T) {
 		{"https://everything." + testDomain + "/mcp", 401, "", "", [2]string{"WWW-Authenticate", "resource_metadata="}},
 		{"https://memory." + testDomain + "/internal/revocations", 401, "", "", [2]string{"WWW-Authenticate", "Bearer"}},
 		{"https://time." + testDomain + "/mcp", 401, "", "", [2]string{"WWW-Authenticate", "https://time." + testDomain}},
-		{"https://unknown." + testDomain + "/mcp", 404, "", "", [2]string{}},
 	}
 	for _, tc := range tests {
 		t.Run(strings.TrimPrefix(tc.url, "https://"), func(t *testing.T) {
@@ -204,6 +204,12 @@ func TestRealTraefik(t *testing.T) {
 		})
 	}
 
+	// A host no label routes has no certificate either (the local CA signed only the
+	// stack's hosts): the handshake fails before any request.
+	if _, err := client.Get("https://unknown." + testDomain + "/mcp"); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("https://unknown.%s: %v, want a certificate error", testDomain, err)
+	}
+
 	// Plain HTTP only redirects; the internal entry point serves /verify and nothing else.
 	plain := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }, Timeout: 10 * time.Second}
 	req, _ := http.NewRequest(http.MethodGet, "http://"+web+"/mcp", nil)
@@ -224,6 +230,15 @@ func TestRealTraefik(t *testing.T) {
 		resp.Body.Close()
 		if got := resp.Header.Get("X-Backend"); got != want {
 			t.Errorf("internal entry point %s reached %q, want %q", path, got, want)
+		}
+	}
+
+	// With the local CA's certificate covering every host, Traefik never asked Let's
+	// Encrypt (its caServer here is a closed port: any attempt logs an ACME error).
+	logs, _ := os.ReadFile(filepath.Join(dir, "traefik.log"))
+	for _, line := range strings.Split(string(logs), "\n") {
+		if strings.Contains(line, `"level":"error"`) && strings.Contains(strings.ToLower(line), "acme") {
+			t.Errorf("Traefik tried Let's Encrypt although the local certificate covers every host: %s", line)
 		}
 	}
 }
@@ -267,40 +282,29 @@ func checkAPI(api, kind string, want map[string]bool) error {
 
 // writeCertificate writes a self-signed certificate for domain and *.domain, declares
 // it in the dynamic configuration and returns a pool that trusts it.
-func writeCertificate(t *testing.T, dir, dyn, domain string) *x509.CertPool {
+// localCertificate makes what `just local-tls` makes, for every host the labels route,
+// with its Traefik configuration at mounted, and returns a pool trusting its CA.
+func localCertificate(t *testing.T, dir, mounted string, st *labels.Stack) *x509.CertPool {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	hosts := []string{testDomain}
+	for _, name := range sortedNames(st.Containers) {
+		if st.Containers[name].Enabled {
+			hosts = append(hosts, name+"."+testDomain)
+		}
+	}
+	tlsDir := filepath.Join(dir, "local-tls")
+	if _, err := localtls.Make(localtls.Options{Dir: tlsDir, Hosts: slices.Compact(hosts), MountedAt: mounted}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(tlsDir, localtls.TraefikDir), mounted); err != nil {
+		t.Fatal(err)
+	}
+	ca, err := os.ReadFile(filepath.Join(tlsDir, localtls.CACert))
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: domain},
-		DNSNames:              []string{domain, "*." + domain},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	writeFile(t, certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
-	writeFile(t, keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}))
-	cfg := map[string]any{"tls": map[string]any{"certificates": []any{map[string]any{"certFile": certFile, "keyFile": keyFile}}}}
-	b, _ := yaml.Marshal(cfg)
-	writeFile(t, filepath.Join(dyn, "test-certificate.yml"), b)
-	cert, _ := x509.ParseCertificate(der)
 	pool := x509.NewCertPool()
-	pool.AddCert(cert)
+	pool.AppendCertsFromPEM(ca)
 	return pool
 }
 

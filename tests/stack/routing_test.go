@@ -126,7 +126,10 @@ func TestLabelMutations(t *testing.T) {
 		{"wrong bridge port", "memory", func(l map[string]string) {
 			l["traefik.http.services.memory.loadbalancer.server.port"] = "8080"
 		}, "reaches \"http://memory:8080\""},
-		{"not on the public network", "time", func(l map[string]string) { delete(l, "traefik.docker.network") }, "traefik.docker.network"},
+		{"no network named for Traefik", "time", func(l map[string]string) { delete(l, "traefik.docker.network") }, "traefik.docker.network"},
+		{"another bridge's network", "time", func(l map[string]string) {
+			l["traefik.docker.network"] = labels.ProjectName + "_mcp-memory"
+		}, "traefik.docker.network"},
 		{"service not exposed", "auth", func(l map[string]string) { l["traefik.enable"] = "false" }, "services with traefik.enable=true"},
 		{"conflicting definitions", "memory", func(l map[string]string) {
 			l[r+"everything.rule"] = "Host(`memory." + testDomain + "`)"

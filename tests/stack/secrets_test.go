@@ -78,7 +78,7 @@ func TestGenerateAllSecrets(t *testing.T) {
 	}
 	example, _ := labels.ReadEnvFile(envExample)
 	hex64 := regexp.MustCompile(`^[0-9a-f]{64}$`)
-	generated := []string{"REDIS_PASSWORD", "REVOCATION_FEED_TOKEN", "SESSION_SECRET"}
+	generated := []string{"REDIS_PASSWORD", "REVOCATION_FEED_TOKEN", "SESSION_SECRET", "IDENTITY_SECRET"}
 	seen := map[string]bool{}
 	for _, k := range generated {
 		if !hex64.MatchString(first[k]) {

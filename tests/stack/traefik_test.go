@@ -10,8 +10,6 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v4"
-
-	"github.com/mcp-oauth-gateway/gateway/tests/internal/labels"
 )
 
 func readYAML(t *testing.T, rel string) map[string]any {
@@ -57,7 +55,7 @@ func modulePath(t *testing.T) string {
 func TestTraefikStaticConfig(t *testing.T) {
 	st, _ := loadStack(t)
 	module := modulePath(t)
-	for _, file := range []string{"traefik/traefik.yml", "traefik/traefik.dev.yml"} {
+	for _, file := range []string{"traefik/traefik.yml", "traefik/traefik.catalog.yml"} {
 		t.Run(filepath.Base(file), func(t *testing.T) {
 			c := readYAML(t, file)
 			checks := []struct {
@@ -73,7 +71,7 @@ func TestTraefikStaticConfig(t *testing.T) {
 				{[]string{"entryPoints", internalEP, "address"}, ":8081"},
 				{[]string{"ping", "entryPoint"}, "ping"},
 				{[]string{"providers", "docker", "exposedByDefault"}, false},
-				{[]string{"providers", "docker", "network"}, dockerNetwork},
+				{[]string{"providers", "docker", "constraints"}, "Label(`com.docker.compose.project`, `@COMPOSE_PROJECT@`)"},
 				{[]string{"providers", "file", "directory"}, "/etc/traefik/dynamic"},
 				{[]string{"certificatesResolvers", "letsencrypt", "acme", "email"}, "@ACME_EMAIL@"},
 				{[]string{"accessLog", "format"}, "json"},
@@ -98,9 +96,9 @@ func TestTraefikStaticConfig(t *testing.T) {
 					}
 				}
 			}
-			kind := "plugins"
-			if strings.HasSuffix(file, ".dev.yml") {
-				kind = "localPlugins"
+			kind := "localPlugins"
+			if strings.HasSuffix(file, ".catalog.yml") {
+				kind = "plugins"
 			}
 			if got := dig(c, "experimental", kind, pluginName, "moduleName"); got != module {
 				t.Errorf("experimental.%s.%s.moduleName = %v, want the module path %s", kind, pluginName, got, module)
@@ -112,12 +110,12 @@ func TestTraefikStaticConfig(t *testing.T) {
 			}
 		})
 	}
-	// The development variant differs only in how the plugin is loaded.
-	prod, dev := readYAML(t, "traefik/traefik.yml"), readYAML(t, "traefik/traefik.dev.yml")
-	delete(prod, "experimental")
-	delete(dev, "experimental")
-	if !reflect.DeepEqual(prod, dev) {
-		t.Errorf("traefik.yml and traefik.dev.yml differ outside experimental:\nprod %v\ndev  %v", prod, dev)
+	// The catalog variant differs only in where the plugin comes from.
+	local, catalog := readYAML(t, "traefik/traefik.yml"), readYAML(t, "traefik/traefik.catalog.yml")
+	delete(local, "experimental")
+	delete(catalog, "experimental")
+	if !reflect.DeepEqual(local, catalog) {
+		t.Errorf("traefik.yml and traefik.catalog.yml differ outside experimental:\nlocal   %v\ncatalog %v", local, catalog)
 	}
 }
 
@@ -139,51 +137,53 @@ func TestTraefikContainer(t *testing.T) {
 		mounts[v.Target] = v.Source
 	}
 	for target, src := range map[string]string{
-		"/etc/traefik/traefik.yml": repoPath(t, "traefik/traefik.yml"),
-		"/etc/traefik/dynamic":     repoPath(t, "traefik/dynamic"),
-		"/var/run/docker.sock":     "/var/run/docker.sock",
-		"/logs":                    repoPath(t, "logs/traefik"),
+		"/etc/traefik/traefik.yml":         repoPath(t, "traefik/traefik.yml"),
+		"/etc/traefik/traefik.catalog.yml": repoPath(t, "traefik/traefik.catalog.yml"),
+		"/etc/traefik/dynamic/base":        repoPath(t, "traefik/dynamic"),
+		"/etc/traefik/dynamic/local-tls":   repoPath(t, ".local-tls/traefik"),
+		"/var/run/docker.sock":             "/var/run/docker.sock",
+		"/logs":                            repoPath(t, "logs/traefik"),
 	} {
 		if mounts[target] != src {
 			t.Errorf("traefik mounts %q at %s, want %q", mounts[target], target, src)
 		}
 	}
+	if got := tr.Environment["TRAEFIK_STATIC_CONFIG"]; got == nil || *got != "traefik.yml" {
+		t.Errorf("TRAEFIK_STATIC_CONFIG = %v, want traefik.yml (the plugin from this checkout) by default", got)
+	}
 	if !strings.Contains(strings.Join(tr.Entrypoint, " "), "exec traefik --configFile=/tmp/traefik.yml") {
 		t.Errorf("traefik entrypoint %q does not start Traefik with the rendered config", tr.Entrypoint)
 	}
-	if !strings.HasPrefix(tr.Image, "traefik:v3.") {
-		t.Errorf("traefik image %q, want traefik:v3.x", tr.Image)
+	if tr.Image != "traefik:v3.6.12" {
+		t.Errorf("traefik image %q, want traefik:v3.6.12 (the version the tests build and run)", tr.Image)
 	}
 }
 
-// TestTraefikDevOverride: the development override mounts exactly the plugin's files
-// where Traefik's local plugin loader looks for the module.
-func TestTraefikDevOverride(t *testing.T) {
-	c := readYAML(t, "compose/traefik.dev.yaml")
-	vols, _ := dig(c, "services", "traefik", "volumes").([]any)
+// TestTraefikLocalPlugin: by default Traefik loads the plugin from this checkout:
+// exactly the plugin's files are mounted (never .env or keys), where Traefik's local
+// plugin loader looks for the module, so `just up` needs no catalog release.
+func TestTraefikLocalPlugin(t *testing.T) {
+	st, _ := loadStack(t)
 	base := "/plugins-local/src/" + modulePath(t) + "/"
 	want := map[string]bool{".traefik.yml": false, "go.mod": false, "plugin": false}
-	for _, v := range vols {
-		s, _ := v.(string)
-		parts := strings.Split(s, ":")
-		if len(parts) < 2 || !strings.HasPrefix(parts[1], base) {
+	for _, v := range st.Project.Services["traefik"].Volumes {
+		rel, ok := strings.CutPrefix(v.Target, base)
+		if !ok {
 			continue
 		}
-		rel := strings.TrimPrefix(parts[1], base)
-		if _, ok := want[rel]; ok && parts[0] == "../"+rel {
-			want[rel] = true
+		if _, known := want[rel]; !known || v.Source != repoPath(t, rel) || !v.ReadOnly {
+			t.Errorf("traefik mounts %s read-only=%v at %s; only .traefik.yml, go.mod and plugin/ belong there, read-only", v.Source, v.ReadOnly, v.Target)
+			continue
 		}
-		if !exists(repoPath(t, rel)) {
-			t.Errorf("dev override mounts %s, which does not exist in the repository", rel)
-		}
+		want[rel] = true
 	}
 	for rel, ok := range want {
 		if !ok {
-			t.Errorf("dev override does not mount ../%s at %s%s", rel, base, rel)
+			t.Errorf("traefik does not mount %s at %s%s", rel, base, rel)
 		}
 	}
-	if got := dig(c, "services", "traefik", "environment", "TRAEFIK_STATIC_CONFIG"); got != "traefik.dev.yml" {
-		t.Errorf("dev override TRAEFIK_STATIC_CONFIG = %v, want traefik.dev.yml", got)
+	if got := dig(readYAML(t, "traefik/traefik.yml"), "experimental", "localPlugins", pluginName, "moduleName"); got != modulePath(t) {
+		t.Errorf("traefik.yml loads local plugin %v, want %s", got, modulePath(t))
 	}
 }
 
@@ -207,46 +207,5 @@ func TestTraefikDynamicFiles(t *testing.T) {
 	got, _ := dig(static, "entryPoints", publicEntryPoint, "http", "middlewares").([]any)
 	if len(got) != 1 || got[0] != fileMiddlewares[0] {
 		t.Errorf("websecure middlewares = %v, want %v", got, fileMiddlewares)
-	}
-}
-
-// TestTraefikDevOverrideMerges loads compose.yaml with traefik.dev.yaml on top, as
-// `just up-dev` does: the merged traefik service reads traefik.dev.yml and has the
-// plugin's files mounted, and nothing else changes.
-func TestTraefikDevOverrideMerges(t *testing.T) {
-	env := exampleEnv(t)
-	base, err := labels.LoadProject(composeDir, env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dev, err := labels.LoadProject(composeDir, env, "traefik.dev.yaml")
-	if err != nil {
-		t.Fatalf("loading with the dev override: %v", err)
-	}
-	tr := dev.Services["traefik"]
-	if got := tr.Environment["TRAEFIK_STATIC_CONFIG"]; got == nil || *got != "traefik.dev.yml" {
-		t.Errorf("merged TRAEFIK_STATIC_CONFIG = %v, want traefik.dev.yml", got)
-	}
-	mounts := map[string]string{}
-	for _, v := range tr.Volumes {
-		mounts[v.Target] = v.Source
-		if v.Type == "bind" && !exists(v.Source) && v.Source != "/var/run/docker.sock" && !strings.HasSuffix(v.Source, "/logs/traefik") {
-			t.Errorf("dev override mounts %s, which does not exist", v.Source)
-		}
-	}
-	plugin := "/plugins-local/src/" + modulePath(t) + "/plugin"
-	if mounts[plugin] != repoPath(t, "plugin") || mounts["/etc/traefik/traefik.dev.yml"] != repoPath(t, "traefik/traefik.dev.yml") {
-		t.Errorf("merged mounts %v lack the plugin or traefik.dev.yml", mounts)
-	}
-	if len(tr.Volumes) != len(base.Services["traefik"].Volumes)+4 {
-		t.Errorf("dev override adds %d mounts, want 4", len(tr.Volumes)-len(base.Services["traefik"].Volumes))
-	}
-	for _, name := range base.ServiceNames() {
-		if name == "traefik" {
-			continue
-		}
-		if a, b := base.Services[name], dev.Services[name]; !reflect.DeepEqual(a, b) {
-			t.Errorf("dev override changes service %s", name)
-		}
 	}
 }

@@ -105,6 +105,14 @@ func BenchmarkCachedToken(b *testing.B) {
 	benchCached(b, h, token)
 }
 
+// BenchmarkCachedTokenSigned is the hot path with identitySecret set: the identity
+// headers are signed for the bridge on every request.
+func BenchmarkCachedTokenSigned(b *testing.B) {
+	h := benchHandler(b, func(m map[string]any) { m["identitySecret"] = jwtvectors.IdentitySecret })
+	token := keys.Valid(time.Now(), "b")
+	benchCached(b, h, token)
+}
+
 // BenchmarkNeverSeenRS256 verifies a new RS256 token every time under Yaegi (run it
 // with -benchtime Nx: it mints N tokens first).
 func BenchmarkNeverSeenRS256(b *testing.B) { runNeverSeen(b, nil) }

@@ -135,6 +135,14 @@ func TestIdentityHeaders(t *testing.T) {
 	jwtvectors.CheckIdentityHeaders(t, keys, yaegiDoer(t, "", nil))
 }
 
+// TestIdentitySignature: under Yaegi too, the plugin's signature is what the bridge
+// verifies, and a client's own is dropped.
+func TestIdentitySignature(t *testing.T) {
+	signed := yaegiDoer(t, "", func(m map[string]any) { m["identitySecret"] = jwtvectors.IdentitySecret })
+	jwtvectors.CheckIdentitySignature(t, keys, signed)
+	jwtvectors.CheckClientSignatureDropped(t, keys, yaegiDoer(t, "", nil))
+}
+
 func TestRevocation(t *testing.T) {
 	var mu sync.Mutex
 	var revokedJTI string

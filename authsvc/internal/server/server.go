@@ -82,6 +82,7 @@ func New(d Deps) (http.Handler, error) {
 
 	routes := []Route{
 		{Method: http.MethodGet, Path: contract.PathHealth, Handler: health(d.Store)},
+		{Method: http.MethodGet, Path: contract.PathHealthLive, Handler: live},
 		{Method: http.MethodGet, Path: contract.PathMetadata, Handler: meta, CORS: true},
 		{Method: http.MethodGet, Path: contract.PathOpenIDConfig, Handler: meta, CORS: true},
 		{Method: http.MethodGet, Path: contract.PathJWKS, Handler: jwks, CORS: true},
@@ -139,6 +140,14 @@ func health(p Pinger) http.Handler {
 		oauth.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "redis": "ok"})
 	})
 }
+
+// live answers 200 whenever the process serves HTTP, Redis or not: while Redis is down
+// authsvc still serves its metadata and the last known JWKS, and answers the rest with
+// 503 temporarily_unavailable, so a container healthcheck (which takes an unhealthy
+// container off Traefik's routes) must not depend on Redis. /health says whether it does.
+var live = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	oauth.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+})
 
 // Serve runs h on ln until ctx ends, then shuts down gracefully, giving in-flight
 // requests up to ten seconds.

@@ -93,13 +93,17 @@ func Open(url, password string, opts *Options) (*Store, error) {
 	return New(redis.NewClient(o), opts), nil
 }
 
-// Tune sets the timeouts authsvc uses with Redis: a stalled Redis fails a request
-// within about 4 s (2 s per try, one retry) instead of hanging it.
+// Tune sets the timeouts authsvc uses with Redis: a stalled or unreachable Redis fails
+// a command within about 4 s (2 s per try, one retry, one dial per try) instead of
+// hanging the request. go-redis would otherwise dial five times per try: with a Redis
+// whose name no longer resolves (its container stopped) a registration took 20 s and
+// hit the server's write timeout.
 func Tune(o *redis.Options) {
 	o.DialTimeout = 2 * time.Second
 	o.ReadTimeout = 2 * time.Second
 	o.WriteTimeout = 2 * time.Second
 	o.MaxRetries = 1
+	o.DialerRetries = 1
 }
 
 // Redis returns the underlying client, for files of this package and admin tools.

@@ -45,6 +45,10 @@ type Config struct {
 	ReadyCache       time.Duration
 	LogFormat        string
 	LogLevel         slog.Level
+	// IdentitySecret verifies the edge's signature over the identity headers; nil
+	// when AllowUnsigned (loopback use only).
+	IdentitySecret []byte
+	AllowUnsigned  bool
 	// Command is the stdio MCP server's argv, after `--`.
 	Command []string
 }
@@ -77,6 +81,8 @@ func Parse(args []string, getenv func(string) string, usageOut io.Writer) (*Conf
 	readyCache := fs.String("ready-cache", env("MCPBRIDGE_READY_CACHE", "10s"), "how long /ready reuses a handshake result (env MCPBRIDGE_READY_CACHE)")
 	logFormat := fs.String("log-format", env("LOG_FORMAT", "text"), "text or json (env LOG_FORMAT)")
 	logLevel := fs.String("log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (env LOG_LEVEL)")
+	idSecret := fs.String("identity-secret", env("MCPBRIDGE_IDENTITY_SECRET", ""), "the secret shared with the mcpauth plugin (identitySecret), at least 32 bytes: only requests whose identity headers it signed are served (env MCPBRIDGE_IDENTITY_SECRET)")
+	allowUnsigned := fs.String("allow-unsigned-identity", env("MCPBRIDGE_ALLOW_UNSIGNED_IDENTITY", "false"), "trust the identity headers without a signature: only where nothing but a trusted proxy can reach the bridge, such as loopback (env MCPBRIDGE_ALLOW_UNSIGNED_IDENTITY)")
 	fs.Usage = func() {
 		fmt.Fprintln(usageOut, "usage: mcpbridge [flags] -- <command> [args...]\n       mcpbridge healthcheck [--url URL]")
 		fs.PrintDefaults()
@@ -129,6 +135,21 @@ func Parse(args []string, getenv func(string) string, usageOut io.Writer) (*Conf
 	}
 	if len(c.Command) == 0 {
 		problems = append(problems, errors.New("no MCP server command: use mcpbridge [flags] -- <command> [args...]"))
+	}
+	switch allow, err := strconv.ParseBool(*allowUnsigned); {
+	case err != nil:
+		problems = append(problems, fmt.Errorf("allow unsigned identity %q: want true or false", *allowUnsigned))
+	case *idSecret != "" && allow:
+		problems = append(problems, errors.New("identity: set either an identity secret or allow unsigned identity, not both"))
+	case *idSecret != "" && len(*idSecret) < 32:
+		problems = append(problems, errors.New("identity secret: must be at least 32 bytes (the plugin's identitySecret, same value)"))
+	case *idSecret != "":
+		c.IdentitySecret = []byte(*idSecret)
+	case allow:
+		c.AllowUnsigned = true
+	default:
+		problems = append(problems, errors.New("identity: set MCPBRIDGE_IDENTITY_SECRET (--identity-secret) to the mcpauth plugin's identitySecret, "+
+			"or MCPBRIDGE_ALLOW_UNSIGNED_IDENTITY=true (--allow-unsigned-identity) where only a trusted proxy can reach the bridge"))
 	}
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("config: %w", errors.Join(problems...))

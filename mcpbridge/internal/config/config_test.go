@@ -12,7 +12,7 @@ import (
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
 func TestParse(t *testing.T) {
-	c, err := Parse([]string{"--", "node", "server.js"}, env(nil), io.Discard)
+	c, err := Parse([]string{"--", "node", "server.js"}, env(map[string]string{"MCPBRIDGE_IDENTITY_SECRET": strings.Repeat("s", 32)}), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -21,7 +21,7 @@ func TestParse(t *testing.T) {
 		t.Errorf("defaults = %+v", c)
 	}
 
-	c, err = Parse([]string{"--max-sessions", "5", "--", "x"}, env(map[string]string{
+	c, err = Parse([]string{"--max-sessions", "5", "--", "x"}, env(map[string]string{"MCPBRIDGE_ALLOW_UNSIGNED_IDENTITY": "true",
 		"LISTEN_ADDR": "127.0.0.1:9", "MCPBRIDGE_MAX_SESSIONS": "7", "MCPBRIDGE_ALLOWED_ORIGINS": "https://a.example, https://b.example",
 		"MCPBRIDGE_REQUEST_TIMEOUT": "90s", "LOG_FORMAT": "json", "LOG_LEVEL": "debug",
 	}), io.Discard)
@@ -39,6 +39,35 @@ func TestParse(t *testing.T) {
 	for _, want := range []string{"idle timeout", "max sessions", "log format", "no MCP server command"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not report %q (every problem at once)", err, want)
+		}
+	}
+}
+
+// TestIdentityChoice: the bridge starts only with an explicit choice: the edge's
+// signing secret, or trusting unsigned identity headers.
+func TestIdentityChoice(t *testing.T) {
+	secret := strings.Repeat("s", 32)
+	for _, tc := range []struct {
+		env    map[string]string
+		want   string // error substring; "" = accepted
+		signed bool
+	}{
+		{nil, "set MCPBRIDGE_IDENTITY_SECRET", false},
+		{map[string]string{"MCPBRIDGE_IDENTITY_SECRET": secret}, "", true},
+		{map[string]string{"MCPBRIDGE_ALLOW_UNSIGNED_IDENTITY": "true"}, "", false},
+		{map[string]string{"MCPBRIDGE_ALLOW_UNSIGNED_IDENTITY": "false"}, "set MCPBRIDGE_IDENTITY_SECRET", false},
+		{map[string]string{"MCPBRIDGE_IDENTITY_SECRET": "short"}, "at least 32 bytes", false},
+		{map[string]string{"MCPBRIDGE_IDENTITY_SECRET": secret, "MCPBRIDGE_ALLOW_UNSIGNED_IDENTITY": "true"}, "not both", false},
+		{map[string]string{"MCPBRIDGE_ALLOW_UNSIGNED_IDENTITY": "maybe"}, "want true or false", false},
+	} {
+		c, err := Parse([]string{"--", "x"}, env(tc.env), io.Discard)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%v: %v", tc.env, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%v: error %v, want it to say %q", tc.env, err, tc.want)
+		case err == nil && (c.IdentitySecret != nil) != tc.signed:
+			t.Errorf("%v: secret set %v, want %v", tc.env, c.IdentitySecret != nil, tc.signed)
 		}
 	}
 }

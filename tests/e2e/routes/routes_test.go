@@ -36,6 +36,7 @@ func composeEnv(t *testing.T) map[string]string {
 		"GITHUB_CLIENT_SECRET":  "secret",
 		"REDIS_PASSWORD":        "redispassword",
 		"REVOCATION_FEED_TOKEN": "feedtoken",
+		"IDENTITY_SECRET":       "identity-secret-identity-secret-32",
 	} {
 		if k == "BASE_DOMAIN" || env[k] == "" {
 			env[k] = v
@@ -51,6 +52,7 @@ func localPlan() localstack.RoutingPlan {
 		Issuer:          "http://localhost:8080",
 		AuthInternal:    "http://127.0.0.1:9000",
 		RevocationToken: "feedtoken",
+		IdentitySecret:  "identity-secret-identity-secret-32",
 	}
 	for i, n := range localstack.DefaultServerNames {
 		port := 8081 + i

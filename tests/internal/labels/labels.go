@@ -82,7 +82,7 @@ func Load(composeDir string, env map[string]string) (*Stack, error) {
 
 // LoadProject is the compose half of [Load]: the interpolated, validated project.
 // overrides are further compose files in composeDir merged on top, as
-// `docker compose -f compose.yaml -f <override>` does (e.g. traefik.dev.yaml).
+// `docker compose -f compose.yaml -f <override>` does (e.g. a test overlay).
 func LoadProject(composeDir string, env map[string]string, overrides ...string) (*types.Project, error) {
 	dir, err := filepath.Abs(composeDir)
 	if err != nil {

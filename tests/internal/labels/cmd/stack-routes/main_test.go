@@ -16,7 +16,7 @@ func testEnv(t *testing.T) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), ".env")
 	env := "BASE_DOMAIN=example.org\nACME_EMAIL=ops@example.org\nREDIS_PASSWORD=r\nGITHUB_CLIENT_ID=i\n" +
-		"GITHUB_CLIENT_SECRET=s\nALLOWED_GITHUB_USERS=octocat\nREVOCATION_FEED_TOKEN=f\n"
+		"GITHUB_CLIENT_SECRET=s\nALLOWED_GITHUB_USERS=octocat\nREVOCATION_FEED_TOKEN=f\nIDENTITY_SECRET=identity-secret-of-32-bytes-at-least\n"
 	if err := os.WriteFile(p, []byte(env), 0o600); err != nil {
 		t.Fatal(err)
 	}
