@@ -134,7 +134,10 @@ func (e *env) build(mode config.Mode) (func(), error) {
 	}
 	e.cfg = cfg
 	e.log = newLogger(cfg, e.stdout)
-	st, err := store.Open(cfg.RedisURL, cfg.RedisPassword, nil)
+	st, err := store.Connect(store.Conn{
+		URL: cfg.RedisURL, Password: cfg.RedisPassword,
+		Sentinels: cfg.RedisSentinels, MasterName: cfg.RedisMasterName, SentinelPassword: cfg.RedisSentinelPassword,
+	}, &store.Options{WaitReplicas: cfg.RedisWaitReplicas, WaitTimeout: cfg.RedisWaitTimeout, Logger: e.log})
 	if err != nil {
 		return nil, err
 	}

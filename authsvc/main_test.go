@@ -159,6 +159,34 @@ func TestRedisDownKeepsPublicEndpoints(t *testing.T) {
 	}
 }
 
+// TestServeWithSentinel: with REDIS_SENTINELS the real program finds the master through
+// the sentinels, and after the master is killed it follows them to the promoted
+// replica by itself (readiness comes back without a restart).
+func TestServeWithSentinel(t *testing.T) {
+	sn := redistest.StartSentinel(t)
+	env := testEnv(t)
+	env["REDIS_URL"] = "redis://sentinel/0"
+	env["REDIS_SENTINELS"] = strings.Join(sn.Sentinels, ",")
+	env["REDIS_MASTER_NAME"] = sn.MasterName
+	env["REDIS_WAIT_REPLICAS"] = "1"
+	addr, stop := serve(t, env)
+	defer stop()
+	ready := func() error {
+		return run(context.Background(), []string{"healthcheck", "-ready"}, getenv(map[string]string{"LISTEN_ADDR": addr}), io.Discard)
+	}
+	if err := ready(); err != nil {
+		t.Fatalf("readiness through the sentinels: %v", err)
+	}
+	sn.KillMaster(t)
+	deadline := time.Now().Add(60 * time.Second)
+	for ready() != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("authsvc did not follow the failover within 60 s")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 func TestCommands(t *testing.T) {
 	ctx := context.Background()
 	t.Run("config errors name the variables", func(t *testing.T) {

@@ -45,6 +45,16 @@ type Config struct {
 
 	RedisURL      string // REDIS_URL
 	RedisPassword string // REDIS_PASSWORD; overrides a password in REDIS_URL
+	// RedisSentinels (REDIS_SENTINELS, host:port list) switch to Redis Sentinel: the
+	// master named RedisMasterName (REDIS_MASTER_NAME); REDIS_URL then gives only the
+	// database number and TLS. RedisSentinelPassword is REDIS_SENTINEL_PASSWORD.
+	RedisSentinels        []string
+	RedisMasterName       string
+	RedisSentinelPassword string
+	// RedisWaitReplicas (REDIS_WAIT_REPLICAS): replicas each grant waits for (Redis
+	// WAIT), at most RedisWaitTimeout (REDIS_WAIT_TIMEOUT_MS); 0 = no waiting.
+	RedisWaitReplicas int
+	RedisWaitTimeout  time.Duration
 
 	GitHubClientID     string // GITHUB_CLIENT_ID
 	GitHubClientSecret string // GITHUB_CLIENT_SECRET
@@ -88,6 +98,11 @@ type raw struct {
 	IssuerURL             string `env:"AUTH_ISSUER_URL"`
 	RedisURL              string `env:"REDIS_URL" envDefault:"redis://127.0.0.1:6379/0"`
 	RedisPassword         string `env:"REDIS_PASSWORD"`
+	RedisSentinels        string `env:"REDIS_SENTINELS"`
+	RedisMasterName       string `env:"REDIS_MASTER_NAME"`
+	RedisSentinelPassword string `env:"REDIS_SENTINEL_PASSWORD"`
+	RedisWaitReplicas     string `env:"REDIS_WAIT_REPLICAS" envDefault:"0"`
+	RedisWaitTimeoutMS    string `env:"REDIS_WAIT_TIMEOUT_MS" envDefault:"500"`
 	GitHubClientID        string `env:"GITHUB_CLIENT_ID"`
 	GitHubClientSecret    string `env:"GITHUB_CLIENT_SECRET"`
 	GitHubURL             string `env:"GITHUB_URL" envDefault:"https://github.com"`
@@ -304,6 +319,27 @@ func (v *validator) redisURL(c *Config, r *raw) {
 		return
 	}
 	c.RedisURL = r.RedisURL
+	for _, a := range strings.Split(r.RedisSentinels, ",") {
+		if a = strings.TrimSpace(a); a == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			v.bad("REDIS_SENTINELS", "%q is not host:port", a)
+		}
+		c.RedisSentinels = append(c.RedisSentinels, a)
+	}
+	c.RedisMasterName = strings.TrimSpace(r.RedisMasterName)
+	c.RedisSentinelPassword = r.RedisSentinelPassword
+	switch {
+	case len(c.RedisSentinels) > 0 && c.RedisMasterName == "":
+		v.bad("REDIS_SENTINELS", "is set without REDIS_MASTER_NAME: with REDIS_SENTINELS name the master the sentinels monitor")
+	case len(c.RedisSentinels) == 0 && c.RedisMasterName != "":
+		v.bad("REDIS_MASTER_NAME", "is set without REDIS_SENTINELS: list the sentinels (host:port, comma separated)")
+	case len(c.RedisSentinels) > 0 && u.Scheme == "unix":
+		v.bad("REDIS_URL", "is a unix socket; with REDIS_SENTINELS use redis://any/<db> (only the database number and TLS are read)")
+	}
+	c.RedisWaitReplicas = int(v.integer("REDIS_WAIT_REPLICAS", r.RedisWaitReplicas, 0, 16))
+	c.RedisWaitTimeout = time.Duration(v.integer("REDIS_WAIT_TIMEOUT_MS", r.RedisWaitTimeoutMS, 1, 60000)) * time.Millisecond
 }
 
 func (v *validator) github(c *Config, r *raw, mode Mode) {

@@ -66,6 +66,10 @@ type Options struct {
 	// from loopback (CIMD_ALLOW_PRIVATE_ADDRESSES) unless CIMDPublicOnly.
 	CIMDTransport  *http.Transport
 	CIMDPublicOnly bool
+	// Redis, when set, is the client to use instead of the package's redis-server
+	// (a Sentinel failover client, say); WaitReplicas is the store's.
+	Redis        *redis.Client
+	WaitReplicas int
 }
 
 // Env is a running authsvc flow.
@@ -117,12 +121,15 @@ func New(tb testing.TB, o *Options) *Env {
 	if o.RefreshLifetime == 0 {
 		o.RefreshLifetime = 30 * 24 * time.Hour
 	}
-	ro := &redis.Options{Addr: redistest.Addr(tb), PoolSize: 64}
-	store.Tune(ro) // the timeouts authsvc runs with
-	rdb := redis.NewClient(ro)
+	rdb := o.Redis
+	if rdb == nil {
+		ro := &redis.Options{Addr: redistest.Addr(tb), PoolSize: 64}
+		store.Tune(ro) // the timeouts authsvc runs with
+		rdb = redis.NewClient(ro)
+	}
 	tb.Cleanup(func() { rdb.Close() })
 	clock := &Clock{}
-	st := store.New(rdb, &store.Options{Now: clock.Now})
+	st := store.New(rdb, &store.Options{Now: clock.Now, WaitReplicas: o.WaitReplicas, WaitTimeout: 250 * time.Millisecond})
 	stub := githubstub.New(&githubstub.Options{LoginPage: o.LoginPage})
 	tb.Cleanup(stub.Close)
 

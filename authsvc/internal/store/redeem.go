@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -103,7 +104,7 @@ func (s *Store) Redeem(ctx context.Context, r *Redemption) (replay []byte, err e
 	args := []any{fid, r.MarkerTTL.Milliseconds(), r.Sealed, r.Window.Milliseconds(), ab, accessTTL.Milliseconds(),
 		rb, refreshTTL.Milliseconds(), "at:" + a.JTI + ":" + strconv.FormatInt(a.ExpiresAt, 10), rtMember,
 		rf.Sub, rf.ClientID, now.Unix(), rf.ExpiresAt, refreshTTL.Milliseconds()}
-	res, err := redeem.Run(ctx, s.rdb, keys, args...).Slice()
+	res, err := s.runDurable(ctx, redeem, keys, args...).Slice()
 	if errors.Is(err, redis.Nil) {
 		return nil, ErrSpent
 	}
@@ -135,4 +136,33 @@ func (s *Store) Replayed(ctx context.Context, kind, hash string) ([]byte, error)
 func (s *Store) SpentFamily(ctx context.Context, kind, hash string) (string, error) {
 	v, err := s.rdb.Get(ctx, spentKey(kind, hash)).Result()
 	return v, s.wrap(err)
+}
+
+// runDurable runs script; with WaitReplicas it is followed by WAIT on the same
+// connection (one pipeline), since WAIT counts the replicas that have the writes of
+// the connection it is sent on. Too few replicas is logged, not refused: the grant is
+// on the master, and refusing it would turn a missing replica into an outage.
+func (s *Store) runDurable(ctx context.Context, script *redis.Script, keys []string, args ...any) *redis.Cmd {
+	if s.waitReplicas <= 0 {
+		return script.Run(ctx, s.rdb, keys, args...)
+	}
+	var cmd, wait *redis.Cmd
+	run := func(eval func(redis.Pipeliner) *redis.Cmd) {
+		_, _ = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			cmd = eval(p)
+			wait = p.Do(ctx, "WAIT", s.waitReplicas, s.waitTimeout.Milliseconds())
+			return nil
+		})
+	}
+	run(func(p redis.Pipeliner) *redis.Cmd { return script.EvalSha(ctx, p, keys, args...) })
+	if err := cmd.Err(); err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
+		run(func(p redis.Pipeliner) *redis.Cmd { return script.Eval(ctx, p, keys, args...) })
+	}
+	if cmd.Err() == nil || errors.Is(cmd.Err(), redis.Nil) {
+		if n, err := wait.Int64(); err != nil || n < int64(s.waitReplicas) {
+			s.log.Warn("a grant reached fewer Redis replicas than REDIS_WAIT_REPLICAS; a failover now could lose it",
+				"replicas", n, "want", s.waitReplicas, "error", fmt.Sprint(err))
+		}
+	}
+	return cmd
 }

@@ -18,6 +18,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -58,8 +59,11 @@ func (e unavailableError) Is(target error) bool { _, ok := target.(unavailableEr
 
 // Store is the Redis-backed state of authsvc. It is safe for concurrent use.
 type Store struct {
-	rdb redis.UniversalClient
-	now func() time.Time
+	rdb          redis.UniversalClient
+	now          func() time.Time
+	waitReplicas int
+	waitTimeout  time.Duration
+	log          *slog.Logger
 }
 
 // Options tune [New]. The zero value (or nil) means defaults.
@@ -67,30 +71,77 @@ type Options struct {
 	// Now is the clock used for issued-at and expiry arithmetic; default time.Now.
 	// Redis TTLs still run on Redis's clock.
 	Now func() time.Time
+	// WaitReplicas, when above zero, makes each token grant (a code or a refresh token
+	// redeemed) wait, with Redis' WAIT, until that many replicas have it, for at most
+	// WaitTimeout. Redis replicates asynchronously: without it, a failover can lose the
+	// last grants, and a client then holds a refresh token the new master never saw.
+	WaitReplicas int
+	WaitTimeout  time.Duration
+	// Logger receives a warning when a grant reached fewer replicas than WaitReplicas.
+	Logger *slog.Logger
 }
 
 // New wraps an existing go-redis client.
 func New(rdb redis.UniversalClient, opts *Options) *Store {
-	s := &Store{rdb: rdb, now: time.Now}
-	if opts != nil && opts.Now != nil {
-		s.now = opts.Now
+	s := &Store{rdb: rdb, now: time.Now, log: slog.Default()}
+	if opts != nil {
+		if opts.Now != nil {
+			s.now = opts.Now
+		}
+		s.waitReplicas, s.waitTimeout = opts.WaitReplicas, opts.WaitTimeout
+		if opts.Logger != nil {
+			s.log = opts.Logger
+		}
 	}
 	return s
+}
+
+// Conn says where Redis is: one server at URL, or, with Sentinels, the master the
+// sentinels name MasterName (URL then gives only the database number and TLS).
+type Conn struct {
+	URL              string
+	Password         string // overrides a password in URL; the data nodes' password
+	Sentinels        []string
+	MasterName       string
+	SentinelPassword string
+}
+
+// Connect is [Open] for a [Conn]. It does not wait for Redis either.
+func Connect(c Conn, opts *Options) (*Store, error) {
+	rdb, err := Dial(c)
+	if err != nil {
+		return nil, err
+	}
+	return New(rdb, opts), nil
+}
+
+// Dial returns the go-redis client for c, with the timeouts of [Tune]: a failover
+// client that follows the sentinels' master when Sentinels are set.
+func Dial(c Conn) (*redis.Client, error) {
+	o, err := redis.ParseURL(c.URL)
+	if err != nil {
+		return nil, fmt.Errorf("store: REDIS_URL: %w", err)
+	}
+	if c.Password != "" {
+		o.Password = c.Password
+	}
+	Tune(o)
+	if len(c.Sentinels) == 0 {
+		return redis.NewClient(o), nil
+	}
+	return redis.NewFailoverClient(&redis.FailoverOptions{
+		MasterName: c.MasterName, SentinelAddrs: c.Sentinels, SentinelPassword: c.SentinelPassword,
+		Username: o.Username, Password: o.Password, DB: o.DB, TLSConfig: o.TLSConfig,
+		DialTimeout: o.DialTimeout, ReadTimeout: o.ReadTimeout, WriteTimeout: o.WriteTimeout,
+		MaxRetries: o.MaxRetries, DialerRetries: o.DialerRetries,
+	}), nil
 }
 
 // Open connects to the Redis at url (redis://, rediss:// or unix://); a non-empty
 // password overrides one in the URL. It does not wait for Redis to answer: /health
 // and each request report an outage instead, so authsvc starts before Redis does.
 func Open(url, password string, opts *Options) (*Store, error) {
-	o, err := redis.ParseURL(url)
-	if err != nil {
-		return nil, fmt.Errorf("store: REDIS_URL: %w", err)
-	}
-	if password != "" {
-		o.Password = password
-	}
-	Tune(o)
-	return New(redis.NewClient(o), opts), nil
+	return Connect(Conn{URL: url, Password: password}, opts)
 }
 
 // Tune sets the timeouts authsvc uses with Redis: a stalled or unreachable Redis fails
