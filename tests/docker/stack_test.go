@@ -87,8 +87,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// up brings the stack up once for the whole package, the way a user does: an env file,
-// `just local-tls`, `just up`.
+// up brings the stack up once for the whole package, the way a user does: an env file
+// with BASE_DOMAIN=localhost, then `just up` (which makes the local certificates).
 func up(t *testing.T) *stack {
 	t.Helper()
 	stOnce.Do(func() { st, stErr = start() })
@@ -121,6 +121,10 @@ func start() (*stack, error) {
 	}
 	ghCert, err := tls.LoadX509KeyPair(filepath.Join(tlsDir, localtls.TraefikDir, localtls.ServerCert), filepath.Join(tlsDir, localtls.TraefikDir, localtls.ServerKey))
 	if err != nil {
+		return nil, err
+	}
+	// Only the CA stays: the stack's certificates are `just up`'s to make.
+	if err := os.RemoveAll(filepath.Join(tlsDir, localtls.TraefikDir)); err != nil {
 		return nil, err
 	}
 	user := githubstub.User{ID: 4242, Login: "dockeruser", Name: "Docker User"}
@@ -165,8 +169,19 @@ func start() (*stack, error) {
 	defer cancel()
 	// A previous run killed half-way leaves its containers and volumes: start clean.
 	_, _ = s.just(ctx, "down", "-v", "--remove-orphans")
-	if out, err := s.just(ctx, "local-tls"); err != nil {
-		return nil, fmt.Errorf("just local-tls: %v\n%s", err, out)
+	t0 := time.Now()
+	out, err := s.just(ctx, append([]string{"up"}, strings.Fields(services)...)...)
+	if log := filepath.Join(root, "logs", "docker"); os.MkdirAll(log, 0o755) == nil {
+		_ = os.WriteFile(filepath.Join(log, "just-up.log"), []byte(out), 0o644)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("just up: %v\n%s", err, tail(out, 60))
+	}
+	timings["just up (build, start, every healthcheck green)"] = time.Since(t0)
+	// BASE_DOMAIN=localhost and no certificate yet: `just up` made them (keeping the CA
+	// that signed the GitHub stand-in's certificate).
+	if !strings.Contains(out, "making a local CA and certificates first") {
+		return nil, fmt.Errorf("just up did not make the local certificates itself:\n%s", tail(out, 30))
 	}
 	caPEM, err := os.ReadFile(filepath.Join(tlsDir, localtls.CACert))
 	if err != nil {
@@ -189,11 +204,6 @@ func start() (*stack, error) {
 			return dialer.DialContext(ctx, network, addr)
 		},
 	}}
-	t0 := time.Now()
-	if out, err := s.just(ctx, append([]string{"up"}, strings.Fields(services)...)...); err != nil {
-		return nil, fmt.Errorf("just up: %v\n%s", err, tail(out, 60))
-	}
-	timings["just up (build, start, every healthcheck green)"] = time.Since(t0)
 	return s, nil
 }
 
