@@ -28,6 +28,7 @@ import (
 
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/config"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/keys"
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/metrics"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/server"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/store"
 	"github.com/mcp-oauth-gateway/gateway/internal/contract"
@@ -191,6 +192,19 @@ func cmdServe(ctx context.Context, e *env) error {
 	ln, err := net.Listen("tcp", e.cfg.ListenAddr)
 	if err != nil {
 		return fmt.Errorf("LISTEN_ADDR: %w", err)
+	}
+	if e.cfg.MetricsListenAddr != "" {
+		mln, err := net.Listen("tcp", e.cfg.MetricsListenAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("METRICS_LISTEN_ADDR: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", metrics.Handler())
+		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = msrv.Serve(mln) }()
+		defer msrv.Close()
+		e.log.Info("metrics listening", "addr", mln.Addr().String(), "path", "/metrics")
 	}
 	e.log.Info("authsvc listening", "addr", ln.Addr().String(), "issuer", e.cfg.IssuerURL, "alg", e.cfg.JWTAlgorithm)
 	err = server.Serve(ctx, ln, h, e.log)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -65,7 +66,7 @@ func serve(t *testing.T, env map[string]string) (string, func()) {
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, nil, getenv(env), out) }()
 
-	addrRE := regexp.MustCompile(`"addr":"(127\.0\.0\.1:\d+)"`)
+	addrRE := regexp.MustCompile(`"msg":"authsvc listening","addr":"(127\.0\.0\.1:\d+)"`)
 	var addr string
 	for deadline := time.Now().Add(20 * time.Second); addr == ""; {
 		if m := addrRE.FindStringSubmatch(out.String()); m != nil {
@@ -184,6 +185,92 @@ func TestServeWithSentinel(t *testing.T) {
 			t.Fatal("authsvc did not follow the failover within 60 s")
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestMetricsEndpoint: with METRICS_LISTEN_ADDR the real program serves Prometheus
+// metrics on that second listener only, and a registration and a refused token
+// request move their counters.
+func TestMetricsEndpoint(t *testing.T) {
+	env := testEnv(t)
+	env["METRICS_LISTEN_ADDR"] = "127.0.0.1:0"
+	out := &syncbuf.Buffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, nil, getenv(env), out) }()
+	defer func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			t.Error("run did not stop")
+		}
+	}()
+	re := regexp.MustCompile(`"msg":"metrics listening","addr":"(127\.0\.0\.1:\d+)"[^\n]*\n[^\n]*"msg":"authsvc listening","addr":"(127\.0\.0\.1:\d+)"`)
+	var m []string
+	for deadline := time.Now().Add(20 * time.Second); m == nil; time.Sleep(20 * time.Millisecond) {
+		select {
+		case err := <-done:
+			t.Fatalf("run returned: %v\n%s", err, out)
+		default:
+		}
+		if m = re.FindStringSubmatch(out.String()); m == nil && time.Now().After(deadline) {
+			t.Fatalf("no listening lines:\n%s", out)
+		}
+	}
+	metricsAddr, addr := m[1], m[2]
+	get := func(u string) (int, string) {
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	// The collectors are the process's: other tests of this package count too, so
+	// each series is compared with its value before this test's requests.
+	value := func(body, series string) float64 {
+		m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` (\S+)$`).FindStringSubmatch(body)
+		if m == nil {
+			return 0
+		}
+		v, _ := strconv.ParseFloat(m[1], 64)
+		return v
+	}
+	code, before := get("http://" + metricsAddr + "/metrics")
+	if code != 200 {
+		t.Fatalf("/metrics: %d", code)
+	}
+	resp, err := http.Post("http://"+addr+"/register", "application/json", strings.NewReader(`{"redirect_uris":["http://127.0.0.1:9/cb"],"token_endpoint_auth_method":"none"}`))
+	if err != nil || resp.StatusCode != 201 {
+		t.Fatalf("register: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	resp, err = http.PostForm("http://"+addr+"/token", map[string][]string{"grant_type": {"password"}, "client_id": {"nobody"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	_, after := get("http://" + metricsAddr + "/metrics")
+	for _, series := range []string{
+		`authsvc_http_requests_total{code="201",method="POST",route="/register"}`,
+		`authsvc_http_requests_total{code="401",method="POST",route="/token"}`,
+		`authsvc_oauth_errors_total{error="invalid_client"}`,
+		`authsvc_http_request_duration_seconds_count{route="/register"}`,
+	} {
+		if d := value(after, series) - value(before, series); d != 1 {
+			t.Errorf("%s moved by %v, want 1", series, d)
+		}
+	}
+	for _, want := range []string{"go_goroutines ", "process_resident_memory_bytes "} {
+		if !strings.Contains(after, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	// Not on the public listener.
+	if code, _ := get("http://" + addr + "/metrics"); code != 404 {
+		t.Errorf("/metrics on the public listener: %d, want 404", code)
 	}
 }
 

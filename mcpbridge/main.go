@@ -26,6 +26,7 @@ import (
 	"github.com/mcp-oauth-gateway/gateway/mcpbridge/internal/config"
 	"github.com/mcp-oauth-gateway/gateway/mcpbridge/internal/health"
 	"github.com/mcp-oauth-gateway/gateway/mcpbridge/internal/identity"
+	"github.com/mcp-oauth-gateway/gateway/mcpbridge/internal/metrics"
 	"github.com/mcp-oauth-gateway/gateway/mcpbridge/internal/session"
 	"github.com/mcp-oauth-gateway/gateway/mcpbridge/internal/streamable"
 )
@@ -90,6 +91,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
+	}
+	if cfg.MetricsListen != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsListen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("metrics listen: %w", err)
+		}
+		mmux := http.NewServeMux()
+		mmux.Handle("GET /metrics", metrics.Handler(metrics.Registry(reg.Counts)))
+		msrv := &http.Server{Handler: mmux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = msrv.Serve(mln) }()
+		defer msrv.Close()
+		log.Info("metrics listening", "addr", mln.Addr().String(), "path", "/metrics")
 	}
 	// No read or write timeout: GET streams and long tool calls stay open for minutes.
 	// Headers must arrive promptly and idle keep-alive connections are closed.

@@ -37,7 +37,8 @@ func TestMain(m *testing.M) {
 	bridgeBin = filepath.Join(dir, "mcpbridge")
 	// Built with the race detector: every test below also checks the real binary for
 	// data races (see startBridge's cleanup).
-	build := exec.Command("go", localstack.BuildArgs("-race", "-o", bridgeBin, "github.com/mcp-oauth-gateway/gateway/mcpbridge")...)
+	build := exec.Command("go", localstack.BuildArgs("-race", "-o", bridgeBin, "./mcpbridge")...)
+	build.Dir = filepath.Join("..", "..") // in the root module, with its own go.sum
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "building mcpbridge: %v\n%s", err, out)
 		os.Exit(1)

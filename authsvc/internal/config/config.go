@@ -38,7 +38,10 @@ const MaxAuthCodeLifetime = 10 * time.Minute
 // Config is authsvc's validated configuration. Durations and URLs are already parsed.
 type Config struct {
 	ListenAddr string // LISTEN_ADDR
-	BaseDomain string // BASE_DOMAIN
+	// MetricsListenAddr (METRICS_LISTEN_ADDR) serves Prometheus /metrics on its own
+	// listener, never routed by Traefik; empty: no metrics endpoint.
+	MetricsListenAddr string
+	BaseDomain        string // BASE_DOMAIN
 	// IssuerURL is the exact issuer, scheme://host[:port] with no path and no
 	// trailing slash (AUTH_ISSUER_URL, default https://auth.$BASE_DOMAIN).
 	IssuerURL string
@@ -94,6 +97,7 @@ type Config struct {
 // converts and validates each field itself so that every error names its variable.
 type raw struct {
 	ListenAddr            string `env:"LISTEN_ADDR" envDefault:":8000"`
+	MetricsListenAddr     string `env:"METRICS_LISTEN_ADDR"`
 	BaseDomain            string `env:"BASE_DOMAIN"`
 	IssuerURL             string `env:"AUTH_ISSUER_URL"`
 	RedisURL              string `env:"REDIS_URL" envDefault:"redis://127.0.0.1:6379/0"`
@@ -220,6 +224,13 @@ func (v *validator) convert(r *raw, mode Mode, checkKey KeyCheck) *Config {
 	}
 	if _, _, err := net.SplitHostPort(r.ListenAddr); err != nil {
 		v.bad("LISTEN_ADDR", "%q is not host:port (for example :8000): %v", r.ListenAddr, err)
+	}
+	if c.MetricsListenAddr = strings.TrimSpace(r.MetricsListenAddr); c.MetricsListenAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsListenAddr); err != nil {
+			v.bad("METRICS_LISTEN_ADDR", "%q is not host:port (for example :9100): %v", c.MetricsListenAddr, err)
+		} else if _, port, _ := net.SplitHostPort(c.MetricsListenAddr); c.MetricsListenAddr == r.ListenAddr && port != "0" {
+			v.bad("METRICS_LISTEN_ADDR", "is LISTEN_ADDR; metrics need their own port, which the edge does not route")
+		}
 	}
 	v.issuer(c, r)
 	v.redisURL(c, r)

@@ -112,6 +112,8 @@ func TestProblems(t *testing.T) {
 		want             string // substring of the message, after "KEY"
 	}{
 		{"listen addr", "LISTEN_ADDR", "8000", "not host:port"},
+		{"metrics addr", "METRICS_LISTEN_ADDR", "9100", "not host:port"},
+		{"metrics on the public port", "METRICS_LISTEN_ADDR", ":8000", "need their own port"},
 		{"base domain with scheme", "BASE_DOMAIN", "https://example.com", "bare domain"},
 		{"base domain missing", "BASE_DOMAIN", "", "is not set"},
 		{"issuer not a URL", "AUTH_ISSUER_URL", "auth.example.com", "not an absolute URL"},

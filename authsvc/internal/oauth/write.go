@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/metrics"
 )
 
 // unavailable is implemented by storage errors (see store.ErrUnavailable): the
@@ -49,6 +51,10 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		log = slog.Default()
 	}
 	e := classify(r, log, err)
+	metrics.OAuthErrors.WithLabelValues(e.Code).Inc()
+	if e == ErrTemporarilyUnavailable {
+		metrics.RedisErrors.Inc()
+	}
 	if e.Status == http.StatusUnauthorized {
 		challenge := e.Challenge
 		if challenge == "" {

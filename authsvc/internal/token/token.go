@@ -23,6 +23,7 @@ import (
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/accesstoken"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/authorize"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/httpx"
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/metrics"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/oauth"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/pkce"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/session"
@@ -201,6 +202,7 @@ func (h *Handler) Token(w http.ResponseWriter, r *http.Request) {
 		oauth.WriteError(w, r, h.log, err)
 		return
 	}
+	metrics.TokensIssued.WithLabelValues(r.PostForm.Get("grant_type")).Inc()
 	oauth.WriteJSON(w, http.StatusOK, resp)
 }
 
@@ -397,6 +399,7 @@ func (h *Handler) refresh(ctx context.Context, client *store.Client, form url.Va
 
 // reusedRefresh revokes the family of a refresh token presented after rotation.
 func (h *Handler) reusedRefresh(ctx context.Context, hash string) {
+	metrics.RefreshReuse.Inc()
 	fid, err := h.store.SpentFamily(ctx, "refresh", hash)
 	if err != nil {
 		return

@@ -29,6 +29,7 @@ const FirstModernVersion = "2026-07-28"
 // Config is the bridge's configuration.
 type Config struct {
 	Listen           string
+	MetricsListen    string // "": no metrics endpoint
 	AllowedOrigins   []string
 	ProtocolVersions []string // the 2025-era versions of --protocol-versions
 	ModernVersions   []string // its 2026-07-28-era versions
@@ -64,6 +65,7 @@ func Parse(args []string, getenv func(string) string, usageOut io.Writer) (*Conf
 		return def
 	}
 	listen := fs.String("listen", env("LISTEN_ADDR", ":3000"), "address to serve HTTP on (env LISTEN_ADDR)")
+	metricsListen := fs.String("metrics-listen", env("MCPBRIDGE_METRICS_LISTEN", ""), "address to serve Prometheus /metrics on, apart from /mcp; empty: none (env MCPBRIDGE_METRICS_LISTEN)")
 	origins := fs.String("allowed-origins", env("MCPBRIDGE_ALLOWED_ORIGINS", ""),
 		"comma-separated browser origins allowed to call /mcp; empty: loopback origins only; * : any (env MCPBRIDGE_ALLOWED_ORIGINS)")
 	versions := fs.String("protocol-versions", env("MCPBRIDGE_PROTOCOL_VERSIONS", strings.Join(DefaultProtocolVersions, ",")),
@@ -90,10 +92,17 @@ func Parse(args []string, getenv func(string) string, usageOut io.Writer) (*Conf
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
-	c := &Config{Listen: *listen, LogFormat: *logFormat, Command: fs.Args()}
+	c := &Config{Listen: *listen, MetricsListen: *metricsListen, LogFormat: *logFormat, Command: fs.Args()}
 	var problems []error
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		problems = append(problems, fmt.Errorf("listen address %q: %w", c.Listen, err))
+	}
+	if c.MetricsListen != "" {
+		if _, port, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			problems = append(problems, fmt.Errorf("metrics listen address %q: %w", c.MetricsListen, err))
+		} else if c.MetricsListen == c.Listen && port != "0" {
+			problems = append(problems, errors.New("metrics listen address: must differ from the listen address (the edge routes that one)"))
+		}
 	}
 	c.AllowedOrigins = splitList(*origins)
 	for _, v := range splitList(*versions) {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mcp-oauth-gateway/gateway/mcpbridge/internal/child"
+	"github.com/mcp-oauth-gateway/gateway/mcpbridge/internal/metrics"
 )
 
 // Options configure a [Registry]. Command is required.
@@ -218,6 +219,7 @@ func (r *Registry) spawn() (*Session, error) {
 		ended:      make(chan struct{}),
 		onEnd:      r.remove,
 	}
+	started := time.Now()
 	proc, err := child.Start(child.Options{
 		Command:    r.opts.Command,
 		Env:        r.opts.Env,
@@ -229,10 +231,26 @@ func (r *Registry) spawn() (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
+	metrics.ChildStart.Observe(time.Since(started).Seconds())
 	s.mu.Lock()
 	s.proc = proc
 	s.mu.Unlock()
 	return s, nil
+}
+
+// Counts returns the children serving 2025 sessions, serving 2026-07-28 pools, and
+// waiting as spares.
+func (r *Registry) Counts() (sessions, pooled, spares int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, s := range r.sessions {
+		if s.pooled {
+			pooled++
+		} else {
+			sessions++
+		}
+	}
+	return sessions, pooled, len(r.spares)
 }
 
 // Refill starts spares until there are as many as configured.
@@ -375,9 +393,11 @@ func (r *Registry) remove(s *Session) {
 	}
 	if !spare {
 		r.mu.Unlock()
+		metrics.ChildExits.WithLabelValues("serving").Inc()
 		go r.Refill()
 		return
 	}
+	metrics.ChildExits.WithLabelValues("spare").Inc()
 	// A spare that exits on its own (a server that cannot start) is replaced after a
 	// growing pause, not at once: no restart storm.
 	r.spareDeaths++

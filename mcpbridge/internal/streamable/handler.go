@@ -13,11 +13,13 @@ import (
 	"mime"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/mcp-oauth-gateway/gateway/internal/contract"
 	"github.com/mcp-oauth-gateway/gateway/mcpbridge/internal/jsonrpc"
+	"github.com/mcp-oauth-gateway/gateway/mcpbridge/internal/metrics"
 	"github.com/mcp-oauth-gateway/gateway/mcpbridge/internal/policy"
 	"github.com/mcp-oauth-gateway/gateway/mcpbridge/internal/session"
 )
@@ -125,6 +127,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if errors.As(err, &he) && !rec.wrote {
 		he.write(rec)
 	}
+	code := rec.status
+	if code == 0 {
+		code = http.StatusOK
+	}
+	rpc := metrics.RPC(rec.rpc)
+	metrics.Requests.WithLabelValues(rpc, strconv.Itoa(code)).Inc()
+	metrics.Duration.WithLabelValues(rpc).Observe(time.Since(start).Seconds())
 	if !h.log.Enabled(r.Context(), slog.LevelInfo) {
 		return
 	}

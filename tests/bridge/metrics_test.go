@@ -1,0 +1,93 @@
+package bridge
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mcp-oauth-gateway/gateway/tests/internal/mcpservers"
+)
+
+// TestMetrics: with --metrics-listen the bridge serves Prometheus metrics on that
+// address only, and real traffic moves them: requests by JSON-RPC method and status,
+// the children by state, child start times.
+func TestMetrics(t *testing.T) {
+	b := startBridge(t, []string{"--metrics-listen", "127.0.0.1:0"}, mcpservers.Everything(t))
+	var metricsAddr string
+	for _, line := range strings.Split(b.logs.String(), "\n") {
+		var rec struct {
+			Msg  string `json:"msg"`
+			Addr string `json:"addr"`
+		}
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "metrics listening" {
+			metricsAddr = rec.Addr
+		}
+	}
+	if metricsAddr == "" {
+		t.Fatalf("no metrics listening line:\n%s", b.logs.String())
+	}
+	sid := initSession(t, b, "alice")
+	r := do(t, "POST", b.URL, sessionHeaders("alice", sid, "Accept", "application/json"),
+		`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"m"}}}`)
+	if r.Status != 200 {
+		t.Fatalf("tools/call: %d %s", r.Status, r.Body)
+	}
+	if r := do(t, "POST", b.URL, sessionHeaders("alice", "no-such-session"), `{"jsonrpc":"2.0","id":3,"method":"tools/list"}`); r.Status != 404 {
+		t.Fatalf("unknown session: %d", r.Status)
+	}
+	scrape := func() string {
+		resp, err := http.Get("http://" + metricsAddr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return string(body)
+	}
+	value := func(body, series string) float64 {
+		m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` (\S+)$`).FindStringSubmatch(body)
+		if m == nil {
+			return -1
+		}
+		v, _ := strconv.ParseFloat(m[1], 64)
+		return v
+	}
+	body := scrape()
+	for series, want := range map[string]float64{
+		`mcpbridge_requests_total{code="200",rpc="initialize"}`:                1,
+		`mcpbridge_requests_total{code="202",rpc="notifications/initialized"}`: 1,
+		`mcpbridge_requests_total{code="200",rpc="tools/call"}`:                1,
+		`mcpbridge_requests_total{code="404",rpc="tools/list"}`:                1,
+		`mcpbridge_request_duration_seconds_count{rpc="tools/call"}`:           1,
+		`mcpbridge_children{state="session"}`:                                  1,
+	} {
+		if got := value(body, series); got != want {
+			t.Errorf("%s = %v, want %v", series, got, want)
+		}
+	}
+	if got := value(body, "mcpbridge_child_start_seconds_count"); got < 1 {
+		t.Errorf("child starts counted: %v", got)
+	}
+	// The spares come back to their configured number (2).
+	deadline := time.Now().Add(30 * time.Second)
+	for value(scrape(), `mcpbridge_children{state="spare"}`) != 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("spare gauge never reached 2:\n%s", scrape())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// Not on the /mcp listener.
+	resp, err := http.Get(strings.TrimSuffix(b.URL, "/mcp") + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 {
+		t.Errorf("/metrics on the /mcp listener: %d, want 404", resp.StatusCode)
+	}
+}
