@@ -20,9 +20,14 @@ default:
 test: lint test-core test-authsvc test-browser test-plugin test-bridge test-stack test-docker test-e2e test-docs
     @echo "just test: all suites passed"
 
-# gofmt, go vet, staticcheck (its unused-code checks included) and `go mod tidy -diff`
-# over both Go modules. staticcheck runs at a pinned version from the module proxy.
+# gofmt, go vet, staticcheck (its unused-code checks included), `go mod tidy -diff` and
+# deadcode over both Go modules; the checkers run at pinned versions from the module proxy.
 staticcheck := "honnef.co/go/tools/cmd/staticcheck@v0.8.2"
+# deadcode: functions no program or test reaches. The root module's exported helpers that
+# only the tests module calls are listed in deadcode_used_by_tests (deadcode sees one
+# module at a time).
+deadcode := "golang.org/x/tools/cmd/deadcode@v0.53.0"
+deadcode_used_by_tests := "Stack.MCPURL|Stack.BridgeURL|Server.SetLoginPage"
 lint:
     #!/usr/bin/env bash
     set -euo pipefail
@@ -31,8 +36,10 @@ lint:
     for mod in . tests; do
         (cd "$mod" && go vet ./... && go run {{staticcheck}} ./...) || { echo "lint: go vet or staticcheck failed in module $mod"; exit 1; }
         (cd "$mod" && go mod tidy -diff) || { echo "lint: go.mod/go.sum of module $mod are not tidy: run go mod tidy there"; exit 1; }
+        dead="$(cd "$mod" && go run {{deadcode}} -test ./... | grep -Ev 'unreachable func: ({{deadcode_used_by_tests}})$' || true)"
+        if [ -n "$dead" ]; then echo "lint: unreachable code in module $mod (remove it, or list a cross-module use in the justfile):"; echo "$dead"; exit 1; fi
     done
-    echo "lint: gofmt, go vet, staticcheck and go mod tidy clean"
+    echo "lint: gofmt, go vet, staticcheck, go mod tidy and deadcode clean"
 
 # Tests of the root module's shared packages (internal/: Redis harness, GitHub stand-in,
 # JWT vectors, local stack, client tooling, .env editing) and of the CI scripts (tests/scripts).

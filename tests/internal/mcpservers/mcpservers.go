@@ -78,11 +78,6 @@ func Filesystem(t testing.TB, root string) []string {
 	return []string{npmBin(t, "servers", "mcp-server-filesystem", Installer), root}
 }
 
-// Supergateway returns the path of supergateway 4.x (the benchmark's comparison point).
-func Supergateway(t testing.TB) string {
-	return npmBin(t, "supergateway", "supergateway", "just deps-supergateway")
-}
-
 // Conformance returns the conformance suite's executable and a PATH whose first entry
 // holds the Node 22 runtime it needs.
 func Conformance(t testing.TB) (bin, path string) {

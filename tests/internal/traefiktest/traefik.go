@@ -1,14 +1,12 @@
 package traefiktest
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -242,17 +240,3 @@ func (tr *Traefik) PID() int { return tr.cmd.Process.Pid }
 
 // Logs returns everything Traefik printed so far.
 func (tr *Traefik) Logs() string { return tr.logs.String() }
-
-// WaitLog waits until Traefik's output contains s.
-func (tr *Traefik) WaitLog(ctx context.Context, s string) bool {
-	for {
-		if strings.Contains(tr.Logs(), s) {
-			return true
-		}
-		select {
-		case <-ctx.Done():
-			return false
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
