@@ -158,11 +158,7 @@ func printURLs(out io.Writer, s *localstack.Stack, logDir string) {
 // stack does not decide itself.
 func passThrough(getenv func(string) string) []string {
 	var env []string
-	for _, k := range []string{
-		"CLIENT_LIFETIME", "ACCESS_TOKEN_LIFETIME", "REFRESH_TOKEN_LIFETIME", "SESSION_LIFETIME",
-		"JWT_ALGORITHM", "JWT_PRIVATE_KEY", "GATEWAY_JWT_SECRET", "SESSION_SECRET",
-		"DEFAULT_AUDIENCE", "REGISTRATION_RATE_LIMIT", "LOG_LEVEL",
-	} {
+	for _, k := range contract.AuthsvcTunables {
 		if v := getenv(k); v != "" {
 			env = append(env, k+"="+v)
 		}

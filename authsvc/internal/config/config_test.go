@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mcp-oauth-gateway/gateway/internal/contract"
 )
 
 // base is a valid serve environment; cases change one variable.
@@ -277,6 +279,20 @@ func TestVariablesListsEveryName(t *testing.T) {
 
 // TestEnvExampleDocumentsEveryVariable keeps .env.example and docs/authsvc.md in step
 // with the variables authsvc reads.
+// TestTunablesAreVariables: every variable `just run` passes through to authsvc
+// (contract.AuthsvcTunables) is one authsvc reads.
+func TestTunablesAreVariables(t *testing.T) {
+	vars := map[string]bool{}
+	for _, v := range Variables() {
+		vars[v] = true
+	}
+	for _, v := range contract.AuthsvcTunables {
+		if !vars[v] {
+			t.Errorf("just run passes %s to authsvc, which reads no such variable", v)
+		}
+	}
+}
+
 func TestEnvExampleDocumentsEveryVariable(t *testing.T) {
 	for _, file := range []string{"../../../.env.example", "../../../docs/authsvc.md"} {
 		b, err := os.ReadFile(file)
