@@ -32,6 +32,7 @@ import (
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/server"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/store"
 	"github.com/mcp-oauth-gateway/gateway/internal/contract"
+	"github.com/mcp-oauth-gateway/gateway/internal/telemetry"
 )
 
 func main() {
@@ -188,6 +189,19 @@ func cmdServe(ctx context.Context, e *env) error {
 	h, err := server.New(server.Deps{Config: e.cfg, Store: e.store, Keys: e.keys, Logger: e.log})
 	if err != nil {
 		return err
+	}
+	stopTracing, tracing, err := telemetry.Start(ctx, "authsvc", e.getenv)
+	if err != nil {
+		return fmt.Errorf("tracing: %w", err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = stopTracing(ctx) // flush the last spans
+	}()
+	if tracing {
+		h = telemetry.Handler(h, "authsvc")
+		e.log.Info("tracing to " + telemetry.Endpoint(e.getenv))
 	}
 	ln, err := net.Listen("tcp", e.cfg.ListenAddr)
 	if err != nil {

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/mcp-oauth-gateway/gateway/internal/contract"
+	"github.com/mcp-oauth-gateway/gateway/internal/telemetry"
 	"github.com/mcp-oauth-gateway/gateway/mcpbridge/internal/config"
 	"github.com/mcp-oauth-gateway/gateway/mcpbridge/internal/health"
 	"github.com/mcp-oauth-gateway/gateway/mcpbridge/internal/identity"
@@ -82,6 +83,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	} else if host, _, _ := net.SplitHostPort(cfg.Listen); !contract.IsLoopbackHost(host) {
 		log.Warn("identity headers are trusted unsigned on a non-loopback address: anyone who reaches "+cfg.Listen+
 			" can name any user; set MCPBRIDGE_IDENTITY_SECRET (the mcpauth plugin's identitySecret)", "listen", cfg.Listen)
+	}
+	stopTracing, tracing, err := telemetry.Start(ctx, "mcpbridge", getenv)
+	if err != nil {
+		return fmt.Errorf("tracing: %w", err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = stopTracing(ctx) // flush the last spans
+	}()
+	if tracing {
+		endpoint = telemetry.Handler(endpoint, "mcpbridge")
+		log.Info("tracing to " + telemetry.Endpoint(getenv))
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/mcp", endpoint)

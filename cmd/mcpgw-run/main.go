@@ -25,6 +25,7 @@ import (
 	"github.com/mcp-oauth-gateway/gateway/internal/contract"
 	"github.com/mcp-oauth-gateway/gateway/internal/githubstub"
 	"github.com/mcp-oauth-gateway/gateway/internal/localstack"
+	"github.com/mcp-oauth-gateway/gateway/internal/telemetry"
 )
 
 func main() {
@@ -88,6 +89,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		AllowedUsers:     allowed,
 		AuthEnv:          passThrough(getenv),
 		RedisPersist:     true,
+		TracesEndpoint:   telemetry.Endpoint(getenv),
 		Logger:           logger,
 	})
 	if err != nil {

@@ -94,6 +94,9 @@ type Config struct {
 	// RevocationInterval is how old the plugin's revocation list may get before it
 	// polls again; zero keeps the plugin's default, as the compose labels do.
 	RevocationInterval time.Duration
+	// TracesEndpoint, when set, is an OTLP/HTTP traces URL: Traefik, authsvc and every
+	// bridge send their spans there (W3C trace context joins them into one trace).
+	TracesEndpoint string
 	// ReadyTimeout bounds each process's start-up (default 90s: npx and Yaegi are
 	// slow on a busy machine).
 	ReadyTimeout time.Duration
@@ -436,6 +439,7 @@ func (s *Stack) startAuthsvc(ctx context.Context, cfg *Config) error {
 		"LOG_FORMAT=json",
 	}
 	env = append(env, cfg.AuthEnv...)
+	env = append(env, tracingEnv(cfg)...)
 	s.log.Info("starting authsvc", "issuer", s.Issuer, "listen", u)
 	sp := spec{name: "authsvc", dir: cfg.StateDir, logDir: cfg.LogDir, env: env, bin: cfg.Bin.Authsvc, args: []string{"serve"}}
 	p, err := sp.start()
@@ -454,6 +458,7 @@ func (s *Stack) startBridges(ctx context.Context, cfg *Config) error {
 		args = append(append(args, "--"), srv.Command...)
 		s.log.Info("starting mcpbridge", "server", srv.Name, "command", strings.Join(srv.Command, " "))
 		env := append([]string{"LOG_FORMAT=json", "MCPBRIDGE_IDENTITY_SECRET=" + s.Plan.IdentitySecret}, srv.Env...)
+		env = append(env, tracingEnv(cfg)...)
 		sp := spec{name: srv.Name, dir: cfg.StateDir, logDir: cfg.LogDir, env: env, bin: cfg.Bin.Bridge, args: args}
 		p, err := sp.start()
 		if err != nil {
@@ -508,6 +513,9 @@ func (s *Stack) startTraefik(ctx context.Context, cfg *Config) error {
 		return err
 	}
 	args := s.Plan.StaticArgs(s.DynamicFile, logDir, strings.TrimPrefix(ping, "http://"), "127.0.0.1:"+strconv.Itoa(internalPort))
+	if cfg.TracesEndpoint != "" {
+		args = append(args, "--tracing=true", "--tracing.otlp.http.endpoint="+cfg.TracesEndpoint)
+	}
 	s.log.Info("starting traefik", "binary", cfg.Bin.Traefik)
 	sp := spec{name: "traefik", dir: dir, logDir: cfg.LogDir, bin: cfg.Bin.Traefik, args: args}
 	p, err := sp.start()
@@ -613,4 +621,13 @@ func randomHex(n int) (string, error) {
 		return "", fmt.Errorf("localstack: random: %w", err)
 	}
 	return hex.EncodeToString(b), nil
+}
+
+// tracingEnv is what turns tracing on in authsvc and a bridge: the collector, and a
+// short batch delay so that a local run's spans show within a second.
+func tracingEnv(cfg *Config) []string {
+	if cfg.TracesEndpoint == "" {
+		return nil
+	}
+	return []string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=" + cfg.TracesEndpoint, "OTEL_BSP_SCHEDULE_DELAY=200"}
 }

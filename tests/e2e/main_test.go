@@ -57,6 +57,8 @@ var (
 	runBin string
 	// authsvcBin is the authsvc binary the stack runs (its admin commands too).
 	authsvcBin string
+	// traces receives the stack's spans (TestTracing).
+	traces *otlpReceiver
 )
 
 func TestMain(m *testing.M) {
@@ -133,12 +135,19 @@ func runMain(m *testing.M) (int, error) {
 	}
 	stackLogDir = logDir
 	_ = os.RemoveAll(logDir)
+	// A local OTLP collector: Traefik, authsvc and the bridges send it their spans.
+	traces, err = startOTLPReceiver()
+	if err != nil {
+		return 0, err
+	}
+	defer traces.close()
 	cfg := localstack.Config{
-		RepoDir:  repo,
-		StateDir: filepath.Join(work, "state"),
-		LogDir:   logDir,
-		Servers:  servers,
-		Bin:      bins,
+		TracesEndpoint: traces.URL,
+		RepoDir:        repo,
+		StateDir:       filepath.Join(work, "state"),
+		LogDir:         logDir,
+		Servers:        servers,
+		Bin:            bins,
 		GitHub: localstack.GitHub{
 			URL: github.URL, APIURL: github.URL,
 			ClientID: github.ClientID(), ClientSecret: github.ClientSecret(),
