@@ -190,35 +190,22 @@ func cmdServe(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	stopTracing, tracing, err := telemetry.Start(ctx, "authsvc", e.getenv)
+	h, stopTracing, err := telemetry.Wrap(ctx, "authsvc", e.getenv, h, e.log)
 	if err != nil {
-		return fmt.Errorf("tracing: %w", err)
+		return err
 	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = stopTracing(ctx) // flush the last spans
-	}()
-	if tracing {
-		h = telemetry.Handler(h, "authsvc")
-		e.log.Info("tracing to " + telemetry.Endpoint(e.getenv))
-	}
+	defer stopTracing()
 	ln, err := net.Listen("tcp", e.cfg.ListenAddr)
 	if err != nil {
 		return fmt.Errorf("LISTEN_ADDR: %w", err)
 	}
 	if e.cfg.MetricsListenAddr != "" {
-		mln, err := net.Listen("tcp", e.cfg.MetricsListenAddr)
+		stopMetrics, err := telemetry.ServeMetrics(e.cfg.MetricsListenAddr, metrics.Handler(), e.log)
 		if err != nil {
 			ln.Close()
 			return fmt.Errorf("METRICS_LISTEN_ADDR: %w", err)
 		}
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", metrics.Handler())
-		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-		go func() { _ = msrv.Serve(mln) }()
-		defer msrv.Close()
-		e.log.Info("metrics listening", "addr", mln.Addr().String(), "path", "/metrics")
+		defer stopMetrics()
 	}
 	e.log.Info("authsvc listening", "addr", ln.Addr().String(), "issuer", e.cfg.IssuerURL, "alg", e.cfg.JWTAlgorithm)
 	err = server.Serve(ctx, ln, h, e.log)

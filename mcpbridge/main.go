@@ -84,19 +84,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		log.Warn("identity headers are trusted unsigned on a non-loopback address: anyone who reaches "+cfg.Listen+
 			" can name any user; set MCPBRIDGE_IDENTITY_SECRET (the mcpauth plugin's identitySecret)", "listen", cfg.Listen)
 	}
-	stopTracing, tracing, err := telemetry.Start(ctx, "mcpbridge", getenv)
+	endpoint, stopTracing, err := telemetry.Wrap(ctx, "mcpbridge", getenv, endpoint, log)
 	if err != nil {
-		return fmt.Errorf("tracing: %w", err)
+		return err
 	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = stopTracing(ctx) // flush the last spans
-	}()
-	if tracing {
-		endpoint = telemetry.Handler(endpoint, "mcpbridge")
-		log.Info("tracing to " + telemetry.Endpoint(getenv))
-	}
+	defer stopTracing()
 	mux := http.NewServeMux()
 	mux.Handle("/mcp", endpoint)
 	mux.Handle("GET /health", health.LiveHandler())
@@ -107,17 +99,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return fmt.Errorf("listen: %w", err)
 	}
 	if cfg.MetricsListen != "" {
-		mln, err := net.Listen("tcp", cfg.MetricsListen)
+		stopMetrics, err := telemetry.ServeMetrics(cfg.MetricsListen, metrics.Handler(metrics.Registry(reg.Counts)), log)
 		if err != nil {
 			ln.Close()
 			return fmt.Errorf("metrics listen: %w", err)
 		}
-		mmux := http.NewServeMux()
-		mmux.Handle("GET /metrics", metrics.Handler(metrics.Registry(reg.Counts)))
-		msrv := &http.Server{Handler: mmux, ReadHeaderTimeout: 10 * time.Second}
-		go func() { _ = msrv.Serve(mln) }()
-		defer msrv.Close()
-		log.Info("metrics listening", "addr", mln.Addr().String(), "path", "/metrics")
+		defer stopMetrics()
 	}
 	// No read or write timeout: GET streams and long tool calls stay open for minutes.
 	// Headers must arrive promptly and idle keep-alive connections are closed.

@@ -1,13 +1,18 @@
-// Package telemetry turns on OpenTelemetry tracing in authsvc and mcpbridge when an
-// OTLP endpoint is configured: each HTTP request becomes a server span, joined to the
-// trace the caller (Traefik) started through the W3C traceparent header, exported over
-// OTLP/HTTP. Without an endpoint it does nothing and costs nothing.
+// Package telemetry is what authsvc and mcpbridge share to be observed: OpenTelemetry
+// tracing when an OTLP endpoint is configured (each HTTP request a server span, joined
+// to the trace the caller, Traefik, started through the W3C traceparent header,
+// exported over OTLP/HTTP; without an endpoint nothing runs), and the separate listener
+// their Prometheus metrics are served on.
 package telemetry
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
+	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel"
@@ -62,4 +67,40 @@ func Handler(h http.Handler, service string) http.Handler {
 	return otelhttp.NewHandler(h, service, otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
 		return r.Method + " " + r.URL.Path
 	}))
+}
+
+// Wrap is what a program's main does with tracing: [Start] it for service, and when
+// it is on, wrap h with [Handler] and say where spans go. The returned stop flushes
+// the last spans (at most five seconds); call it when the server has stopped.
+func Wrap(ctx context.Context, service string, getenv func(string) string, h http.Handler, log *slog.Logger) (http.Handler, func(), error) {
+	shutdown, on, err := Start(ctx, service, getenv)
+	if err != nil {
+		return nil, nil, fmt.Errorf("tracing: %w", err)
+	}
+	stop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = shutdown(ctx)
+	}
+	if on {
+		h = Handler(h, service)
+		log.Info("tracing to " + Endpoint(getenv))
+	}
+	return h, stop, nil
+}
+
+// ServeMetrics serves h (a Prometheus handler) at GET /metrics on a listener of its
+// own at addr, apart from the program's routed port, and returns the function that
+// stops it.
+func ServeMetrics(addr string, h http.Handler, log *slog.Logger) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", h)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	log.Info("metrics listening", "addr", ln.Addr().String(), "path", "/metrics")
+	return func() { _ = srv.Close() }, nil
 }
