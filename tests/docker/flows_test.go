@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -196,6 +198,33 @@ func TestStack(t *testing.T) {
 			resp, body := s.post(t, ctx, s.mcpURL("memory"), initializeBody, http.Header{"Authorization": {"Bearer " + refresh.AccessToken}})
 			return resp.StatusCode == 200, fmt.Sprintf("%d %.200s", resp.StatusCode, body)
 		})
+	})
+
+	t.Run("the build context holds only the Go sources", func(t *testing.T) {
+		// What the engine receives as context, through the root .dockerignore, as the
+		// images' builds see it: a throw-away image that lists it.
+		img := os.Getenv("GO_IMAGE")
+		if img == "" {
+			img = "golang:1.26-bookworm"
+		}
+		df := "FROM " + img + "\nCOPY . /ctx\nRUN cd /ctx && find . -mindepth 1 -maxdepth 1 | sort && find . -name '*_test.go' | head -3\n"
+		cmd := exec.CommandContext(ctx, "docker", "build", "--no-cache", "--network", "none", "-t", project+"-context:check", "-f", "-", ".")
+		cmd.Dir, cmd.Env, cmd.Stdin = s.root, append(s.env, "DOCKER_BUILDKIT=0"), strings.NewReader(df)
+		out, err := cmd.CombinedOutput()
+		defer output(ctx, s, "docker", "rmi", "-f", project+"-context:check")
+		if err != nil {
+			t.Fatalf("build: %v\n%s", err, out)
+		}
+		var listed []string
+		for _, line := range strings.Split(string(out), "\n") {
+			if strings.HasPrefix(line, "./") {
+				listed = append(listed, strings.TrimSpace(line))
+			}
+		}
+		want := []string{"./authsvc", "./go.mod", "./go.sum", "./internal", "./mcpbridge"}
+		if strings.Join(listed, " ") != strings.Join(want, " ") {
+			t.Errorf("the build context holds %v, want only %v (never .env, keys, logs, .git or tests)", listed, want)
+		}
 	})
 
 	t.Run("local TLS: Traefik never asked Let's Encrypt", func(t *testing.T) {
