@@ -6,12 +6,15 @@
 package redistest
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -56,36 +59,74 @@ func start() (string, int, func(), error) {
 	if err != nil {
 		return "", 0, nil, fmt.Errorf("redis-server not found in PATH: %w", err)
 	}
-	port, err := freePort()
-	if err != nil {
-		return "", 0, nil, err
-	}
 	dir, err := os.MkdirTemp("", "redistest-")
 	if err != nil {
 		return "", 0, nil, err
 	}
-	cmd := exec.Command(bin,
-		"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", dir,
-		"--logfile", filepath.Join(dir, "redis.log"), "--daemonize", "no")
-	if err := cmd.Start(); err != nil {
+	logFile := filepath.Join(dir, "redis.log")
+	cmd, a, err := launch(bin, nil, func(port int) []string {
+		return []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+			"--save", "", "--appendonly", "no", "--dir", dir,
+			"--logfile", logFile, "--daemonize", "no"}
+	})
+	if err != nil {
+		log, _ := os.ReadFile(logFile)
 		os.RemoveAll(dir)
-		return "", 0, nil, fmt.Errorf("start redis-server: %w", err)
+		return "", 0, nil, fmt.Errorf("%w\n%s", err, log)
 	}
-	a := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	stop := func() {
 		_ = cmd.Process.Kill()
 		_, _ = cmd.Process.Wait()
 		os.RemoveAll(dir)
 	}
+	return a, cmd.Process.Pid, stop, nil
+}
+
+// launch starts redis-server with the arguments args gives for a free loopback port
+// and returns once that very process answers there. Test binaries run in parallel and
+// can be handed the same free port: the loser of that race exits, and a PING alone
+// would reach the winner (whose tests then flush our data), so the answer must carry
+// our process id. A lost race is retried on another port.
+func launch(bin string, out io.Writer, args func(port int) []string) (*exec.Cmd, string, error) {
+	var last error
+	for range 5 {
+		port, err := freePort()
+		if err != nil {
+			return nil, "", err
+		}
+		cmd := exec.Command(bin, args(port)...)
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			return nil, "", fmt.Errorf("start redis-server: %w", err)
+		}
+		a := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		if last = answersAs(a, cmd.Process.Pid); last == nil {
+			return cmd, a, nil
+		}
+		_ = cmd.Process.Kill()
+		_, _ = cmd.Process.Wait()
+		if !errors.Is(last, errOtherProcess) {
+			return nil, "", last
+		}
+	}
+	return nil, "", last
+}
+
+var errOtherProcess = errors.New("another process answers on the port")
+
+// answersAs waits up to 10 s for the server at a to answer INFO with process id pid.
+func answersAs(a string, pid int) error {
+	want := "process_id:" + strconv.Itoa(pid) + "\r\n"
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if err := ping(a); err == nil {
-			return a, cmd.Process.Pid, stop, nil
-		} else if time.Now().After(deadline) {
-			log, _ := os.ReadFile(filepath.Join(dir, "redis.log"))
-			stop()
-			return "", 0, nil, fmt.Errorf("redis-server on %s did not answer PING: %v\n%s", a, err, log)
+		out, err := reply(a, "INFO server")
+		switch {
+		case err == nil && strings.Contains(out, want):
+			return nil
+		case err == nil && strings.Contains(out, "process_id:"):
+			return fmt.Errorf("redis-server on %s: %w", a, errOtherProcess)
+		case time.Now().After(deadline):
+			return fmt.Errorf("redis-server on %s did not answer INFO: %v %q", a, err, out)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -147,10 +188,8 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-func ping(a string) error { return command(a, "PING") }
-
-// command sends one inline command and wants a simple-string reply ("+OK", "+PONG");
-// enough for PING and FLUSHALL without importing a client into every test binary.
+// command sends one inline command and wants a simple-string reply ("+OK"); enough
+// for FLUSHALL without importing a client into every test binary.
 func command(a, cmd string) error {
 	out, err := reply(a, cmd)
 	if err != nil {

@@ -1,7 +1,9 @@
 package redistest
 
 import (
+	"errors"
 	"net"
+	"os/exec"
 	"testing"
 )
 
@@ -39,5 +41,31 @@ func TestAddrAnswersAndIsFlushed(t *testing.T) {
 	}
 	if got, want := string(buf[:n]), ":0\r\n"; got != want {
 		t.Fatalf("after flush got %q, want %q", got, want)
+	}
+}
+
+// TestAnswersAsTellsOurServerFromAnother is the check that keeps two test binaries
+// that were handed the same free port apart: a second redis-server started on the
+// port of the running one exits, and the answer on that port is not from it.
+func TestAnswersAsTellsOurServerFromAnother(t *testing.T) {
+	a := Addr(t)
+	_, port, _ := net.SplitHostPort(a)
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	loser := exec.Command(bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+	if err := loser.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = loser.Process.Kill(); _, _ = loser.Process.Wait() }()
+	if err := answersAs(a, loser.Process.Pid); !errors.Is(err, errOtherProcess) {
+		t.Fatalf("answersAs(the loser's pid) = %v, want errOtherProcess", err)
+	}
+	mu.Lock()
+	p := pid
+	mu.Unlock()
+	if err := answersAs(a, p); err != nil {
+		t.Fatalf("answersAs(our pid) = %v", err)
 	}
 }

@@ -35,30 +35,30 @@ func StartSentinel(tb testing.TB) *Sentinel {
 	dir := tb.TempDir()
 	s := &Sentinel{MasterName: "gateway", dir: dir, nodes: map[string]*exec.Cmd{}}
 	tb.Cleanup(s.stopAll)
-	start := func(name string, args ...string) *exec.Cmd {
-		cmd := exec.Command(bin, args...)
+	tb.Cleanup(func() {
+		if tb.Failed() {
+			s.dumpLogs(tb)
+		}
+	})
+	start := func(name string, args func(port int) []string) (string, *exec.Cmd) {
 		log, err := os.Create(filepath.Join(dir, name+".out"))
 		if err != nil {
 			tb.Fatal(err)
 		}
-		cmd.Stdout, cmd.Stderr = log, log
-		if err := cmd.Start(); err != nil {
+		cmd, a, err := launch(bin, log, args)
+		if err != nil {
 			tb.Fatalf("start %s: %v", name, err)
 		}
-		return cmd
+		return a, cmd
 	}
 	node := func(name string, extra ...string) string {
-		port, err := freePort()
-		if err != nil {
-			tb.Fatal(err)
-		}
-		a := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 		d := filepath.Join(dir, name)
 		_ = os.MkdirAll(d, 0o755)
-		args := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-			"--dir", d, "--daemonize", "no"}, extra...)
-		s.nodes[a] = start(name, args...)
-		waitPing(tb, a)
+		a, cmd := start(name, func(port int) []string {
+			return append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+				"--dir", d, "--daemonize", "no"}, extra...)
+		})
+		s.nodes[a] = cmd
 		return a
 	}
 	// Diskless full sync at once (the default waits 5 s for more replicas).
@@ -77,20 +77,17 @@ func StartSentinel(tb testing.TB) *Sentinel {
 		time.Sleep(50 * time.Millisecond)
 	}
 	for i := range 3 {
-		port, err := freePort()
-		if err != nil {
-			tb.Fatal(err)
-		}
 		conf := filepath.Join(dir, fmt.Sprintf("sentinel%d.conf", i))
-		text := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor %s %s %s 2\n"+
+		text := fmt.Sprintf("bind 127.0.0.1\ndir %s\nsentinel monitor %s %s %s 2\n"+
 			"sentinel down-after-milliseconds %s %d\nsentinel failover-timeout %s 10000\nsentinel parallel-syncs %s 1\n",
-			port, dir, s.MasterName, mh, mp, s.MasterName, DownAfter.Milliseconds(), s.MasterName, s.MasterName)
+			dir, s.MasterName, mh, mp, s.MasterName, DownAfter.Milliseconds(), s.MasterName, s.MasterName)
 		if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 			tb.Fatal(err)
 		}
-		a := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		s.nodes["sentinel:"+a] = start(fmt.Sprintf("sentinel%d", i), conf, "--sentinel")
-		waitPing(tb, a)
+		a, cmd := start(fmt.Sprintf("sentinel%d", i), func(port int) []string {
+			return []string{conf, "--sentinel", "--port", strconv.Itoa(port)}
+		})
+		s.nodes["sentinel:"+a] = cmd
 		s.Sentinels = append(s.Sentinels, a)
 	}
 	// The sentinels know the replica once they have asked the master (INFO, every 10 s
@@ -130,6 +127,10 @@ func (s *Sentinel) Master(tb testing.TB) string {
 }
 
 // KillMaster SIGKILLs the current master, as a crash would, and returns its address.
+// It first waits until the replica has applied every write the master had taken when
+// KillMaster was called, so that what a failover loses is only what was written in the
+// last moments (asynchronous replication), never an older write a slow or
+// resynchronising replica had not caught up with.
 func (s *Sentinel) KillMaster(tb testing.TB) string {
 	tb.Helper()
 	m := s.Master(tb)
@@ -137,6 +138,7 @@ func (s *Sentinel) KillMaster(tb testing.TB) string {
 	if cmd == nil {
 		tb.Fatalf("no process for master %s", m)
 	}
+	s.waitCaughtUp(tb, m)
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		tb.Fatal(err)
 	}
@@ -145,21 +147,89 @@ func (s *Sentinel) KillMaster(tb testing.TB) string {
 	return m
 }
 
+// Replica returns the address of a data node that is not the current master.
+func (s *Sentinel) Replica(tb testing.TB) string {
+	tb.Helper()
+	m := s.Master(tb)
+	for a := range s.nodes {
+		if a != m && !strings.HasPrefix(a, "sentinel:") {
+			return a
+		}
+	}
+	tb.Fatal("no replica is running")
+	return ""
+}
+
+// PauseReplica stops the replica (SIGSTOP) until the returned function is called (or
+// the test ends): the master's writes then wait in its replication buffer, and a
+// WAIT for one replica blocks.
+func (s *Sentinel) PauseReplica(tb testing.TB) (resume func()) {
+	tb.Helper()
+	p := s.nodes[s.Replica(tb)].Process
+	if err := p.Signal(syscall.SIGSTOP); err != nil {
+		tb.Fatal(err)
+	}
+	resume = func() { _ = p.Signal(syscall.SIGCONT) }
+	tb.Cleanup(resume)
+	return resume
+}
+
+// waitCaughtUp waits until a replica of master, linked to it, has applied the
+// master's replication offset as it was when called.
+func (s *Sentinel) waitCaughtUp(tb testing.TB, master string) {
+	tb.Helper()
+	out, err := reply(master, "INFO replication")
+	want, ok := infoInt(out, "master_repl_offset")
+	if err != nil || !ok {
+		tb.Fatalf("master %s: INFO replication: %v %q", master, err, out)
+	}
+	var last string
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		for a := range s.nodes {
+			if a == master || strings.HasPrefix(a, "sentinel:") {
+				continue
+			}
+			out, err := reply(a, "INFO replication")
+			last = a + ": " + out
+			if err != nil || !strings.Contains(out, "master_link_status:up") {
+				continue
+			}
+			if got, ok := infoInt(out, "slave_repl_offset"); ok && got >= want {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	tb.Fatalf("no replica caught up with master %s (offset %d) within 30 s; last seen %q", master, want, last)
+}
+
+// infoInt reads an integer field of an INFO reply.
+func infoInt(info, field string) (int64, bool) {
+	for _, line := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			return n, err == nil
+		}
+	}
+	return 0, false
+}
+
+// dumpLogs logs the end of every node's output, for a test that failed.
+func (s *Sentinel) dumpLogs(tb testing.TB) {
+	logs, _ := filepath.Glob(filepath.Join(s.dir, "*.out"))
+	for _, f := range logs {
+		b, _ := os.ReadFile(f)
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		lines = lines[max(0, len(lines)-40):]
+		tb.Logf("%s (last %d lines):\n%s", filepath.Base(f), len(lines), strings.Join(lines, "\n"))
+	}
+}
+
 func (s *Sentinel) stopAll() {
 	for _, cmd := range s.nodes {
 		_ = cmd.Process.Kill()
 		_, _ = cmd.Process.Wait()
-	}
-}
-
-func waitPing(tb testing.TB, a string) {
-	tb.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for ping(a) != nil {
-		if time.Now().After(deadline) {
-			tb.Fatalf("redis on %s did not answer PING", a)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -54,8 +54,9 @@ type Config struct {
 	RedisSentinels        []string
 	RedisMasterName       string
 	RedisSentinelPassword string
-	// RedisWaitReplicas (REDIS_WAIT_REPLICAS): replicas each grant waits for (Redis
-	// WAIT), at most RedisWaitTimeout (REDIS_WAIT_TIMEOUT_MS); 0 = no waiting.
+	// RedisWaitReplicas (REDIS_WAIT_REPLICAS): replicas each grant, registration,
+	// consent and revocation waits for (Redis WAIT), at most RedisWaitTimeout
+	// (REDIS_WAIT_TIMEOUT_MS); 0 = no waiting.
 	RedisWaitReplicas int
 	RedisWaitTimeout  time.Duration
 

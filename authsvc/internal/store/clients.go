@@ -105,6 +105,7 @@ func (s *Store) CreateClient(ctx context.Context, c *Client, ttl time.Duration) 
 	if res != "ok" {
 		return ErrExists
 	}
+	s.settle(ctx, "a registration")
 	return nil
 }
 
@@ -182,6 +183,7 @@ func (s *Store) UpdateClient(ctx context.Context, c *Client) error {
 	if res != "OK" {
 		return ErrNotFound
 	}
+	s.settle(ctx, "a client update")
 	return nil
 }
 
@@ -199,6 +201,7 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	if del.Val() == 0 {
 		return ErrNotFound
 	}
+	s.settle(ctx, "a client deletion")
 	return nil
 }
 

@@ -193,8 +193,11 @@ func (s *Store) RememberConsent(ctx context.Context, sub, clientID, approvals st
 	if expiresAt > 0 {
 		pipe.ExpireAt(ctx, consentsKey(clientID), time.Unix(expiresAt, 0))
 	}
-	_, err := pipe.Exec(ctx)
-	return s.wrap(err)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return s.wrap(err)
+	}
+	s.settle(ctx, "a consent")
+	return nil
 }
 
 // Consent returns what sub approved for clientID, or [ErrNotFound].

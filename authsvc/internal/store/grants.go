@@ -92,7 +92,11 @@ func (s *Store) RevokeAccess(ctx context.Context, a *AccessRecord) error {
 	if err := s.wrap(s.rdb.Del(ctx, Key("token", a.JTI)).Err()); err != nil {
 		return err
 	}
-	return s.AppendRevocation(ctx, Revocation{Kind: KindToken, ID: a.JTI, At: a.ExpiresAt})
+	if err := s.AppendRevocation(ctx, Revocation{Kind: KindToken, ID: a.JTI, At: a.ExpiresAt}); err != nil {
+		return err
+	}
+	s.settle(ctx, "a revocation")
+	return nil
 }
 
 // GetRefresh returns a live refresh token record by the token's hash.
@@ -117,6 +121,16 @@ func (s *Store) FamilyRevoked(ctx context.Context, fid string) (bool, error) {
 // and publishes the access tokens' ids on the revocation feed. It returns how many
 // tokens it killed. Revoking an unknown or already revoked family is not an error.
 func (s *Store) RevokeFamily(ctx context.Context, fid string) (int, error) {
+	n, err := s.revokeFamily(ctx, fid)
+	if err == nil {
+		s.settle(ctx, "a revocation")
+	}
+	return n, err
+}
+
+// revokeFamily is RevokeFamily without the wait for replicas, for callers that
+// revoke many families and settle once.
+func (s *Store) revokeFamily(ctx context.Context, fid string) (int, error) {
 	pipe := s.rdb.TxPipeline()
 	pipe.HSet(ctx, familyKey(fid), "revoked", "1")
 	// Keep the mark at least as long as a code's replay marker could point here.
@@ -171,7 +185,11 @@ func (s *Store) RevokeUser(ctx context.Context, sub string) (int, error) {
 	if err := s.EndUserSessions(ctx, sub); err != nil {
 		return killed, err
 	}
-	return killed, s.AppendRevocation(ctx, Revocation{Kind: KindUser, ID: sub, At: s.now().Unix()})
+	if err := s.AppendRevocation(ctx, Revocation{Kind: KindUser, ID: sub, At: s.now().Unix()}); err != nil {
+		return killed, err
+	}
+	s.settle(ctx, "a revocation")
+	return killed, nil
 }
 
 // RevokeClient revokes every family of clientID, forgets its consents and publishes
@@ -184,7 +202,11 @@ func (s *Store) RevokeClient(ctx context.Context, clientID string) (int, error) 
 	if err := s.ForgetConsents(ctx, clientID); err != nil {
 		return killed, err
 	}
-	return killed, s.AppendRevocation(ctx, Revocation{Kind: KindClient, ID: clientID, At: s.now().Unix()})
+	if err := s.AppendRevocation(ctx, Revocation{Kind: KindClient, ID: clientID, At: s.now().Unix()}); err != nil {
+		return killed, err
+	}
+	s.settle(ctx, "a revocation")
+	return killed, nil
 }
 
 func (s *Store) revokeIndex(ctx context.Context, key string) (int, error) {
@@ -194,7 +216,7 @@ func (s *Store) revokeIndex(ctx context.Context, key string) (int, error) {
 	}
 	total := 0
 	for _, fid := range fids {
-		n, err := s.RevokeFamily(ctx, fid)
+		n, err := s.revokeFamily(ctx, fid)
 		if err != nil {
 			return total, err
 		}

@@ -159,10 +159,37 @@ func (s *Store) runDurable(ctx context.Context, script *redis.Script, keys []str
 		run(func(p redis.Pipeliner) *redis.Cmd { return script.Eval(ctx, p, keys, args...) })
 	}
 	if cmd.Err() == nil || errors.Is(cmd.Err(), redis.Nil) {
-		if n, err := wait.Int64(); err != nil || n < int64(s.waitReplicas) {
-			s.log.Warn("a grant reached fewer Redis replicas than REDIS_WAIT_REPLICAS; a failover now could lose it",
-				"replicas", n, "want", s.waitReplicas, "error", fmt.Sprint(err))
-		}
+		s.waited("a grant", wait)
 	}
 	return cmd
+}
+
+// settle makes the writes already done (on any connection) durable as runDurable
+// does, for the operations whose loss in a failover would undo what a client or an
+// administrator was told: a registration, a client update or deletion, a consent, a
+// revocation. Replication is one ordered stream, so one write of its own followed by
+// WAIT on the same connection covers every write that finished before it. It costs one
+// round trip, only with WaitReplicas; an error or too few replicas is logged.
+func (s *Store) settle(ctx context.Context, what string) {
+	if s.waitReplicas <= 0 {
+		return
+	}
+	var wait *redis.Cmd
+	_, _ = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, fenceKey, s.now().UnixMilli(), time.Minute)
+		wait = p.Do(ctx, "WAIT", s.waitReplicas, s.waitTimeout.Milliseconds())
+		return nil
+	})
+	s.waited(what, wait)
+}
+
+// fenceKey is the key settle writes so that its WAIT has a write to wait for.
+var fenceKey = Key("fence")
+
+// waited logs a WAIT that saw fewer replicas than WaitReplicas.
+func (s *Store) waited(what string, wait *redis.Cmd) {
+	if n, err := wait.Int64(); err != nil || n < int64(s.waitReplicas) {
+		s.log.Warn(what+" reached fewer Redis replicas than REDIS_WAIT_REPLICAS; a failover now could lose it",
+			"replicas", n, "want", s.waitReplicas, "error", fmt.Sprint(err))
+	}
 }

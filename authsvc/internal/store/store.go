@@ -71,13 +71,16 @@ type Options struct {
 	// Now is the clock used for issued-at and expiry arithmetic; default time.Now.
 	// Redis TTLs still run on Redis's clock.
 	Now func() time.Time
-	// WaitReplicas, when above zero, makes each token grant (a code or a refresh token
-	// redeemed) wait, with Redis' WAIT, until that many replicas have it, for at most
-	// WaitTimeout. Redis replicates asynchronously: without it, a failover can lose the
-	// last grants, and a client then holds a refresh token the new master never saw.
+	// WaitReplicas, when above zero, makes each write whose loss would undo what a
+	// client or an administrator was told wait, with Redis' WAIT, until that many
+	// replicas have it, for at most WaitTimeout: token grants (a code or a refresh token
+	// redeemed), registrations, client updates and deletions, consents and
+	// revocations. Redis replicates asynchronously: without it, a failover can lose the
+	// last of them, and a client then holds a refresh token (or a client id) the new
+	// master never saw, or a revoked token works again.
 	WaitReplicas int
 	WaitTimeout  time.Duration
-	// Logger receives a warning when a grant reached fewer replicas than WaitReplicas.
+	// Logger receives a warning when a write reached fewer replicas than WaitReplicas.
 	Logger *slog.Logger
 }
 
