@@ -28,6 +28,7 @@ import (
 	"github.com/mcp-oauth-gateway/gateway/mcpbridge/internal/health"
 	"github.com/mcp-oauth-gateway/gateway/mcpbridge/internal/identity"
 	"github.com/mcp-oauth-gateway/gateway/mcpbridge/internal/metrics"
+	"github.com/mcp-oauth-gateway/gateway/mcpbridge/internal/replica"
 	"github.com/mcp-oauth-gateway/gateway/mcpbridge/internal/session"
 	"github.com/mcp-oauth-gateway/gateway/mcpbridge/internal/streamable"
 )
@@ -52,12 +53,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	log := newLogger(cfg, stdout)
 	env := childEnv(os.Environ())
+	peers, err := newPeers(cfg, log)
+	if err != nil {
+		return err
+	}
+	var newID func() (string, error)
+	var stateKey []byte
+	var replicas streamable.Replicas
+	if peers != nil {
+		newID, replicas = peers.NewID, peers
+		stateKey = replica.DeriveKey(cfg.IdentitySecret, "mcpbridge requestState")
+	}
 	reg, err := session.NewRegistry(session.Options{
 		Command: cfg.Command, Env: env, MaxSessions: cfg.MaxSessions, MaxPerUser: cfg.MaxPerUser,
 		IdleTimeout: cfg.IdleTimeout, RequestTimeout: cfg.RequestTimeout,
 		MaxMessage: max(cfg.MaxMessageBytes, minChildMessage), Logger: log,
 		PoolSize: cfg.PoolSize, PoolIdle: cfg.PoolIdle, Spares: cfg.Spares,
 		ModernVersions: cfg.ModernVersions, LegacyVersion: cfg.ProtocolVersions[0],
+		NewID: newID, StateKey: stateKey,
 	})
 	if err != nil {
 		return err
@@ -65,7 +78,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	mcp, err := streamable.New(reg, streamable.Options{
 		AllowedOrigins: cfg.AllowedOrigins, ProtocolVersions: cfg.ProtocolVersions,
 		ModernVersions: cfg.ModernVersions, MaxMessage: int64(cfg.MaxMessageBytes), Policy: cfg.ToolPolicy,
-		Logger: log,
+		Replicas: replicas, Logger: log,
 	})
 	if err != nil {
 		return err
@@ -137,6 +150,26 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// newPeers returns the replica forwarding of cfg, or nil for a single bridge.
+func newPeers(cfg *config.Config, log *slog.Logger) (*replica.Peers, error) {
+	if cfg.ReplicaURL == "" {
+		return nil, nil
+	}
+	u := cfg.ReplicaURL
+	if u == "auto" {
+		var err error
+		if u, err = replica.AutoURL(cfg.Listen); err != nil {
+			return nil, err
+		}
+	}
+	p, err := replica.New(u, cfg.IdentitySecret, log)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("serving as one replica of several: requests for another replica's session are forwarded to it", "replica_url", p.Self())
+	return p, nil
 }
 
 // minChildMessage is the smallest limit on one message from a child: servers answer

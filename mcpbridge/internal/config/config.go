@@ -50,6 +50,9 @@ type Config struct {
 	// when AllowUnsigned (loopback use only).
 	IdentitySecret []byte
 	AllowUnsigned  bool
+	// ReplicaURL is this replica's base URL as the other replicas of the bridge reach
+	// it ("auto": from the host name); "": one bridge, no forwarding.
+	ReplicaURL string
 	// Command is the stdio MCP server's argv, after `--`.
 	Command []string
 }
@@ -85,6 +88,7 @@ func Parse(args []string, getenv func(string) string, usageOut io.Writer) (*Conf
 	logLevel := fs.String("log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (env LOG_LEVEL)")
 	idSecret := fs.String("identity-secret", env("MCPBRIDGE_IDENTITY_SECRET", ""), "the secret shared with the mcpauth plugin (identitySecret), at least 32 bytes: only requests whose identity headers it signed are served (env MCPBRIDGE_IDENTITY_SECRET)")
 	allowUnsigned := fs.String("allow-unsigned-identity", env("MCPBRIDGE_ALLOW_UNSIGNED_IDENTITY", "false"), "trust the identity headers without a signature: only where nothing but a trusted proxy can reach the bridge, such as loopback (env MCPBRIDGE_ALLOW_UNSIGNED_IDENTITY)")
+	replicaURL := fs.String("replica-url", env("MCPBRIDGE_REPLICA_URL", ""), "with several replicas of this bridge: this replica's base URL as the others reach it (http://host:port), or auto (the address the host name resolves to, with the listen port); requests for another replica's session are forwarded there. Needs the identity secret (env MCPBRIDGE_REPLICA_URL)")
 	fs.Usage = func() {
 		fmt.Fprintln(usageOut, "usage: mcpbridge [flags] -- <command> [args...]\n       mcpbridge healthcheck [--url URL]")
 		fs.PrintDefaults()
@@ -159,6 +163,10 @@ func Parse(args []string, getenv func(string) string, usageOut io.Writer) (*Conf
 	default:
 		problems = append(problems, errors.New("identity: set MCPBRIDGE_IDENTITY_SECRET (--identity-secret) to the mcpauth plugin's identitySecret, "+
 			"or MCPBRIDGE_ALLOW_UNSIGNED_IDENTITY=true (--allow-unsigned-identity) where only a trusted proxy can reach the bridge"))
+	}
+	c.ReplicaURL = strings.TrimSpace(*replicaURL)
+	if c.ReplicaURL != "" && c.IdentitySecret == nil {
+		problems = append(problems, errors.New("replica URL: replicas need MCPBRIDGE_IDENTITY_SECRET (--identity-secret): it signs the session ids that name a replica"))
 	}
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("config: %w", errors.Join(problems...))

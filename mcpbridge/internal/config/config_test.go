@@ -59,6 +59,8 @@ func TestIdentityChoice(t *testing.T) {
 		{map[string]string{"MCPBRIDGE_IDENTITY_SECRET": "short"}, "at least 32 bytes", false},
 		{map[string]string{"MCPBRIDGE_IDENTITY_SECRET": secret, "MCPBRIDGE_ALLOW_UNSIGNED_IDENTITY": "true"}, "not both", false},
 		{map[string]string{"MCPBRIDGE_ALLOW_UNSIGNED_IDENTITY": "maybe"}, "want true or false", false},
+		{map[string]string{"MCPBRIDGE_ALLOW_UNSIGNED_IDENTITY": "true", "MCPBRIDGE_REPLICA_URL": "auto"}, "replicas need MCPBRIDGE_IDENTITY_SECRET", false},
+		{map[string]string{"MCPBRIDGE_IDENTITY_SECRET": secret, "MCPBRIDGE_REPLICA_URL": "auto"}, "", true},
 	} {
 		c, err := Parse([]string{"--", "x"}, env(tc.env), io.Discard)
 		switch {

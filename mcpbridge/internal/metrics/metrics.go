@@ -33,6 +33,11 @@ var (
 	ChildExits = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "mcpbridge_child_exits_total", Help: "Child processes that ended, by what they were (serving or spare).",
 	}, []string{"kind"})
+	// Forwarded counts requests for a session of another replica, by outcome:
+	// forwarded, or owner_unreachable (answered 404).
+	Forwarded = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "mcpbridge_forwarded_requests_total", Help: "Requests for another replica's session, by outcome (forwarded or owner_unreachable).",
+	}, []string{"outcome"})
 )
 
 // Counts reports the children by state: serving 2025 sessions, serving 2026-07-28
@@ -43,7 +48,7 @@ type Counts func() (sessions, pooled, spares int)
 // state read from counts, and the Go and process collectors.
 func Registry(counts Counts) *prometheus.Registry {
 	r := prometheus.NewRegistry()
-	r.MustRegister(Requests, Duration, ChildStart, ChildExits,
+	r.MustRegister(Requests, Duration, ChildStart, ChildExits, Forwarded,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for i, state := range []string{"session", "pooled", "spare"} {
 		r.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{

@@ -44,15 +44,21 @@ type pendingInput struct {
 	request json.RawMessage // {"method":…,"params":…}
 }
 
-// stateKey signs requestState. One per process: a bridge that restarts has no call to
-// resume anyway.
-var stateKey = func() []byte {
-	k := make([]byte, 32)
-	if _, err := rand.Read(k); err != nil {
-		panic("session: random key: " + err.Error())
+// states signs and verifies requestState tokens.
+type states struct{ key []byte }
+
+// newStates uses key, or a random key of this process when key is empty: a single
+// bridge that restarts has no call to resume anyway. Replicas share a key so that any
+// of them can tell which session (and so which replica) a requestState names.
+func newStates(key []byte) (*states, error) {
+	if len(key) == 0 {
+		key = make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return nil, fmt.Errorf("session: random key: %w", err)
+		}
 	}
-	return k
-}()
+	return &states{key: key}, nil
+}
 
 // requestState is what a requestState names, signed together with the user.
 type requestState struct {
@@ -61,25 +67,25 @@ type requestState struct {
 	Expires int64  `json:"e"` // unix seconds
 }
 
-func signState(user string, st requestState) string {
+func (k *states) sign(user string, st requestState) string {
 	payload, _ := json.Marshal(st)
 	p := base64.RawURLEncoding.EncodeToString(payload)
-	return p + "." + base64.RawURLEncoding.EncodeToString(stateMAC(user, p))
+	return p + "." + base64.RawURLEncoding.EncodeToString(k.mac(user, p))
 }
 
-func stateMAC(user, payload string) []byte {
-	mac := hmac.New(sha256.New, stateKey)
+func (k *states) mac(user, payload string) []byte {
+	mac := hmac.New(sha256.New, k.key)
 	mac.Write([]byte(user))
 	mac.Write([]byte{0})
 	mac.Write([]byte(payload))
 	return mac.Sum(nil)
 }
 
-// ParseRequestState verifies a requestState for user and returns what it names.
-func ParseRequestState(user, token string) (sessionID string, call int64, err error) {
+// parse verifies a requestState for user and returns what it names.
+func (k *states) parse(user, token string) (sessionID string, call int64, err error) {
 	p, sig, ok := strings.Cut(token, ".")
 	mac, decErr := base64.RawURLEncoding.DecodeString(sig)
-	if !ok || decErr != nil || !hmac.Equal(mac, stateMAC(user, p)) {
+	if !ok || decErr != nil || !hmac.Equal(mac, k.mac(user, p)) {
 		return "", 0, ErrBadRequestState
 	}
 	payload, err := base64.RawURLEncoding.DecodeString(p)
@@ -159,7 +165,7 @@ func (s *Session) suspendLocked(c *call) {
 		reqs[k] = in.request
 	}
 	expires := time.Now().Add(s.inputWindow())
-	state := signState(s.User, requestState{Session: s.ID, Call: c.childID, Expires: expires.Unix()})
+	state := s.states.sign(s.User, requestState{Session: s.ID, Call: c.childID, Expires: expires.Unix()})
 	msg := jsonrpc.Response(c.clientID, map[string]any{
 		"resultType": "input_required", "inputRequests": reqs, "requestState": state,
 	})

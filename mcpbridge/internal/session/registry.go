@@ -38,14 +38,21 @@ type Options struct {
 	LegacyVersion  string
 	// ProbeTimeout bounds the first child's answer to server/discover (default 15s).
 	ProbeTimeout time.Duration
-	Logger       *slog.Logger
+	// NewID mints session ids; default 128 random bits in hex. Replicas name
+	// themselves in their ids (package replica).
+	NewID func() (string, error)
+	// StateKey signs requestState tokens; default a random key of this process.
+	// Replicas share one, so that each can tell which session a token names.
+	StateKey []byte
+	Logger   *slog.Logger
 }
 
 // Registry creates, finds and ends sessions and the per-user pools of children that
 // serve 2026-07-28 requests. Its methods are safe for concurrent use.
 type Registry struct {
-	opts Options
-	log  *slog.Logger
+	opts   Options
+	log    *slog.Logger
+	states *states
 
 	mu        sync.Mutex
 	sessions  map[string]*Session // every child serving a user: sessions and pooled
@@ -93,7 +100,14 @@ func NewRegistry(opts Options) (*Registry, error) {
 	if opts.ProbeTimeout <= 0 {
 		opts.ProbeTimeout = 15 * time.Second
 	}
-	return &Registry{opts: opts, log: opts.Logger, sessions: map[string]*Session{}, perUser: map[string]int{},
+	if opts.NewID == nil {
+		opts.NewID = newID
+	}
+	states, err := newStates(opts.StateKey)
+	if err != nil {
+		return nil, err
+	}
+	return &Registry{opts: opts, log: opts.Logger, states: states, sessions: map[string]*Session{}, perUser: map[string]int{},
 		pools: map[string][]*Session{}}, nil
 }
 
@@ -200,12 +214,13 @@ func (r *Registry) idlestLocked(user string) *Session {
 
 // spawn starts a child that belongs to nobody yet.
 func (r *Registry) spawn() (*Session, error) {
-	id, err := newID()
+	id, err := r.opts.NewID()
 	if err != nil {
 		return nil, err
 	}
 	s := &Session{
 		ID:         id,
+		states:     r.states,
 		log:        r.log.With("session", id[:8]),
 		reqTimeout: r.opts.RequestTimeout,
 		resume:     r.opts.ResumeWindow,
@@ -327,7 +342,7 @@ func (r *Registry) Pooled(ctx context.Context, user string) (*Session, error) {
 // Resume finds the suspended 2026-07-28 call a retry's requestState names, in user's
 // pool, and continues it (see [Session.Resume]).
 func (r *Registry) Resume(user, state string, id, responses json.RawMessage, streaming bool) (*Session, *Stream, error) {
-	sid, callID, err := ParseRequestState(user, state)
+	sid, callID, err := r.states.parse(user, state)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -339,6 +354,14 @@ func (r *Registry) Resume(user, state string, id, responses json.RawMessage, str
 	}
 	st, err := s.Resume(callID, id, responses, streaming)
 	return s, st, err
+}
+
+// StateSession returns the session a requestState of user names, or
+// [ErrBadRequestState]: with replicas, the session id says which replica holds the
+// suspended call.
+func (r *Registry) StateSession(user, state string) (string, error) {
+	sid, _, err := r.states.parse(user, state)
+	return sid, err
 }
 
 // prepare makes a new pooled child ready for 2026-07-28 requests.

@@ -105,6 +105,7 @@ type Session struct {
 	reqTimeout time.Duration
 	resume     time.Duration
 	onEnd      func(*Session)
+	states     *states // signs the requestState of suspended calls
 
 	mu         sync.Mutex
 	version    string // negotiated protocol version, once initialize succeeded

@@ -4,6 +4,7 @@
 package streamable
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -48,6 +49,15 @@ type Sessions interface {
 	Pooled(ctx context.Context, user string) (*session.Session, error)
 	// Resume continues the suspended call a multi round-trip retry's requestState names.
 	Resume(user, state string, id, responses json.RawMessage, streaming bool) (*session.Session, *session.Stream, error)
+	// StateSession returns the session a requestState of user names.
+	StateSession(user, state string) (string, error)
+}
+
+// Replicas forwards a request for a session another replica of the bridge holds
+// (package replica). forwarded reports that it did; gone, that the owner could not be
+// reached and nothing was written.
+type Replicas interface {
+	Forward(w http.ResponseWriter, r *http.Request, sessionID string) (forwarded, gone bool)
 }
 
 // Options configure a [Handler].
@@ -64,7 +74,10 @@ type Options struct {
 	MaxMessage int64
 	// Policy limits the tools a caller may list and call; nil allows everything.
 	Policy *policy.Policy
-	Logger *slog.Logger
+	// Replicas, when several replicas serve this bridge, forwards requests for the
+	// sessions of the others; nil: one bridge.
+	Replicas Replicas
+	Logger   *slog.Logger
 }
 
 // Handler serves /mcp.
@@ -76,6 +89,7 @@ type Handler struct {
 	allVersions []string // modern then 2025, as server/discover and -32022 list them
 	maxBody     int64
 	policy      *policy.Policy
+	replicas    Replicas
 	params      paramHeaders
 	log         *slog.Logger
 }
@@ -97,7 +111,7 @@ func New(sessions Sessions, opts Options) (*Handler, error) {
 	}
 	return &Handler{sessions: sessions, origins: origins, versions: opts.ProtocolVersions,
 		modern: opts.ModernVersions, allVersions: append(slices.Clone(opts.ModernVersions), opts.ProtocolVersions...),
-		maxBody: opts.MaxMessage, policy: opts.Policy, log: opts.Logger}, nil
+		maxBody: opts.MaxMessage, policy: opts.Policy, replicas: opts.Replicas, log: opts.Logger}, nil
 }
 
 // ServeHTTP dispatches on the HTTP method and logs one line per request.
@@ -176,11 +190,20 @@ func (h *Handler) checkVersion(r *http.Request) (string, error) {
 	return v, nil
 }
 
-// lookup finds the session named by the request for the requesting user.
-func (h *Handler) lookup(r *http.Request) (*session.Session, error) {
+// lookup finds the session named by the request for the requesting user. When
+// another replica holds it, the request is forwarded there and lookup returns no
+// session and no error: the answer is written.
+func (h *Handler) lookup(w *recorder, r *http.Request) (*session.Session, error) {
 	id := r.Header.Get(HeaderSessionID)
 	if id == "" {
 		return nil, errNoSession
+	}
+	if h.replicas != nil {
+		if forwarded, gone := h.replicas.Forward(w, r, id); gone {
+			return nil, errNotFound
+		} else if forwarded {
+			return nil, nil
+		}
 	}
 	s, err := h.sessions.Get(id, r.Header.Get(contract.HeaderUserID))
 	if err != nil {
@@ -208,6 +231,7 @@ func (h *Handler) post(w *recorder, r *http.Request) error {
 		}
 		return badRequest("Bad Request: reading the body: " + err.Error())
 	}
+	r.Body = io.NopCloser(bytes.NewReader(body)) // read again if forwarded to another replica
 	msgs, batch, err := parseBody(body)
 	if err != nil {
 		return err
@@ -225,8 +249,8 @@ func (h *Handler) post(w *recorder, r *http.Request) error {
 		}
 		return h.initialize(w, r, msgs[0], acceptJSON, acceptSSE)
 	}
-	s, err := h.lookup(r)
-	if err != nil {
+	s, err := h.lookup(w, r)
+	if err != nil || s == nil {
 		return err
 	}
 	version, err := h.checkVersion(r)
@@ -371,8 +395,8 @@ func (h *Handler) get(w *recorder, r *http.Request) error {
 		return &httpError{status: http.StatusNotAcceptable, code: jsonrpc.CodeInvalidRequest,
 			message: "Not Acceptable: Accept must include text/event-stream"}
 	}
-	s, err := h.lookup(r)
-	if err != nil {
+	s, err := h.lookup(w, r)
+	if err != nil || s == nil {
 		return err
 	}
 	if _, err := h.checkVersion(r); err != nil {
@@ -421,8 +445,8 @@ func (h *Handler) get(w *recorder, r *http.Request) error {
 }
 
 func (h *Handler) delete(w *recorder, r *http.Request) error {
-	s, err := h.lookup(r)
-	if err != nil {
+	s, err := h.lookup(w, r)
+	if err != nil || s == nil {
 		return err
 	}
 	if _, err := h.checkVersion(r); err != nil {

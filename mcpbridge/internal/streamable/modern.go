@@ -126,6 +126,14 @@ func (h *Handler) postModern(w *recorder, r *http.Request, msgs []*jsonrpc.Messa
 		return err
 	}
 	user := r.Header.Get(contract.HeaderUserID)
+	if meta.HasRequestState && h.replicas != nil {
+		// The suspended call may be another replica's: its session id says which.
+		if sid, err := h.sessions.StateSession(user, meta.RequestState); err == nil {
+			if forwarded, gone := h.replicas.Forward(w, r, sid); forwarded && !gone {
+				return nil
+			}
+		}
+	}
 	if meta.HasRequestState {
 		// A retry with input responses for a 2025 child's call the bridge suspended;
 		// any other requestState belongs to a 2026-07-28 child, which checks its own.

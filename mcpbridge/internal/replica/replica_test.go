@@ -1,0 +1,151 @@
+package replica
+
+import (
+	"context"
+	"encoding/base64"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+var secret = []byte("identity-secret-" + strings.Repeat("x", 24))
+
+func TestIDNamesItsReplica(t *testing.T) {
+	a, err := New("http://10.0.0.5:3000", secret, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := a.NewID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range id {
+		if c < 0x21 || c > 0x7e {
+			t.Fatalf("id %q has a character outside visible ASCII", id)
+		}
+	}
+	b, _ := New("http://10.0.0.6:3000", secret, nil)
+	if owner, ok := b.Owner(id); !ok || owner != "http://10.0.0.5:3000" {
+		t.Fatalf("another replica reads the owner as %q %v, want http://10.0.0.5:3000", owner, ok)
+	}
+
+	// Steering the bridge elsewhere takes the key: a changed URL, an id of a bridge
+	// with another secret, a plain id, garbage.
+	parts := strings.Split(id, ".")
+	evil := parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte("http://169.254.169.254")) + "." + parts[2]
+	other, _ := New("http://10.0.0.5:3000", []byte("another-secret-"+strings.Repeat("y", 24)), nil)
+	otherID, _ := other.NewID()
+	for name, bad := range map[string]string{
+		"URL changed":       evil,
+		"another secret":    otherID,
+		"single bridge id":  parts[0],
+		"empty":             "",
+		"dots only":         "..",
+		"MAC not base64":    parts[0] + "." + parts[1] + ".!!",
+		"random part short": parts[0][:31] + "." + parts[1] + "." + parts[2],
+	} {
+		if owner, ok := b.Owner(bad); ok {
+			t.Errorf("%s: Owner = %q, want not ok", name, owner)
+		}
+	}
+}
+
+func TestNewRefusesBadURLs(t *testing.T) {
+	for _, u := range []string{"", "10.0.0.5:3000", "ftp://h:1", "http://", "http://h:1/mcp", "http://u:p@h:1", "http://h:1?x=1"} {
+		if _, err := New(u, secret, nil); err == nil {
+			t.Errorf("New(%q) accepted", u)
+		}
+	}
+	if _, err := New("http://h:1", nil, nil); err == nil {
+		t.Error("New without a secret accepted")
+	}
+}
+
+// TestForward: a request for another replica's session reaches that replica with the
+// host the client asked for (the edge's signature covers it), the body and headers it
+// had, and the mark that stops a second hop; an answer streams back. A replica that
+// is gone is reported, with nothing written.
+func TestForward(t *testing.T) {
+	var got struct{ host, body, forwarded, user string }
+	owner := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got.host, got.body, got.forwarded, got.user = r.Host, string(b), r.Header.Get(HeaderForwarded), r.Header.Get("X-User-Id")
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(http.StatusOK)
+		_, _ = io.WriteString(w, "data: {}\n\n")
+	}))
+	defer owner.Close()
+	a, _ := New(owner.URL, secret, nil)
+	id, _ := a.NewID()
+	b, _ := New("http://127.0.0.1:1", secret, nil)
+
+	req := httptest.NewRequest("POST", "http://mcp.example.com/mcp", strings.NewReader(`{"jsonrpc":"2.0"}`))
+	req.Header.Set("X-User-Id", "alice")
+	rec := httptest.NewRecorder()
+	forwarded, gone := b.Forward(rec, req, id)
+	if !forwarded || gone {
+		t.Fatalf("Forward = %v, %v; want forwarded", forwarded, gone)
+	}
+	if got.host != "mcp.example.com" || got.body != `{"jsonrpc":"2.0"}` || got.user != "alice" || got.forwarded != b.Self() {
+		t.Errorf("the owner received host %q body %q user %q forwarded %q", got.host, got.body, got.user, got.forwarded)
+	}
+	if rec.Code != http.StatusOK || rec.Body.String() != "data: {}\n\n" {
+		t.Errorf("answer %d %q", rec.Code, rec.Body.String())
+	}
+
+	// Its own id, and a request already forwarded once, are served where they are.
+	if forwarded, _ := a.Forward(httptest.NewRecorder(), httptest.NewRequest("POST", "/mcp", nil), id); forwarded {
+		t.Error("the owner forwarded its own session")
+	}
+	again := httptest.NewRequest("POST", "/mcp", nil)
+	again.Header.Set(HeaderForwarded, "http://elsewhere:3000")
+	if forwarded, _ := b.Forward(httptest.NewRecorder(), again, id); forwarded {
+		t.Error("a forwarded request was forwarded again")
+	}
+
+	// The owner is gone: nothing written, the caller answers 404.
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	deadURL := "http://" + l.Addr().String()
+	l.Close()
+	dead, _ := New(deadURL, secret, nil)
+	deadID, _ := dead.NewID()
+	rec = httptest.NewRecorder()
+	forwarded, gone = b.Forward(rec, httptest.NewRequest("POST", "/mcp", strings.NewReader("{}")), deadID)
+	if !forwarded || !gone || rec.Body.Len() != 0 {
+		t.Errorf("dead owner: forwarded %v gone %v, wrote %q; want gone with nothing written", forwarded, gone, rec.Body.String())
+	}
+}
+
+// TestForwardClientLeaves: a client that goes away while the owner works is not an
+// unreachable owner (no 404 to write, no warning).
+func TestForwardClientLeaves(t *testing.T) {
+	owner := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.ReadAll(r.Body) // the server notices a closed connection once the body is read
+		select {
+		case <-r.Context().Done():
+		case <-time.After(10 * time.Second):
+		}
+	}))
+	defer owner.Close()
+	a, _ := New(owner.URL, secret, nil)
+	id, _ := a.NewID()
+	b, _ := New("http://127.0.0.1:1", secret, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	req := httptest.NewRequest("POST", "/mcp", strings.NewReader("{}")).WithContext(ctx)
+	if forwarded, gone := b.Forward(httptest.NewRecorder(), req, id); !forwarded || gone {
+		t.Errorf("Forward = %v, %v; want forwarded, not gone", forwarded, gone)
+	}
+}
+
+func TestAutoURLNeedsAFixedPort(t *testing.T) {
+	for _, listen := range []string{":0", "127.0.0.1:0", "nonsense"} {
+		if u, err := AutoURL(listen); err == nil {
+			t.Errorf("AutoURL(%q) = %q, want an error", listen, u)
+		}
+	}
+}
