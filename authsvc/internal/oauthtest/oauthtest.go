@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -70,6 +71,14 @@ type Options struct {
 	// (a Sentinel failover client, say); WaitReplicas is the store's.
 	Redis        *redis.Client
 	WaitReplicas int
+	// Replicas, above 1, runs that many authsvc handlers on the one Redis behind a
+	// round-robin front (Env.URL): each request goes to the next replica, as a load
+	// balancer sends them. Each replica has its own store client and key manager,
+	// which finds (or, first, creates) the signing key in Redis as the real program
+	// does with no JWT_PRIVATE_KEY.
+	Replicas int
+	// RegistrationRateLimit is REGISTRATION_RATE_LIMIT (0: off, the default here).
+	RegistrationRateLimit int
 }
 
 // Env is a running authsvc flow.
@@ -81,7 +90,11 @@ type Env struct {
 	Clock  *Clock
 	Config *config.Config
 	Keys   *keys.Manager
-	srv    *httptest.Server
+	// ReplicaURLs and ReplicaKeys are each replica's own address and key manager
+	// (one entry without Options.Replicas).
+	ReplicaURLs []string
+	ReplicaKeys []*keys.Manager
+	srv         *httptest.Server
 }
 
 var (
@@ -149,18 +162,49 @@ func New(tb testing.TB, o *Options) *Env {
 		RevocationFeedToken: o.FeedToken, MaxBodyBytes: 64 << 10, TokenRetryWindow: o.RetryWindow,
 		CIMDAllowPrivate: o.CIMDTransport != nil && !o.CIMDPublicOnly,
 	}
+	cfg.RegistrationRateLimit = o.RegistrationRateLimit
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	km, err := keys.New(keys.NewRedisBackend(rdb), keys.Options{Algorithm: o.Algorithm, PrivateKeyPEM: signingPEM(tb, o.Algorithm),
-		AccessTokenLifetime: o.AccessLifetime, Now: clock.Now, Logger: log})
-	if err != nil {
-		tb.Fatal(err)
+	env := &Env{URL: srv.URL, Stub: stub, Store: st, Redis: rdb, Clock: clock, Config: cfg, srv: srv}
+	if o.Replicas <= 1 {
+		km, err := keys.New(keys.NewRedisBackend(rdb), keys.Options{Algorithm: o.Algorithm, PrivateKeyPEM: signingPEM(tb, o.Algorithm),
+			AccessTokenLifetime: o.AccessLifetime, Now: clock.Now, Logger: log})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		h, err := server.New(server.Deps{Config: cfg, Store: st, Keys: km, Logger: log, Now: clock.Now, CIMDTransport: o.CIMDTransport})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		srv.Config.Handler = h
+		env.Keys, env.ReplicaURLs, env.ReplicaKeys = km, []string{srv.URL}, []*keys.Manager{km}
+		return env
 	}
-	h, err := server.New(server.Deps{Config: cfg, Store: st, Keys: km, Logger: log, Now: clock.Now, CIMDTransport: o.CIMDTransport})
-	if err != nil {
-		tb.Fatal(err)
+	var handlers []http.Handler
+	for range o.Replicas {
+		rrdb := redis.NewClient(rdb.Options())
+		tb.Cleanup(func() { rrdb.Close() })
+		rst := store.New(rrdb, &store.Options{Now: clock.Now, WaitReplicas: o.WaitReplicas, WaitTimeout: 250 * time.Millisecond})
+		km, err := keys.New(keys.NewRedisBackend(rrdb), keys.Options{Algorithm: o.Algorithm,
+			AccessTokenLifetime: o.AccessLifetime, Now: clock.Now, Logger: log})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		h, err := server.New(server.Deps{Config: cfg, Store: rst, Keys: km, Logger: log, Now: clock.Now, CIMDTransport: o.CIMDTransport})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		own := httptest.NewServer(h)
+		tb.Cleanup(own.Close)
+		handlers = append(handlers, h)
+		env.ReplicaURLs = append(env.ReplicaURLs, own.URL)
+		env.ReplicaKeys = append(env.ReplicaKeys, km)
 	}
-	srv.Config.Handler = h
-	return &Env{URL: srv.URL, Stub: stub, Store: st, Redis: rdb, Clock: clock, Config: cfg, Keys: km, srv: srv}
+	env.Keys = env.ReplicaKeys[0]
+	var next atomic.Int64
+	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		handlers[(next.Add(1)-1)%int64(len(handlers))].ServeHTTP(w, r)
+	})
+	return env
 }
 
 // Client is a registered client as the registration response described it.
