@@ -117,6 +117,25 @@ func TestTraefikStaticConfig(t *testing.T) {
 	if !reflect.DeepEqual(local, catalog) {
 		t.Errorf("traefik.yml and traefik.catalog.yml differ outside experimental:\nlocal   %v\ncatalog %v", local, catalog)
 	}
+	// The Swarm variant differs only in its provider: Swarm's, constrained to the stack.
+	local, swarm := readYAML(t, "traefik/traefik.yml"), readYAML(t, "traefik/traefik.swarm.yml")
+	for path, want := range map[string]any{
+		"exposedByDefault": false,
+		"constraints":      "Label(`com.docker.stack.namespace`, `@COMPOSE_PROJECT@`)",
+		"endpoint":         "unix:///var/run/docker.sock",
+	} {
+		if got := dig(swarm, "providers", "swarm", path); !reflect.DeepEqual(got, want) {
+			t.Errorf("traefik.swarm.yml providers.swarm.%s = %v, want %v", path, got, want)
+		}
+	}
+	if dig(swarm, "providers", "docker") != nil {
+		t.Error("traefik.swarm.yml keeps the docker provider")
+	}
+	delete(dig(local, "providers").(map[string]any), "docker")
+	delete(dig(swarm, "providers").(map[string]any), "swarm")
+	if !reflect.DeepEqual(local, swarm) {
+		t.Errorf("traefik.yml and traefik.swarm.yml differ outside the provider:\nlocal %v\nswarm %v", local, swarm)
+	}
 }
 
 // TestTraefikContainer: what the Traefik service mounts and publishes matches the
@@ -139,6 +158,7 @@ func TestTraefikContainer(t *testing.T) {
 	for target, src := range map[string]string{
 		"/etc/traefik/traefik.yml":         repoPath(t, "traefik/traefik.yml"),
 		"/etc/traefik/traefik.catalog.yml": repoPath(t, "traefik/traefik.catalog.yml"),
+		"/etc/traefik/traefik.swarm.yml":   repoPath(t, "traefik/traefik.swarm.yml"),
 		"/etc/traefik/dynamic/base":        repoPath(t, "traefik/dynamic"),
 		"/etc/traefik/dynamic/local-tls":   repoPath(t, ".local-tls/traefik"),
 		"/var/run/docker.sock":             "/var/run/docker.sock",

@@ -1,0 +1,383 @@
+package docker
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/auth"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+const swarmStack = "mcpgw-swarmtest"
+
+// swarmTools is a tool of each bridge that every user may call, with its arguments.
+var swarmTools = map[string]struct {
+	name string
+	args map[string]any
+}{
+	"everything": {"echo", map[string]any{"message": "through the swarm"}},
+	"memory":     {"read_graph", map[string]any{}},
+	"filesystem": {"list_allowed_directories", map[string]any{}},
+}
+
+// TestSwarm deploys the same compose files on a single-node Docker Swarm
+// (`just swarm-deploy`: two replicas of authsvc and of each bridge, Traefik's Swarm
+// provider reading the same labels) and runs the Go SDK's OAuth client through it: a
+// 2025-11-25 session and 2026-07-28 requests on every bridge, with Traefik spreading
+// each session's requests over both replicas (both log them). Then one replica of
+// authsvc and of each bridge is killed (SIGKILL): what the clients see in the next
+// 20 s is logged, and afterwards every call succeeds and a new 2025 session works.
+// Then a rolling update of a bridge under load: what the client saw is logged; calls
+// succeed during and after it. docs/stack.md records the outcomes measured.
+func TestSwarm(t *testing.T) {
+	s := up(t) // the images of this checkout, the GitHub stand-in, the local CA
+	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
+	defer cancel()
+	// The compose stack's containers go (TestMain removes the rest at the end): the
+	// swarm's tasks get the machine.
+	if out, err := s.just(ctx, "down"); err != nil {
+		t.Fatalf("just down: %v\n%s", err, out)
+	}
+	sw := swarmUp(t, ctx, s)
+
+	type client struct {
+		legacy, modern *mcp.ClientSession
+		h              *auth.AuthorizationCodeHandler
+	}
+	clients := map[string]*client{}
+	call := func(cs *mcp.ClientSession, svc string) error {
+		tool := swarmTools[svc]
+		res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: tool.name, Arguments: tool.args})
+		if err != nil {
+			return err
+		}
+		if res.IsError {
+			return fmt.Errorf("%s: tool error", tool.name)
+		}
+		return nil
+	}
+	t.Run("both eras on every bridge, requests on both replicas", func(t *testing.T) {
+		for _, svc := range bridges {
+			c := &client{h: sw.oauthClient(t)}
+			c.modern = sw.connect(t, ctx, svc, c.h)
+			c.legacy = sw.connectAt(t, ctx, svc, c.h, "2025-11-25")
+			clients[svc] = c
+			for i := range 8 {
+				if err := call(c.legacy, svc); err != nil {
+					t.Fatalf("%s: call %d of the 2025 session: %v", svc, i, err)
+				}
+				if err := call(c.modern, svc); err != nil {
+					t.Fatalf("%s: 2026-07-28 call %d: %v", svc, i, err)
+				}
+			}
+			// Both replicas logged the session's requests: the one that holds it, and
+			// the one that forwarded what Traefik sent it.
+			if n := tasksThatServed(t, ctx, svc, c.legacy.ID()); n != 2 {
+				t.Errorf("%s: the 2025 session's requests were logged by %d replicas, want 2 (Traefik spreads them)", svc, n)
+			}
+		}
+	})
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	// drive calls svc's tool for d from one 2026-07-28 client and counts the outcomes.
+	// A client whose session the SDK closed (it does when a stream it holds breaks,
+	// as one does when its replica dies) connects again, as an MCP host would, and
+	// that is counted too.
+	drive := func(svc string, d time.Duration, stop <-chan struct{}) map[string]int {
+		seen := map[string]int{}
+		cs := clients[svc].modern
+		deadline := time.Now().Add(d)
+		for time.Now().Before(deadline) {
+			select {
+			case <-stop:
+				return seen
+			default:
+			}
+			err := call(cs, svc)
+			switch {
+			case err == nil:
+				seen["ok"]++
+			case errors.Is(err, mcp.ErrConnectionClosed):
+				seen["reconnect"]++
+				if again, err := sw.tryConnect(ctx, svc, clients[svc].h, ""); err == nil {
+					cs = again
+				} else {
+					seen["reconnect failed: "+shortErr(err)]++
+				}
+			default:
+				seen[shortErr(err)]++
+			}
+			time.Sleep(150 * time.Millisecond)
+		}
+		clients[svc].modern = cs
+		return seen
+	}
+
+	t.Run("one replica of authsvc and of each bridge killed", func(t *testing.T) {
+		for _, svc := range append([]string{"auth"}, bridges...) {
+			t.Logf("%s: killed the task in container %s", svc, killTask(t, ctx, svc))
+		}
+		// Until Traefik has dropped the dead tasks (its Swarm provider looks every 2 s)
+		// and Swarm has replaced them, record what the 2026-07-28 clients see.
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for _, svc := range bridges {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				seen := drive(svc, 20*time.Second, nil)
+				mu.Lock()
+				defer mu.Unlock()
+				t.Logf("%s: 2026-07-28 calls in the 20 s after the kills: %v", svc, seen)
+			}()
+		}
+		wg.Wait()
+		// Afterwards every call succeeds, and the 2025 sessions: one held by a killed
+		// replica is gone (404, which the SDK reports as a closed session), one held by
+		// the survivor goes on; a new session works.
+		for _, svc := range bridges {
+			if seen := drive(svc, 3*time.Second, nil); seen["ok"] == 0 || len(seen) != 1 {
+				t.Errorf("%s: 2026-07-28 calls after the failover: %v, want only ok", svc, seen)
+			}
+			err := call(clients[svc].legacy, svc)
+			t.Logf("%s: the 2025 session (held by %s) after the kill: %v", svc, sessionOwner(clients[svc].legacy.ID()), err)
+			again := sw.connectAt(t, ctx, svc, clients[svc].h, "2025-11-25")
+			for i := range 4 {
+				if err := call(again, svc); err != nil {
+					t.Errorf("%s: call %d of a new 2025 session: %v", svc, i, err)
+				}
+			}
+		}
+		eventually(t, 90*time.Second, "swarm replaced the killed tasks", func() (bool, string) {
+			out, _ := output(ctx, sw, "docker", "stack", "services", swarmStack, "--format", "{{.Name}} {{.Replicas}}")
+			return allReplicasUp(out), out
+		})
+	})
+
+	t.Run("rolling update of a bridge under load", func(t *testing.T) {
+		svc := "memory"
+		stop := make(chan struct{})
+		result := make(chan map[string]int)
+		go func() { result <- drive(svc, 10*time.Minute, stop) }()
+		t0 := time.Now()
+		out, err := output(ctx, sw, "docker", "service", "update", "--force", "--detach=false", swarmStack+"_"+svc)
+		took := time.Since(t0)
+		time.Sleep(3 * time.Second)
+		close(stop)
+		seen := <-result
+		if err != nil {
+			t.Fatalf("docker service update: %v\n%s", err, tail(out, 20))
+		}
+		t.Logf("%s: 2026-07-28 calls during its rolling update (%s): %v", svc, took.Round(time.Second), seen)
+		if seen["ok"] == 0 {
+			t.Errorf("no call succeeded during the rolling update")
+		}
+		// A client whose session was on a replaced task connects again (at most once);
+		// then every call succeeds.
+		if after := drive(svc, 3*time.Second, nil); after["ok"] == 0 || after["reconnect"] > 1 || len(after)-min(after["reconnect"], 1) != 1 {
+			t.Errorf("calls after the rolling update: %v, want ok (after at most one reconnect)", after)
+		}
+	})
+}
+
+// swarmUp makes this engine a single-node swarm (when it is not one yet) and deploys
+// the stack with `just swarm-deploy`; it is removed when the test ends.
+func swarmUp(t *testing.T, ctx context.Context, s *stack) *stack {
+	t.Helper()
+	state, err := output(ctx, nil, "docker", "info", "--format", "{{.Swarm.LocalNodeState}}")
+	if err != nil {
+		t.Fatalf("docker info: %v\n%s", err, state)
+	}
+	if strings.TrimSpace(state) != "active" {
+		if out, err := output(ctx, nil, "docker", "swarm", "init", "--advertise-addr", "127.0.0.1"); err != nil {
+			t.Fatalf("docker swarm init: %v\n%s", err, out)
+		}
+		t.Cleanup(func() { _, _ = output(context.Background(), nil, "docker", "swarm", "leave", "--force") })
+	}
+	// The swarm's Traefik publishes its own port (on the node: Swarm has no host IP).
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := os.ReadFile(s.envFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	envFile := filepath.Join(filepath.Dir(s.envFile), "swarm.env")
+	text := regexp.MustCompile(`(?m)^HTTPS_PORT=.*$`).ReplaceAllString(string(env), "HTTPS_PORT="+port)
+	if err := os.WriteFile(envFile, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sw := *s
+	sw.envFile = envFile
+	sw.env = append(append([]string{}, s.env...), "STACK_ENV_FILE="+envFile)
+	base := s.client.Transport.(*http.Transport)
+	tr := base.Clone()
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if host, p, _ := net.SplitHostPort(addr); strings.HasSuffix(host, "."+domain) && p == "443" {
+			addr = net.JoinHostPort("127.0.0.1", port)
+		}
+		return base.DialContext(ctx, network, addr)
+	}
+	sw.client = &http.Client{Timeout: s.client.Timeout, Transport: tr}
+
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, svc := range append([]string{"traefik", "auth"}, bridges...) {
+				out, _ := output(context.Background(), nil, "docker", "service", "logs", "--tail", "25", swarmStack+"_"+svc)
+				t.Logf("%s log (last lines of each task):\n%s", svc, out)
+			}
+		}
+		_, _ = output(context.Background(), nil, "docker", "stack", "rm", swarmStack)
+		// The stack's networks go once its tasks are gone; the next run needs the names.
+		deadline := time.Now().Add(60 * time.Second)
+		for time.Now().Before(deadline) {
+			out, _ := output(context.Background(), nil, "docker", "network", "ls", "-q", "--filter", "label=com.docker.stack.namespace="+swarmStack)
+			if strings.TrimSpace(out) == "" {
+				break
+			}
+			time.Sleep(time.Second)
+		}
+		// Its volumes too (docker stack rm keeps them): nothing of the test stays.
+		vols, _ := output(context.Background(), nil, "docker", "volume", "ls", "-q", "--filter", "name="+swarmStack+"_")
+		if v := strings.Fields(vols); len(v) > 0 {
+			_, _ = output(context.Background(), nil, "docker", append([]string{"volume", "rm", "-f"}, v...)...)
+		}
+	})
+	t0 := time.Now()
+	out, err := sw.just(ctx, append([]string{"swarm-deploy", swarmStack, ""}, strings.Fields(services)...)...)
+	if err != nil {
+		t.Fatalf("just swarm-deploy: %v\n%s", err, tail(out, 40))
+	}
+	eventually(t, 5*time.Minute, "every service of the swarm stack has all its replicas", func() (bool, string) {
+		out, _ := output(ctx, nil, "docker", "stack", "services", swarmStack, "--format", "{{.Name}} {{.Replicas}}")
+		return allReplicasUp(out) && strings.Count(out, "\n") >= len(strings.Fields(services))+2, out
+	})
+	eventually(t, 3*time.Minute, "Traefik routes authsvc, and every bridge through mcpauth", func() (bool, string) {
+		if code, body := sw.get(t, ctx, "https://auth."+domain+"/.well-known/oauth-authorization-server"); code != http.StatusOK {
+			return false, fmt.Sprintf("auth metadata: %d %.200s", code, body)
+		}
+		for _, svc := range bridges {
+			code, body := sw.get(t, ctx, sw.mcpURL(svc))
+			if code != http.StatusUnauthorized {
+				return false, fmt.Sprintf("%s: %d %.200s", svc, code, body)
+			}
+		}
+		return true, ""
+	})
+	// Ready when a client gets through: right after the tasks start, Docker's DNS on the
+	// overlay networks may not answer yet (authsvc cannot find Redis, the plugin cannot
+	// fetch the JWKS: 503).
+	eventually(t, 3*time.Minute, "an OAuth client gets through to every bridge", func() (bool, string) {
+		for _, svc := range bridges {
+			cs, err := sw.tryConnect(ctx, svc, sw.oauthClient(t), "")
+			if err != nil {
+				return false, fmt.Sprintf("%s: %v", svc, err)
+			}
+			_ = cs.Close()
+		}
+		return true, ""
+	})
+	timings["the swarm stack deployed and ready"] = time.Since(t0)
+	return &sw
+}
+
+// allReplicasUp reports whether every "n/m" in docker stack services' output has n == m.
+func allReplicasUp(out string) bool {
+	m := regexp.MustCompile(`(\d+)/(\d+)`).FindAllStringSubmatch(out, -1)
+	if len(m) == 0 {
+		return false
+	}
+	for _, x := range m {
+		if x[1] != x[2] {
+			return false
+		}
+	}
+	return true
+}
+
+// connectAt is connect at a pinned protocol version ("" lets the client choose).
+func (s *stack) connectAt(t *testing.T, ctx context.Context, svc string, h *auth.AuthorizationCodeHandler, version string) *mcp.ClientSession {
+	t.Helper()
+	cs, err := s.tryConnect(ctx, svc, h, version)
+	if err != nil {
+		t.Fatalf("connect to %s at %q: %v", s.mcpURL(svc), version, err)
+	}
+	t.Cleanup(func() { _ = cs.Close() })
+	return cs
+}
+
+func (s *stack) tryConnect(ctx context.Context, svc string, h *auth.AuthorizationCodeHandler, version string) (*mcp.ClientSession, error) {
+	tr := &mcp.StreamableClientTransport{Endpoint: s.mcpURL(svc), HTTPClient: s.client, OAuthHandler: h}
+	c := mcp.NewClient(&mcp.Implementation{Name: "mcp-oauth-gateway-swarm-test", Version: "1.0.0"}, nil)
+	return c.Connect(ctx, tr, &mcp.ClientSessionOptions{ProtocolVersion: version})
+}
+
+// tasksThatServed counts the tasks of svc whose log has a request of session sid.
+func tasksThatServed(t *testing.T, ctx context.Context, svc, sid string) int {
+	t.Helper()
+	ids, err := output(ctx, nil, "docker", "service", "ps", "-q", "--filter", "desired-state=running", swarmStack+"_"+svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, id := range strings.Fields(ids) {
+		log, _ := output(ctx, nil, "docker", "service", "logs", "--raw", id)
+		if strings.Contains(log, `"session":"`+sid[:8]+`"`) {
+			n++
+		}
+	}
+	return n
+}
+
+// killTask kills (SIGKILL) the container of one running task of svc and returns it.
+func killTask(t *testing.T, ctx context.Context, svc string) string {
+	t.Helper()
+	ids, err := output(ctx, nil, "docker", "ps", "-q", "--filter", "label=com.docker.swarm.service.name="+swarmStack+"_"+svc)
+	if err != nil || len(strings.Fields(ids)) < 2 {
+		t.Fatalf("%s: want two running tasks, docker ps gave %q (%v)", svc, ids, err)
+	}
+	id := strings.Fields(ids)[0]
+	if out, err := output(ctx, nil, "docker", "kill", id); err != nil {
+		t.Fatalf("docker kill %s: %v\n%s", id, err, out)
+	}
+	return id
+}
+
+// sessionOwner reads the replica URL a session id names.
+func sessionOwner(sid string) string {
+	parts := strings.Split(sid, ".")
+	if len(parts) != 3 {
+		return "(no replica in the id)"
+	}
+	u, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return "(malformed)"
+	}
+	return string(u)
+}
+
+// shortErr names an error by its first line, without request-specific detail.
+func shortErr(err error) string {
+	s := err.Error()
+	if i := strings.IndexByte(s, '\n'); i > 0 {
+		s = s[:i]
+	}
+	if len(s) > 120 {
+		s = s[:120]
+	}
+	return s
+}
