@@ -53,4 +53,4 @@ build:
     go build -o bin/ ./authsvc ./mcpbridge ./cmd/...
 
 # Every benchmark, each printing its figures (not timed tests).
-bench: bench-authsvc bench-oauth bench-plugin bench-bridge
+bench: bench-authsvc bench-oauth bench-plugin bench-bridge bench-bridge-replicas

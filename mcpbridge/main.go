@@ -137,6 +137,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
+	if cfg.ShutdownDelay > 0 {
+		// Replicas behind a load balancer: it learns of the stop after a moment (a
+		// provider refresh, a failed readiness probe). Until then requests still come,
+		// and they are served rather than refused.
+		probe.Drain()
+		log.Info("draining: still serving before shutting down, so that the load balancer stops sending requests first",
+			"delay", cfg.ShutdownDelay)
+		select {
+		case <-time.After(cfg.ShutdownDelay):
+		case err := <-serveErr:
+			reg.CloseAll(context.Background())
+			return fmt.Errorf("serve: %w", err)
+		}
+	}
 	log.Info("shutting down")
 	shutCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()

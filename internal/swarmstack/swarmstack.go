@@ -10,7 +10,8 @@
 //     start the new task before stopping the old one, and DNS round robin instead of a
 //     virtual IP (Traefik balances over the tasks itself);
 //   - every MCP bridge told to forward requests for another replica's sessions
-//     (MCPBRIDGE_REPLICA_URL=auto);
+//     (MCPBRIDGE_REPLICA_URL=auto) and to serve 5 s more after SIGTERM, until Traefik
+//     has stopped sending it requests (MCPBRIDGE_SHUTDOWN_DELAY);
 //   - Traefik on a manager node (it reads the Swarm API through the socket), with its
 //     Swarm static configuration (traefik/traefik.swarm.yml), its ports published on
 //     the node itself;
@@ -118,6 +119,13 @@ func service(name string, in map[string]any, opts Options) (map[string]any, erro
 	}
 	if bridge && replicas > 1 {
 		env["MCPBRIDGE_REPLICA_URL"] = "auto"
+		// On SIGTERM (a rolling update, a scale-down) serve 5 s more: Traefik's Swarm
+		// provider drops the task within its 2 s refresh, so that no request meets a
+		// closed port. The grace period covers that and the shutdown itself.
+		if _, set := env["MCPBRIDGE_SHUTDOWN_DELAY"]; !set || env["MCPBRIDGE_SHUTDOWN_DELAY"] == "" {
+			env["MCPBRIDGE_SHUTDOWN_DELAY"] = "5s"
+		}
+		out["stop_grace_period"] = "30s"
 	}
 	if traefik {
 		env["TRAEFIK_STATIC_CONFIG"] = "traefik.swarm.yml"

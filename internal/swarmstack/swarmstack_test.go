@@ -123,6 +123,9 @@ func TestRender(t *testing.T) {
 	if got := get(mem, "environment", "MCPBRIDGE_REPLICA_URL"); got != "auto" {
 		t.Errorf("memory MCPBRIDGE_REPLICA_URL = %v, want auto", got)
 	}
+	if got := get(mem, "environment", "MCPBRIDGE_SHUTDOWN_DELAY"); got != "5s" || mem["stop_grace_period"] != "30s" {
+		t.Errorf("memory MCPBRIDGE_SHUTDOWN_DELAY = %v, stop_grace_period %v; want 5s within 30s", got, mem["stop_grace_period"])
+	}
 	if got := get(mem, "environment", "MCPBRIDGE_IDENTITY_SECRET"); got != "s3cret" {
 		t.Errorf("memory lost its identity secret: %v", got)
 	}
@@ -171,6 +174,9 @@ func TestRenderReplicas(t *testing.T) {
 	}
 	if got := get(st.Services["memory"], "environment", "MCPBRIDGE_REPLICA_URL"); got != nil {
 		t.Errorf("a single memory replica forwards (%v)", got)
+	}
+	if got := get(st.Services["memory"], "environment", "MCPBRIDGE_SHUTDOWN_DELAY"); got != nil {
+		t.Errorf("a single memory replica delays its shutdown (%v)", got)
 	}
 }
 

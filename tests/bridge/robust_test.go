@@ -310,6 +310,49 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 }
 
+// TestShutdownDelay: with --shutdown-delay, a bridge told to stop first fails its
+// readiness and goes on serving requests (a load balancer still sends some until it
+// has dropped the replica), then shuts down as usual.
+func TestShutdownDelay(t *testing.T) {
+	b := startBridge(t, []string{"--shutdown-delay", "4s"}, mcpservers.Everything(t))
+	sid := initSession(t, b, "alice")
+	if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	// Draining has begun once /ready says so.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r := do(t, "GET", b.Base+"/ready", nil, "")
+		if r.Status == http.StatusServiceUnavailable && strings.Contains(r.Body, "shutting down") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/ready did not start failing after SIGTERM: %d %s", r.Status, r.Body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	r := do(t, "POST", b.URL, sessionHeaders("alice", sid, "Accept", "application/json"),
+		`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"still here"}}}`)
+	if r.Status != http.StatusOK || !strings.Contains(r.Body, "still here") {
+		t.Errorf("a request while draining: %d %s, want it served", r.Status, r.Body)
+	}
+	r = do(t, "POST", b.URL, modernHeaders("bob", "server/discover", ""), modernBody("d", "server/discover", ""))
+	if r.Status != http.StatusOK {
+		t.Errorf("a 2026-07-28 request while draining: %d %s, want it served", r.Status, r.Body)
+	}
+	select {
+	case <-b.done:
+	case <-time.After(40 * time.Second):
+		t.Fatal("the bridge did not exit after its shutdown delay")
+	}
+	if b.err != nil {
+		t.Errorf("bridge exit: %v, want success", b.err)
+	}
+	if !strings.Contains(b.logs.String(), "draining") {
+		t.Error("no draining log line")
+	}
+}
+
 // TestNoTokenReachesChild: request headers never become part of the child's
 // environment or arguments.
 func TestNoTokenReachesChild(t *testing.T) {

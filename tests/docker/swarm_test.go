@@ -242,20 +242,21 @@ func swarmUp(t *testing.T, ctx context.Context, s *stack) *stack {
 			}
 		}
 		_, _ = output(context.Background(), nil, "docker", "stack", "rm", swarmStack)
-		// The stack's networks go once its tasks are gone; the next run needs the names.
-		deadline := time.Now().Add(60 * time.Second)
+		// The stack's networks and volumes (docker stack rm keeps volumes) go once its
+		// tasks are gone, the bridges after their shutdown delay: nothing of the test
+		// stays, and the next run needs the names.
+		deadline := time.Now().Add(90 * time.Second)
 		for time.Now().Before(deadline) {
-			out, _ := output(context.Background(), nil, "docker", "network", "ls", "-q", "--filter", "label=com.docker.stack.namespace="+swarmStack)
-			if strings.TrimSpace(out) == "" {
-				break
+			nets, _ := output(context.Background(), nil, "docker", "network", "ls", "-q", "--filter", "label=com.docker.stack.namespace="+swarmStack)
+			vols, _ := output(context.Background(), nil, "docker", "volume", "ls", "-q", "--filter", "name="+swarmStack+"_")
+			if v := strings.Fields(vols); len(v) > 0 {
+				_, _ = output(context.Background(), nil, "docker", append([]string{"volume", "rm", "-f"}, v...)...)
+			} else if strings.TrimSpace(nets) == "" {
+				return
 			}
 			time.Sleep(time.Second)
 		}
-		// Its volumes too (docker stack rm keeps them): nothing of the test stays.
-		vols, _ := output(context.Background(), nil, "docker", "volume", "ls", "-q", "--filter", "name="+swarmStack+"_")
-		if v := strings.Fields(vols); len(v) > 0 {
-			_, _ = output(context.Background(), nil, "docker", append([]string{"volume", "rm", "-f"}, v...)...)
-		}
+		t.Errorf("the swarm stack's networks or volumes were still there 90 s after docker stack rm")
 	})
 	t0 := time.Now()
 	out, err := sw.just(ctx, append([]string{"swarm-deploy", swarmStack, ""}, strings.Fields(services)...)...)

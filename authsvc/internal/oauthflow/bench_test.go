@@ -2,6 +2,7 @@ package oauthflow_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"testing"
@@ -31,6 +32,29 @@ func BenchmarkFullFlow(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "flows/s")
+}
+
+// BenchmarkFullFlowReplicas is BenchmarkFullFlow through a front that sends each
+// request to the next of 1 or 2 authsvc replicas on the one Redis (see
+// TestReplicasAgree): what spreading a flow's steps over replicas costs.
+func BenchmarkFullFlowReplicas(b *testing.B) {
+	for _, n := range []int{1, 2} {
+		b.Run(fmt.Sprintf("replicas=%d", n), func(b *testing.B) {
+			env := oauthtest.New(b, &oauthtest.Options{Replicas: n})
+			c := env.Register(b, "client_secret_basic", "http://127.0.0.1:8976/callback", nil)
+			cfg := env.OAuth2(c)
+			ctx := context.Background()
+			for i := 0; b.Loop(); i++ {
+				env.Stub.LoginAs(githubstub.User{ID: int64(200000 + i), Login: "user" + string(rune('a'+i%26))})
+				ver := oauth2.GenerateVerifier()
+				code := env.NewBrowser().Code(b, cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(ver)), "s")
+				if _, err := cfg.Exchange(ctx, code, oauth2.VerifierOption(ver)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "flows/s")
+		})
+	}
 }
 
 // BenchmarkRefresh measures refresh-token rotations (each a new JWT and a new refresh

@@ -43,6 +43,7 @@ type Config struct {
 	RequestTimeout   time.Duration
 	MaxMessageBytes  int
 	ShutdownTimeout  time.Duration
+	ShutdownDelay    time.Duration
 	ReadyCache       time.Duration
 	LogFormat        string
 	LogLevel         slog.Level
@@ -83,6 +84,7 @@ func Parse(args []string, getenv func(string) string, usageOut io.Writer) (*Conf
 	spares := fs.String("spares", env("MCPBRIDGE_SPARES", "2"), "started children kept waiting for new sessions and pools; 0: none (env MCPBRIDGE_SPARES)")
 	toolPolicy := fs.String("tool-policy", env("MCPBRIDGE_TOOL_POLICY", ""), "which tools a caller may list and call, e.g. 'write_*=scope:fs.write; delete_*=user:alice'; empty: every tool (env MCPBRIDGE_TOOL_POLICY)")
 	shutdown := fs.String("shutdown-timeout", env("MCPBRIDGE_SHUTDOWN_TIMEOUT", "10s"), "how long a graceful shutdown may take (env MCPBRIDGE_SHUTDOWN_TIMEOUT)")
+	shutdownDelay := fs.String("shutdown-delay", env("MCPBRIDGE_SHUTDOWN_DELAY", "0s"), "on SIGTERM, keep serving this long (with /ready failing) before shutting down, so that a load balancer stops sending requests first; 0: shut down at once (env MCPBRIDGE_SHUTDOWN_DELAY)")
 	readyCache := fs.String("ready-cache", env("MCPBRIDGE_READY_CACHE", "10s"), "how long /ready reuses a handshake result (env MCPBRIDGE_READY_CACHE)")
 	logFormat := fs.String("log-format", env("LOG_FORMAT", "text"), "text or json (env LOG_FORMAT)")
 	logLevel := fs.String("log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (env LOG_LEVEL)")
@@ -139,6 +141,7 @@ func Parse(args []string, getenv func(string) string, usageOut io.Writer) (*Conf
 	c.IdleTimeout = parseDuration("idle timeout", *idle, &problems)
 	c.RequestTimeout = parseDuration("request timeout", *reqTimeout, &problems)
 	c.ShutdownTimeout = parseDuration("shutdown timeout", *shutdown, &problems)
+	c.ShutdownDelay = parseDuration("shutdown delay", *shutdownDelay, &problems)
 	c.ReadyCache = parseDuration("ready cache", *readyCache, &problems)
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		problems = append(problems, fmt.Errorf("log format %q: want text or json", c.LogFormat))

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mcp-oauth-gateway/gateway/mcpbridge/internal/child"
@@ -35,7 +36,8 @@ type ProbeOptions struct {
 // Probe answers readiness by spawning the server and initializing it. Results are cached
 // briefly, so a probe every few seconds costs one process start per CacheFor.
 type Probe struct {
-	opts ProbeOptions
+	opts     ProbeOptions
+	draining atomic.Bool
 
 	mu      sync.Mutex
 	checked time.Time
@@ -139,6 +141,11 @@ func InitializeRequest(version string, id int) []byte {
 func ReadyHandler(p *Probe) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if p.draining.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, "not ready: shutting down")
+			return
+		}
 		if err := p.Check(r.Context()); err != nil {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			fmt.Fprintf(w, "not ready: %v\n", err)
@@ -147,6 +154,10 @@ func ReadyHandler(p *Probe) http.Handler {
 		fmt.Fprintln(w, "ready")
 	})
 }
+
+// Drain makes readiness fail from now on (the bridge is shutting down and serves only
+// until its load balancer has stopped sending it requests).
+func (p *Probe) Drain() { p.draining.Store(true) }
 
 // LiveHandler answers 200 while the process serves HTTP.
 func LiveHandler() http.Handler {

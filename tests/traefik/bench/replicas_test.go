@@ -1,0 +1,183 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v4"
+
+	"github.com/mcp-oauth-gateway/gateway/internal/contract"
+	"github.com/mcp-oauth-gateway/gateway/tests/internal/mcpservers"
+	"github.com/mcp-oauth-gateway/gateway/tests/internal/traefiktest"
+)
+
+// BenchmarkBridgeReplicas measures 2026-07-28 tool calls (server-everything's echo)
+// through a real Traefik to 1, 2 and 3 replicas of one bridge, side by side in one
+// run: the same workers, users and duration each time, the identity signed as the
+// mcpauth plugin signs it (the plugin itself is left out: BenchmarkPluginWrk measures
+// it). On one machine the replicas share its cores, so the figure to read is the
+// ratio to one replica: what replicas cost. b.N is ignored (run with -benchtime 1x);
+// it prints a table. `just bench-bridge-replicas`; BENCH_DURATION (default 8s) and
+// BENCH_POOL_SIZE (each replica's --pool-size, default 2) tune it.
+func BenchmarkBridgeReplicas(b *testing.B) {
+	bin := os.Getenv("MCPBRIDGE_BIN")
+	if bin == "" {
+		b.Fatal("MCPBRIDGE_BIN is not set: run `just bench-bridge-replicas`, which builds mcpbridge")
+	}
+	duration, err := time.ParseDuration(env("BENCH_DURATION", "8s"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	workers := 16
+	secret := []byte("bench-identity-secret-" + strings.Repeat("b", 16))
+	server := mcpservers.Everything(b)
+
+	type row struct {
+		replicas      int
+		calls, errors int64
+		p50, p99      time.Duration
+	}
+	var rows []row
+	for _, n := range []int{1, 2, 3} {
+		var servers []any
+		var stops []func()
+		for range n {
+			addr, stop := startReplica(b, bin, secret, n > 1, server)
+			stops = append(stops, stop)
+			servers = append(servers, map[string]any{"url": "http://" + addr})
+		}
+		dyn, _ := yaml.Marshal(map[string]any{"http": map[string]any{
+			"routers": map[string]any{"mcp": map[string]any{"rule": "PathPrefix(`/mcp`)", "service": "bridge"}},
+			"services": map[string]any{"bridge": map[string]any{"loadBalancer": map[string]any{
+				"servers": servers, "healthCheck": map[string]any{"path": "/health", "interval": "1s"},
+			}}},
+		}})
+		tr := traefiktest.Start(b, traefiktest.Options{Dynamic: string(dyn), ReadyPath: "/mcp", ReadyStatus: http.StatusForbidden})
+		host := tr.Addr
+		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: workers, DisableCompression: true}, Timeout: 30 * time.Second}
+		call := func(user string, id int) error {
+			body := fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"echo","arguments":{"message":"m"},`+
+				`"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}`, id)
+			req, _ := http.NewRequest("POST", "http://"+host+"/mcp", strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Accept", "application/json, text/event-stream")
+			req.Header.Set("Mcp-Protocol-Version", "2026-07-28")
+			req.Header.Set("Mcp-Method", "tools/call")
+			req.Header.Set("Mcp-Name", "echo")
+			req.Header.Set(contract.HeaderUserID, user)
+			values := make([][]string, len(contract.IdentityHeaders))
+			for i, name := range contract.IdentityHeaders {
+				values[i] = req.Header.Values(name)
+			}
+			req.Header.Set(contract.HeaderIdentitySignature, contract.SignIdentity(secret, time.Now().Unix(), "POST", host, "/mcp", values))
+			resp, err := client.Do(req)
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			var buf bytes.Buffer
+			_, _ = buf.ReadFrom(resp.Body)
+			if resp.StatusCode != http.StatusOK || !strings.Contains(buf.String(), "Echo: m") {
+				return fmt.Errorf("%d %.200s", resp.StatusCode, buf.String())
+			}
+			return nil
+		}
+		// Warm-up: every user's pool on every replica started.
+		for i := range 20 * n {
+			if err := call(fmt.Sprintf("user-%d", i%4), i); err != nil {
+				b.Fatalf("warm-up call through %d replicas: %v", n, err)
+			}
+		}
+		var calls, errs atomic.Int64
+		var mu sync.Mutex
+		var lat []time.Duration
+		ctx, cancel := context.WithTimeout(context.Background(), duration)
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var mine []time.Duration
+				for i := 0; ctx.Err() == nil; i++ {
+					t0 := time.Now()
+					if err := call(fmt.Sprintf("user-%d", w%4), i); err != nil {
+						errs.Add(1)
+						continue
+					}
+					mine = append(mine, time.Since(t0))
+					calls.Add(1)
+				}
+				mu.Lock()
+				lat = append(lat, mine...)
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		cancel()
+		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+		r := row{replicas: n, calls: calls.Load(), errors: errs.Load()}
+		if len(lat) > 0 {
+			r.p50, r.p99 = lat[len(lat)/2], lat[len(lat)*99/100]
+		}
+		rows = append(rows, r)
+		for _, stop := range stops {
+			stop()
+		}
+	}
+	fmt.Printf("\n2026-07-28 tools/call (echo) through Traefik, %d workers, 4 users, %s each, on this machine's %d cores\n\n", workers, duration, runtime.NumCPU())
+	fmt.Println("| bridge replicas | calls/s | vs 1 replica | p50 | p99 | errors |")
+	fmt.Println("|---|---|---|---|---|---|")
+	base := float64(rows[0].calls)
+	for _, r := range rows {
+		fmt.Printf("| %d | %.0f | %.2f× | %s | %s | %d |\n", r.replicas, float64(r.calls)/duration.Seconds(), float64(r.calls)/base,
+			r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), r.errors)
+	}
+}
+
+// startReplica runs one mcpbridge replica on a free loopback port and waits until it
+// answers /health; stop ends it.
+func startReplica(b *testing.B, bin string, secret []byte, forward bool, server []string) (string, func()) {
+	b.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	args := []string{"--listen", addr, "--log-level", "warn", "--spares", "1", "--pool-size", env("BENCH_POOL_SIZE", "2")}
+	if forward {
+		args = append(args, "--replica-url", "http://"+addr)
+	}
+	cmd := exec.Command(bin, append(append(args, "--"), server...)...)
+	cmd.Env = append(os.Environ(), "MCPBRIDGE_IDENTITY_SECRET="+string(secret))
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	stop := func() { _ = cmd.Process.Signal(os.Interrupt); _, _ = cmd.Process.Wait() }
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/health")
+		if err == nil {
+			resp.Body.Close()
+			return addr, stop
+		}
+		if time.Now().After(deadline) {
+			stop()
+			b.Fatalf("mcpbridge on %s did not start: %v", addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
