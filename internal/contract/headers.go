@@ -1,5 +1,7 @@
 package contract
 
+import "net/http"
+
 // The identity headers the mcpauth plugin sets on every request it lets through (after
 // removing any the client sent, in every spelling), and that authsvc's /verify answers
 // with for ForwardAuth deployments. The bridge reads them: the user id keys sessions
@@ -15,3 +17,13 @@ const (
 
 // IdentityHeaders lists the identity headers in the order above.
 var IdentityHeaders = []string{HeaderUserID, HeaderUserLogin, HeaderUserName, HeaderClientID, HeaderScopes}
+
+// IdentityValues are the identity header values of h, in the order the signature
+// ([SignIdentity], [VerifyIdentity]) covers them.
+func IdentityValues(h http.Header) [][]string {
+	v := make([][]string, len(IdentityHeaders))
+	for i, name := range IdentityHeaders {
+		v[i] = h.Values(name)
+	}
+	return v
+}

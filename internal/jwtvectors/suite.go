@@ -391,10 +391,7 @@ func CheckIdentitySignature(t *testing.T, k *Keys, do Doer) {
 		if len(sig) != 1 {
 			t.Fatalf("%s: backend saw signature headers %q, want exactly one", method, sig)
 		}
-		values := make([][]string, len(contract.IdentityHeaders))
-		for j, h := range contract.IdentityHeaders {
-			values[j] = res.Backend.Values(h)
-		}
+		values := contract.IdentityValues(res.Backend)
 		if err := contract.VerifyIdentity([]byte(IdentitySecret), sig[0], time.Now(), method, r.Host, r.URL.Path, values); err != nil {
 			t.Errorf("%s: the bridge's verifier refuses the plugin's signature %q: %v", method, sig[0], err)
 		}

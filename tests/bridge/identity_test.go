@@ -24,11 +24,7 @@ func TestIdentitySignature(t *testing.T) {
 		for k, v := range h {
 			hdr.Set(k, v)
 		}
-		values := make([][]string, len(contract.IdentityHeaders))
-		for i, name := range contract.IdentityHeaders {
-			values[i] = hdr.Values(name)
-		}
-		h[contract.HeaderIdentitySignature] = contract.SignIdentity([]byte(secret), at.Unix(), "POST", u.Host, u.Path, values)
+		h[contract.HeaderIdentitySignature] = contract.SignIdentity([]byte(secret), at.Unix(), "POST", u.Host, u.Path, contract.IdentityValues(hdr))
 		return h
 	}
 

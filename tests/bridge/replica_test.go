@@ -95,11 +95,7 @@ func (lb *roundRobin) count() int {
 
 // signIdentity adds the edge's signature over h's identity headers.
 func signIdentity(secret []byte, h http.Header, method, host, path string) {
-	values := make([][]string, len(contract.IdentityHeaders))
-	for i, name := range contract.IdentityHeaders {
-		values[i] = h.Values(name)
-	}
-	h.Set(contract.HeaderIdentitySignature, contract.SignIdentity(secret, time.Now().Unix(), method, host, path, values))
+	h.Set(contract.HeaderIdentitySignature, contract.SignIdentity(secret, time.Now().Unix(), method, host, path, contract.IdentityValues(h)))
 }
 
 // startReplicas starts n replicas of one bridge on fixed loopback ports, each knowing

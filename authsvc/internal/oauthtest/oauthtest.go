@@ -165,8 +165,10 @@ func New(tb testing.TB, o *Options) *Env {
 	cfg.RegistrationRateLimit = o.RegistrationRateLimit
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	env := &Env{URL: srv.URL, Stub: stub, Store: st, Redis: rdb, Clock: clock, Config: cfg, srv: srv}
-	if o.Replicas <= 1 {
-		km, err := keys.New(keys.NewRedisBackend(rdb), keys.Options{Algorithm: o.Algorithm, PrivateKeyPEM: signingPEM(tb, o.Algorithm),
+	// replica builds one authsvc handler on st with its own key manager; pem "" lets
+	// the manager find (or first create) the key in Redis.
+	replica := func(st *store.Store, rdb *redis.Client, pem string) (http.Handler, *keys.Manager) {
+		km, err := keys.New(keys.NewRedisBackend(rdb), keys.Options{Algorithm: o.Algorithm, PrivateKeyPEM: pem,
 			AccessTokenLifetime: o.AccessLifetime, Now: clock.Now, Logger: log})
 		if err != nil {
 			tb.Fatal(err)
@@ -175,6 +177,10 @@ func New(tb testing.TB, o *Options) *Env {
 		if err != nil {
 			tb.Fatal(err)
 		}
+		return h, km
+	}
+	if o.Replicas <= 1 {
+		h, km := replica(st, rdb, signingPEM(tb, o.Algorithm))
 		srv.Config.Handler = h
 		env.Keys, env.ReplicaURLs, env.ReplicaKeys = km, []string{srv.URL}, []*keys.Manager{km}
 		return env
@@ -184,15 +190,7 @@ func New(tb testing.TB, o *Options) *Env {
 		rrdb := redis.NewClient(rdb.Options())
 		tb.Cleanup(func() { rrdb.Close() })
 		rst := store.New(rrdb, &store.Options{Now: clock.Now, WaitReplicas: o.WaitReplicas, WaitTimeout: 250 * time.Millisecond})
-		km, err := keys.New(keys.NewRedisBackend(rrdb), keys.Options{Algorithm: o.Algorithm,
-			AccessTokenLifetime: o.AccessLifetime, Now: clock.Now, Logger: log})
-		if err != nil {
-			tb.Fatal(err)
-		}
-		h, err := server.New(server.Deps{Config: cfg, Store: rst, Keys: km, Logger: log, Now: clock.Now, CIMDTransport: o.CIMDTransport})
-		if err != nil {
-			tb.Fatal(err)
-		}
+		h, km := replica(rst, rrdb, "")
 		own := httptest.NewServer(h)
 		tb.Cleanup(own.Close)
 		handlers = append(handlers, h)

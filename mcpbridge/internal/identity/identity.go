@@ -24,7 +24,7 @@ func Require(key []byte, next http.Handler, log *slog.Logger, now func() time.Ti
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		err := contract.VerifyIdentity(key, r.Header.Get(contract.HeaderIdentitySignature), now(),
-			r.Method, r.Host, r.URL.Path, Values(r.Header))
+			r.Method, r.Host, r.URL.Path, contract.IdentityValues(r.Header))
 		if err == nil {
 			next.ServeHTTP(w, r)
 			return
@@ -41,18 +41,9 @@ func Require(key []byte, next http.Handler, log *slog.Logger, now func() time.Ti
 	})
 }
 
-// Values are the identity header values of h, in the order the signature covers them.
-func Values(h http.Header) [][]string {
-	v := make([][]string, len(contract.IdentityHeaders))
-	for i, name := range contract.IdentityHeaders {
-		v[i] = h.Values(name)
-	}
-	return v
-}
-
 // Sign adds a signature for r's identity headers (as they are) at now: the bridge's own
 // healthcheck, which calls /mcp inside the container, uses it.
 func Sign(key []byte, r *http.Request, now time.Time) {
 	r.Header.Set(contract.HeaderIdentitySignature,
-		contract.SignIdentity(key, now.Unix(), r.Method, r.Host, r.URL.Path, Values(r.Header)))
+		contract.SignIdentity(key, now.Unix(), r.Method, r.Host, r.URL.Path, contract.IdentityValues(r.Header)))
 }

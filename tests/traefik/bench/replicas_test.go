@@ -77,11 +77,8 @@ func BenchmarkBridgeReplicas(b *testing.B) {
 			req.Header.Set("Mcp-Method", "tools/call")
 			req.Header.Set("Mcp-Name", "echo")
 			req.Header.Set(contract.HeaderUserID, user)
-			values := make([][]string, len(contract.IdentityHeaders))
-			for i, name := range contract.IdentityHeaders {
-				values[i] = req.Header.Values(name)
-			}
-			req.Header.Set(contract.HeaderIdentitySignature, contract.SignIdentity(secret, time.Now().Unix(), "POST", host, "/mcp", values))
+			req.Header.Set(contract.HeaderIdentitySignature,
+				contract.SignIdentity(secret, time.Now().Unix(), "POST", host, "/mcp", contract.IdentityValues(req.Header)))
 			resp, err := client.Do(req)
 			if err != nil {
 				return err
