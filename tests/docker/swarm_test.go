@@ -282,9 +282,15 @@ func swarmUp(t *testing.T, ctx context.Context, s *stack) *stack {
 	// Ready when a client gets through: right after the tasks start, Docker's DNS on the
 	// overlay networks may not answer yet (authsvc cannot find Redis, the plugin cannot
 	// fetch the JWKS: 503).
+	// One OAuth client per bridge for all attempts (a token is for one bridge): each
+	// new client would register again, and registrations are rate-limited.
+	probes := map[string]*auth.AuthorizationCodeHandler{}
+	for _, svc := range bridges {
+		probes[svc] = sw.oauthClient(t)
+	}
 	eventually(t, 3*time.Minute, "an OAuth client gets through to every bridge", func() (bool, string) {
 		for _, svc := range bridges {
-			cs, err := sw.tryConnect(ctx, svc, sw.oauthClient(t), "")
+			cs, err := sw.tryConnect(ctx, svc, probes[svc], "")
 			if err != nil {
 				return false, fmt.Sprintf("%s: %v", svc, err)
 			}
