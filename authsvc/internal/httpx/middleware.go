@@ -9,9 +9,11 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"sync"
 	"time"
 
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/metrics"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/oauth"
 )
 
@@ -34,6 +36,7 @@ type infoKey struct{}
 type requestInfo struct {
 	mu       sync.Mutex
 	clientID string
+	route    string // the route table's path pattern, set by [Route]
 }
 
 // SetClientID records the OAuth client a request concerns, for the request log line.
@@ -55,6 +58,20 @@ func ClientIDFromContext(ctx context.Context) string {
 		return info.clientID
 	}
 	return ""
+}
+
+// Route names the route h serves (its path pattern, never the raw path) for the
+// request's metrics, which the logging middleware records with the status and time it
+// measures anyway. Requests that match no route are not counted.
+func Route(pattern string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if info, ok := r.Context().Value(infoKey{}).(*requestInfo); ok {
+			info.mu.Lock()
+			info.route = pattern
+			info.mu.Unlock()
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // statusWriter remembers the status code for the log line.
@@ -84,7 +101,8 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Logging writes one info line per request: method, path (never the query, which can
-// carry codes and state), status, duration, bytes, and client_id when a handler set one.
+// carry codes and state), status, duration, bytes, and client_id when a handler set one;
+// and counts the request and its time in the metrics under the route [Route] named.
 func Logging(log *slog.Logger) Middleware {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -96,18 +114,24 @@ func Logging(log *slog.Logger) Middleware {
 			if status == 0 {
 				status = http.StatusOK
 			}
+			took := time.Since(start)
 			attrs := []slog.Attr{
 				slog.String("method", r.Method),
 				slog.String("path", r.URL.Path),
 				slog.Int("status", status),
-				slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+				slog.Float64("duration_ms", float64(took.Microseconds())/1000),
 				slog.Int64("bytes", sw.bytes),
 			}
 			info.mu.Lock()
 			if info.clientID != "" {
 				attrs = append(attrs, slog.String("client_id", info.clientID))
 			}
+			route := info.route
 			info.mu.Unlock()
+			if route != "" {
+				metrics.Requests.WithLabelValues(route, r.Method, strconv.Itoa(status)).Inc()
+				metrics.Duration.WithLabelValues(route).Observe(took.Seconds())
+			}
 			log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 		})
 	}

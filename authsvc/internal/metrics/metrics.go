@@ -1,14 +1,12 @@
 // Package metrics holds authsvc's Prometheus metrics, served on METRICS_LISTEN_ADDR
 // (docs/authsvc.md "Metrics"). The collectors are package variables so that the
-// package that observes an event (the router, the error writer, the token endpoint)
+// package that observes an event (the request log, the error writer, the token endpoint)
 // counts it where it happens; [Registry] exports them with the Go runtime's and the
 // process's own.
 package metrics
 
 import (
 	"net/http"
-	"strconv"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -58,36 +56,3 @@ var Registry = func() *prometheus.Registry {
 func Handler() http.Handler {
 	return promhttp.HandlerFor(Registry, promhttp.HandlerOpts{})
 }
-
-// Route counts and times the requests h answers under route (a path pattern).
-func Route(route string, h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		rec := &status{ResponseWriter: w, code: http.StatusOK}
-		h.ServeHTTP(rec, r)
-		Requests.WithLabelValues(route, r.Method, strconv.Itoa(rec.code)).Inc()
-		Duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
-	})
-}
-
-// status records the status code written through it.
-type status struct {
-	http.ResponseWriter
-	code  int
-	wrote bool
-}
-
-func (s *status) WriteHeader(code int) {
-	if !s.wrote {
-		s.code, s.wrote = code, true
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *status) Write(b []byte) (int, error) {
-	s.wrote = true
-	return s.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the connection (flushes, deadlines).
-func (s *status) Unwrap() http.ResponseWriter { return s.ResponseWriter }

@@ -17,7 +17,6 @@ import (
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/httpx"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/keys"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/metadata"
-	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/metrics"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/oauth"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/register"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/store"
@@ -96,7 +95,7 @@ func New(d Deps) (http.Handler, error) {
 
 	r := mux.NewRouter()
 	for _, rt := range routes {
-		h := metrics.Route(rt.Path, rt.Handler)
+		h := httpx.Route(rt.Path, rt.Handler)
 		methods := []string{rt.Method}
 		if rt.CORS {
 			h = httpx.CORS(h)
