@@ -57,21 +57,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
-	var newID func() (string, error)
-	var stateKey []byte
-	var replicas streamable.Replicas
-	if peers != nil {
-		newID, replicas = peers.NewID, peers
-		stateKey = replica.DeriveKey(cfg.IdentitySecret, "mcpbridge requestState")
-	}
-	reg, err := session.NewRegistry(session.Options{
+	regOpts := session.Options{
 		Command: cfg.Command, Env: env, MaxSessions: cfg.MaxSessions, MaxPerUser: cfg.MaxPerUser,
 		IdleTimeout: cfg.IdleTimeout, RequestTimeout: cfg.RequestTimeout,
 		MaxMessage: max(cfg.MaxMessageBytes, minChildMessage), Logger: log,
 		PoolSize: cfg.PoolSize, PoolIdle: cfg.PoolIdle, Spares: cfg.Spares,
 		ModernVersions: cfg.ModernVersions, LegacyVersion: cfg.ProtocolVersions[0],
-		NewID: newID, StateKey: stateKey,
-	})
+	}
+	var replicas streamable.Replicas
+	if peers != nil {
+		regOpts.NewID, regOpts.StateKey, replicas = peers.NewID, peers.StateKey(), peers
+	}
+	reg, err := session.NewRegistry(regOpts)
 	if err != nil {
 		return err
 	}

@@ -40,7 +40,8 @@ const HeaderForwarded = "X-Mcpbridge-Forwarded"
 // Peers mints this replica's session ids and forwards requests for the others'.
 type Peers struct {
 	self      string // this replica's base URL, as the others reach it
-	key       []byte
+	key       []byte // signs the session ids
+	stateKey  []byte // see StateKey
 	transport http.RoundTripper
 	log       *slog.Logger
 }
@@ -60,8 +61,9 @@ func New(self string, secret []byte, log *slog.Logger) (*Peers, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Peers{
-		self: u.Scheme + "://" + u.Host,
-		key:  DeriveKey(secret, "mcpbridge replica session ids"),
+		self:     u.Scheme + "://" + u.Host,
+		key:      deriveKey(secret, "mcpbridge replica session ids"),
+		stateKey: deriveKey(secret, "mcpbridge requestState"),
 		transport: &http.Transport{
 			// A replica that is gone must cost its sessions' clients a prompt 404, not a
 			// hang; a live one answers at once (streams and long calls start with headers
@@ -74,12 +76,17 @@ func New(self string, secret []byte, log *slog.Logger) (*Peers, error) {
 	}, nil
 }
 
-// DeriveKey derives a key for one purpose from the shared secret.
-func DeriveKey(secret []byte, purpose string) []byte {
+// deriveKey derives a key for one purpose from the shared secret.
+func deriveKey(secret []byte, purpose string) []byte {
 	mac := hmac.New(sha256.New, secret)
 	mac.Write([]byte(purpose))
 	return mac.Sum(nil)
 }
+
+// StateKey is the key every replica signs requestState tokens with (the session
+// registry's StateKey), so that each can tell which session, and so which replica, a
+// multi round-trip retry belongs to.
+func (p *Peers) StateKey() []byte { return p.stateKey }
 
 // Self is this replica's URL.
 func (p *Peers) Self() string { return p.self }
