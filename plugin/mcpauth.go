@@ -184,6 +184,9 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !m.forwardAuth {
 		delete(hdr, "Authorization")
 	}
+	if r.ContentLength > 0 {
+		r.Body = &declaredBody{body: r.Body, left: r.ContentLength}
+	}
 	m.next.ServeHTTP(w, r)
 }
 
