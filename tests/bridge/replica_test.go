@@ -22,6 +22,7 @@ import (
 
 	"github.com/mcp-oauth-gateway/gateway/internal/contract"
 	"github.com/mcp-oauth-gateway/gateway/tests/internal/mcpservers"
+	"github.com/mcp-oauth-gateway/gateway/tests/internal/proxytest"
 )
 
 // roundRobin is a load balancer in front of bridge replicas that knows nothing of
@@ -66,6 +67,7 @@ func (lb *roundRobin) serve(w http.ResponseWriter, r *http.Request) {
 		lb.mu.Unlock()
 		(&httputil.ReverseProxy{
 			Rewrite: func(pr *httputil.ProxyRequest) {
+				proxytest.BufferBody(pr)
 				pr.SetURL(target)
 				pr.Out.Host = pr.In.Host
 			},

@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/mcp-oauth-gateway/gateway/tests/internal/mcpservers"
+	"github.com/mcp-oauth-gateway/gateway/tests/internal/proxytest"
 )
 
 // TestConformanceThroughGateway runs the official conformance suite through the whole
@@ -53,7 +54,9 @@ func TestConformanceThroughGateway(t *testing.T) {
 
 // withBearer starts a loopback proxy to mcpURL that adds the access token to every
 // request, and returns its MCP URL. A request whose Host is not loopback (the suite's
-// DNS-rebinding probe) keeps it, so the gateway sees what the suite sent.
+// DNS-rebinding probe) keeps it, so the gateway sees what the suite sent. Bodies go
+// from memory (proxytest.BufferBody): a streamed one could get an event stream cut by
+// this proxy, and the suite would blame the gateway.
 func withBearer(t *testing.T, mcpURL, token string) string {
 	t.Helper()
 	target, err := url.Parse(mcpURL)
@@ -62,6 +65,7 @@ func withBearer(t *testing.T, mcpURL, token string) string {
 	}
 	proxy := &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
+			proxytest.BufferBody(r)
 			r.SetURL(target)
 			r.Out.URL.Path = r.In.URL.Path
 			if host, _, _ := net.SplitHostPort(r.In.Host); host != "127.0.0.1" && host != "localhost" {
