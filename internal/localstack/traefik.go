@@ -122,11 +122,23 @@ type Server struct {
 	URL string `json:"url"`
 }
 
-// Middleware is one Traefik middleware: the mcpauth plugin or response headers.
+// Middleware is one Traefik middleware: the mcpauth plugin, response headers or retry.
 type Middleware struct {
 	Plugin  map[string]map[string]any `json:"plugin,omitempty"`
 	Headers *Headers                  `json:"headers,omitempty"`
+	Retry   *Retry                    `json:"retry,omitempty"`
 }
+
+// Retry is Traefik's retry middleware.
+type Retry struct {
+	Attempts        int    `json:"attempts"`
+	InitialInterval string `json:"initialInterval,omitempty"`
+}
+
+// RetryUnreachable is the compose stack's retry-unreachable middleware: a request
+// whose backend cannot be reached (nothing was sent) is tried again, on another
+// replica where there is one.
+func RetryUnreachable() *Retry { return &Retry{Attempts: 3, InitialInterval: "50ms"} }
 
 // Headers is Traefik's headers middleware, the fields the stack uses.
 type Headers struct {
@@ -162,9 +174,11 @@ const (
 	// internalEntryPoint serves /verify on a loopback port that no client is told
 	// about, like the compose stack's unpublished `internal` entry point.
 	internalEntryPoint = "internal"
-	// securityHeaders is the response-header floor every public entry point applies
+	// securityHeaders is the response-header floor and retryUnreachable the retry of
+	// unreachable backends that every public entry point applies
 	// (traefik/dynamic/middlewares.yml in the compose stack).
-	securityHeaders = "security-headers"
+	securityHeaders  = "security-headers"
+	retryUnreachable = "retry-unreachable"
 )
 
 // pathPrefixes renders `(PathPrefix(`a`) || PathPrefix(`b`))`.
@@ -190,6 +204,7 @@ func (p RoutingPlan) Dynamic() DynamicConfig {
 	authEP := entryPoints(p.Auth.EntryPoint)
 	h.Services[AuthService] = Service{LoadBalancer{Servers: []Server{{URL: p.Auth.Backend}}}}
 	h.Middlewares[securityHeaders] = Middleware{Headers: SecurityHeaders()}
+	h.Middlewares[retryUnreachable] = Middleware{Retry: RetryUnreachable()}
 	h.Routers[oauthRouter] = Router{
 		EntryPoints: authEP,
 		Rule:        hostRule(p.Auth.Host()) + " && (" + strings.TrimSuffix(strings.TrimPrefix(pathPrefixes(contract.PublicPathPrefixes), "("), ")") + " || Path(`" + contract.PathHealth + "`) || Path(`" + contract.PathHealthLive + "`))",
@@ -318,7 +333,7 @@ func (p RoutingPlan) StaticArgs(dynamicFile, logDir, pingAddr, internalAddr stri
 	for _, n := range names {
 		args = append(args, "--entryPoints."+n+".address="+eps[n])
 		if n != internalEntryPoint {
-			args = append(args, "--entryPoints."+n+".http.middlewares="+securityHeaders+"@file")
+			args = append(args, "--entryPoints."+n+".http.middlewares="+securityHeaders+"@file,"+retryUnreachable+"@file")
 		}
 	}
 	return args

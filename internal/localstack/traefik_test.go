@@ -110,7 +110,7 @@ func TestStaticArgs(t *testing.T) {
 		"--entryPoints.everything.address=127.0.0.1:8081",
 		"--entryPoints.memory.address=127.0.0.1:8082",
 		"--entryPoints.internal.address=127.0.0.1:7001",
-		"--entryPoints.memory.http.middlewares=security-headers@file",
+		"--entryPoints.memory.http.middlewares=security-headers@file,retry-unreachable@file",
 		"--experimental.localPlugins.mcpauth.moduleName=github.com/mcp-oauth-gateway/gateway",
 		"--providers.file.filename=/d/dynamic.yml",
 	} {

@@ -32,8 +32,9 @@ func traefikNetwork(svc string) string {
 	return "mcp-" + svc
 }
 
-// fileMiddlewares are defined in traefik/dynamic (file provider), not in labels.
-var fileMiddlewares = []string{"security-headers@file"}
+// fileMiddlewares are defined in traefik/dynamic (file provider), not in labels, and
+// applied in this order by the websecure entry point.
+var fileMiddlewares = []string{"security-headers@file", "retry-unreachable@file"}
 
 type wantRouter struct {
 	name        string

@@ -139,7 +139,9 @@ func TestRealTraefik(t *testing.T) {
 			for n := range st.HTTP.Middlewares {
 				want[n+"@file"] = true
 			}
-			want["security-headers@file"] = true
+			for _, m := range fileMiddlewares {
+				want[m] = true
+			}
 		}
 		waitFor(t, 60*time.Second, "Traefik API "+kind, func() error {
 			return checkAPI(api, kind, want)

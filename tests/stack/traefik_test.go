@@ -224,8 +224,10 @@ func TestTraefikDynamicFiles(t *testing.T) {
 	if got := dig(static, "entryPoints", publicEntryPoint, "http", "tls", "options"); got != "modern@file" {
 		t.Errorf("websecure TLS options = %v, want modern@file", got)
 	}
-	got, _ := dig(static, "entryPoints", publicEntryPoint, "http", "middlewares").([]any)
-	if len(got) != 1 || got[0] != fileMiddlewares[0] {
-		t.Errorf("websecure middlewares = %v, want %v", got, fileMiddlewares)
+	for _, f := range []string{"traefik/traefik.yml", "traefik/traefik.catalog.yml", "traefik/traefik.swarm.yml"} {
+		got, _ := dig(readYAML(t, f), "entryPoints", publicEntryPoint, "http", "middlewares").([]any)
+		if fmt.Sprint(got) != fmt.Sprint(fileMiddlewares) {
+			t.Errorf("%s: websecure middlewares = %v, want %v", f, got, fileMiddlewares)
+		}
 	}
 }

@@ -207,9 +207,10 @@ func TestLocalServicesAndPluginConfigMatchLabels(t *testing.T) {
 	}
 }
 
-// TestSecurityHeadersMatchStack compares the local security-headers middleware with
-// the one the compose stack's Traefik loads from traefik/dynamic/middlewares.yml.
-func TestSecurityHeadersMatchStack(t *testing.T) {
+// TestFileMiddlewaresMatchStack compares the local entry-point middlewares
+// (security-headers, retry-unreachable) with the ones the compose stack's Traefik loads
+// from traefik/dynamic/middlewares.yml.
+func TestFileMiddlewaresMatchStack(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join("..", "..", "..", "traefik", "dynamic", "middlewares.yml"))
 	if err != nil {
 		t.Fatal(err)
@@ -222,8 +223,7 @@ func TestSecurityHeadersMatchStack(t *testing.T) {
 	if err := yaml.Unmarshal(b, &file); err != nil {
 		t.Fatal(err)
 	}
-	stack := file.HTTP.Middlewares["security-headers"]["headers"]
-	local := localConfig(t, localPlan())["middlewares"].(map[string]any)["security-headers"].(map[string]any)["headers"]
+	local := localConfig(t, localPlan())["middlewares"].(map[string]any)
 	// Round-trip both through JSON so numbers and maps compare alike.
 	norm := func(v any) any {
 		b, _ := json.Marshal(v)
@@ -231,8 +231,15 @@ func TestSecurityHeadersMatchStack(t *testing.T) {
 		_ = json.Unmarshal(b, &out)
 		return out
 	}
-	if !reflect.DeepEqual(norm(stack), norm(local)) {
-		t.Errorf("security-headers:\n local %v\n stack %v", norm(local), norm(stack))
+	for _, name := range []string{"security-headers", "retry-unreachable"} {
+		stack, ok := file.HTTP.Middlewares[name]
+		if !ok {
+			t.Errorf("traefik/dynamic/middlewares.yml defines no %s", name)
+			continue
+		}
+		if !reflect.DeepEqual(norm(stack), norm(local[name])) {
+			t.Errorf("%s:\n local %v\n stack %v", name, norm(local[name]), norm(stack))
+		}
 	}
 }
 
