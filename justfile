@@ -17,7 +17,7 @@ default:
     @just --list
 
 # Everything CI runs: lint, then every component's tests (installs what is missing).
-test: lint test-core test-authsvc test-browser test-plugin test-bridge test-stack test-docker test-e2e test-docs
+test: lint test-core test-authsvc test-browser test-plugin test-bridge test-stack test-helm test-docker test-e2e test-docs
     @echo "just test: all suites passed"
 
 # gofmt, go vet, staticcheck (its unused-code checks included), `go mod tidy -diff` and
