@@ -142,6 +142,12 @@ func TestSwarm(t *testing.T) {
 				mu.Lock()
 				defer mu.Unlock()
 				t.Logf("%s: 2026-07-28 calls in the 20 s after the kills: %v", svc, seen)
+				// Traefik's retry-unreachable sends a request that finds a dead task
+				// to the live one: no call fails; the client may connect again once,
+				// when a stream it held on the killed task broke.
+				if !onlyOKAndOneReconnect(seen) {
+					t.Errorf("%s: 2026-07-28 calls after the kills: %v, want only ok (after at most one reconnect)", svc, seen)
+				}
 			}()
 		}
 		wg.Wait()
@@ -182,15 +188,21 @@ func TestSwarm(t *testing.T) {
 			t.Fatalf("docker service update: %v\n%s", err, tail(out, 20))
 		}
 		t.Logf("%s: 2026-07-28 calls during its rolling update (%s): %v", svc, took.Round(time.Second), seen)
-		if seen["ok"] == 0 {
-			t.Errorf("no call succeeded during the rolling update")
+		// A client whose stream was on a replaced task connects again (at most once);
+		// no call fails.
+		if !onlyOKAndOneReconnect(seen) {
+			t.Errorf("calls during the rolling update: %v, want only ok (after at most one reconnect)", seen)
 		}
-		// A client whose session was on a replaced task connects again (at most once);
-		// then every call succeeds.
-		if after := drive(svc, 3*time.Second, nil); after["ok"] == 0 || after["reconnect"] > 1 || len(after)-min(after["reconnect"], 1) != 1 {
-			t.Errorf("calls after the rolling update: %v, want ok (after at most one reconnect)", after)
+		if after := drive(svc, 3*time.Second, nil); !onlyOKAndOneReconnect(after) {
+			t.Errorf("calls after the rolling update: %v, want only ok (after at most one reconnect)", after)
 		}
 	})
+}
+
+// onlyOKAndOneReconnect reports whether drive saw successful calls and nothing else
+// but at most one reconnect.
+func onlyOKAndOneReconnect(seen map[string]int) bool {
+	return seen["ok"] > 0 && seen["reconnect"] <= 1 && len(seen) == 1+min(seen["reconnect"], 1)
 }
 
 // swarmUp makes this engine a single-node swarm (when it is not one yet) and deploys
