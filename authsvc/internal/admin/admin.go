@@ -14,21 +14,22 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/auth"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/store"
 )
 
 // Store is what the commands use; *store.Store implements it.
 type Store interface {
-	ListClients(ctx context.Context) ([]*store.Client, error)
-	GetClient(ctx context.Context, id string) (*store.Client, error)
+	ListClients(ctx context.Context) ([]*auth.Client, error)
+	GetClient(ctx context.Context, id string) (*auth.Client, error)
 	DeleteClient(ctx context.Context, id string) error
 	RevokeClient(ctx context.Context, clientID string) (int, error)
-	UserTokens(ctx context.Context, sub string) ([]store.AccessRecord, []store.RefreshRecord, error)
+	UserTokens(ctx context.Context, sub string) ([]auth.AccessRecord, []auth.RefreshRecord, error)
 	SubForLogin(ctx context.Context, login string) (string, error)
 	RevokeUser(ctx context.Context, sub string) (int, error)
-	GetAccess(ctx context.Context, jti string) (*store.AccessRecord, error)
-	RevokeAccess(ctx context.Context, a *store.AccessRecord) error
-	GetRefresh(ctx context.Context, hash string) (*store.RefreshRecord, error)
+	GetAccess(ctx context.Context, jti string) (*auth.AccessRecord, error)
+	RevokeAccess(ctx context.Context, a *auth.AccessRecord) error
+	GetRefresh(ctx context.Context, hash string) (*auth.RefreshRecord, error)
 	RevokeFamily(ctx context.Context, fid string) (int, error)
 	PurgeExpired(ctx context.Context, accessLifetime time.Duration) (int, error)
 }
@@ -88,7 +89,7 @@ func (a *Admin) resolveUser(ctx context.Context, user string) (string, error) {
 		return user, nil
 	}
 	sub, err := a.Store.SubForLogin(ctx, user)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, auth.ErrNotFound) {
 		return "", fmt.Errorf("no tokens were ever issued to GitHub login %q (give the numeric user id instead)", user)
 	}
 	return sub, err
@@ -126,7 +127,7 @@ func (a *Admin) RevokeToken(ctx context.Context, tok string) error {
 		return fmt.Errorf("%w: give an access token id (jti) or a refresh token", ErrUsage)
 	}
 	if strings.HasPrefix(tok, "rt-") {
-		r, err := a.Store.GetRefresh(ctx, store.HashSecret(tok))
+		r, err := a.Store.GetRefresh(ctx, auth.HashSecret(tok))
 		if err != nil {
 			return fmt.Errorf("refresh token: %w", err)
 		}
@@ -138,10 +139,10 @@ func (a *Admin) RevokeToken(ctx context.Context, tok string) error {
 		return err
 	}
 	rec, err := a.Store.GetAccess(ctx, tok)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, auth.ErrNotFound) {
 		// Unknown or already gone: publish it anyway, so an edge that still caches
 		// the token drops it.
-		rec = &store.AccessRecord{JTI: tok, ExpiresAt: a.now().Add(a.AccessLifetime).Unix()}
+		rec = &auth.AccessRecord{JTI: tok, ExpiresAt: a.now().Add(a.AccessLifetime).Unix()}
 	} else if err != nil {
 		return err
 	}

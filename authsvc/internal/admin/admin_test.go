@@ -12,8 +12,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/admin"
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/auth"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/oauthtest"
-	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/pkce"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/store"
 	"github.com/mcp-oauth-gateway/gateway/internal/githubstub"
 	"github.com/mcp-oauth-gateway/gateway/internal/redistest"
@@ -26,7 +26,7 @@ const verifier = "admin-test-verifier-0123456789-abcdefghijklmnopqrstuvwxyz"
 func obtain(t *testing.T, env *oauthtest.Env, c *oauthtest.Client) (string, string) {
 	t.Helper()
 	q := url.Values{"response_type": {"code"}, "client_id": {c.ID}, "redirect_uri": {c.RedirectURI}, "state": {"s"},
-		"code_challenge": {pkce.Challenge(verifier)}, "code_challenge_method": {"S256"}}
+		"code_challenge": {auth.PKCEChallenge(verifier)}, "code_challenge_method": {"S256"}}
 	code := env.NewBrowser().Code(t, env.URL+"/authorize?"+q.Encode(), "s")
 	form, id, sec := oauthtest.ClientAuth(c, url.Values{"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {verifier}, "redirect_uri": {c.RedirectURI}})
 	status, body, _ := env.PostForm(t, "/token", form, id, sec)
@@ -70,14 +70,14 @@ func TestAdminCommands(t *testing.T) {
 	}{
 		{"list-clients", func() error { return a.ListClients(ctx) }, []string{c.ID, "1 client(s)"}, nil},
 		{"list-tokens by login", func() error { return a.ListTokens(ctx, "erin") }, []string{jti(t, at1), jti(t, at2), "2 access token(s), 2 refresh token(s)"}, nil},
-		{"list-tokens unknown login", func() error { return a.ListTokens(ctx, "nobody") }, nil, store.ErrNotFound},
+		{"list-tokens unknown login", func() error { return a.ListTokens(ctx, "nobody") }, nil, auth.ErrNotFound},
 		{"list-tokens no user", func() error { return a.ListTokens(ctx, "") }, nil, admin.ErrUsage},
 		{"revoke-token by jti", func() error { return a.RevokeToken(ctx, jti(t, at1)) }, []string{"revoked access token"}, nil},
 		{"revoke-token by refresh token", func() error { return a.RevokeToken(ctx, rt1) }, []string{"revoked the refresh token family"}, nil},
 		{"revoke-user by id", func() error { return a.RevokeUser(ctx, "31337") }, []string{"revoked every token of user 31337"}, nil},
 		{"purge-expired", func() error { return a.PurgeExpired(ctx) }, []string{"purged"}, nil},
 		{"delete-client", func() error { return a.DeleteClient(ctx, c.ID) }, []string{"deleted client " + c.ID}, nil},
-		{"delete-client again", func() error { return a.DeleteClient(ctx, c.ID) }, nil, store.ErrNotFound},
+		{"delete-client again", func() error { return a.DeleteClient(ctx, c.ID) }, nil, auth.ErrNotFound},
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {

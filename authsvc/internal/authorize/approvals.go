@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"slices"
 	"strings"
+
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/auth"
 )
 
 // approval is one consent a user gave a client: a scope for a set of resources (MCP
@@ -46,7 +48,7 @@ func readApprovals(stored string) []approval {
 func approved(stored, scope string, resources []string) bool {
 	want := requestResources(resources)
 	for _, a := range readApprovals(stored) {
-		if !ScopeCovers(a.Scope, scope) {
+		if !auth.ScopeCovers(a.Scope, scope) {
 			continue
 		}
 		all := true

@@ -15,13 +15,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/auth"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/github"
-	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/oauth"
-	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/pkce"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/session"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/store"
 	"github.com/mcp-oauth-gateway/gateway/internal/contract"
@@ -29,20 +27,20 @@ import (
 
 // Store is the state the flow keeps; *store.Store implements it.
 type Store interface {
-	GetClient(ctx context.Context, id string) (*store.Client, error)
-	PutLoginState(ctx context.Context, state string, ls *store.LoginState, ttl time.Duration) error
-	TakeLoginState(ctx context.Context, state string) (*store.LoginState, error)
-	PutSession(ctx context.Context, s *store.Session, ttl time.Duration) error
-	GetSession(ctx context.Context, id string) (*store.Session, error)
+	GetClient(ctx context.Context, id string) (*auth.Client, error)
+	PutLoginState(ctx context.Context, state string, ls *auth.LoginState, ttl time.Duration) error
+	TakeLoginState(ctx context.Context, state string) (*auth.LoginState, error)
+	PutSession(ctx context.Context, s *auth.Session, ttl time.Duration) error
+	GetSession(ctx context.Context, id string) (*auth.Session, error)
 	DeleteSession(ctx context.Context, id string) error
-	PutConsentRequest(ctx context.Context, id string, cr *store.ConsentRequest, ttl time.Duration) error
-	GetConsentRequest(ctx context.Context, id string) (*store.ConsentRequest, error)
-	TakeConsentRequest(ctx context.Context, id string) (*store.ConsentRequest, error)
+	PutConsentRequest(ctx context.Context, id string, cr *auth.ConsentRequest, ttl time.Duration) error
+	GetConsentRequest(ctx context.Context, id string) (*auth.ConsentRequest, error)
+	TakeConsentRequest(ctx context.Context, id string) (*auth.ConsentRequest, error)
 	// RememberConsent stores, and Consent returns, the user's approvals of a client
 	// (an opaque value this package writes: see approvals.go).
 	RememberConsent(ctx context.Context, sub, clientID, approvals string, expiresAt int64) error
 	Consent(ctx context.Context, sub, clientID string) (string, error)
-	PutCode(ctx context.Context, code string, c *store.Code, ttl time.Duration) error
+	PutCode(ctx context.Context, code string, c *auth.Code, ttl time.Duration) error
 }
 
 var _ Store = (*store.Store)(nil)
@@ -145,7 +143,7 @@ func (h *Handler) Authorize(w http.ResponseWriter, r *http.Request) {
 
 // parse validates the request. Client and redirect URI problems are shown as a page;
 // the rest are redirected. ok is false when a response was written.
-func (h *Handler) parse(w http.ResponseWriter, r *http.Request) (*store.AuthRequest, *store.Client, bool) {
+func (h *Handler) parse(w http.ResponseWriter, r *http.Request) (*auth.AuthRequest, *auth.Client, bool) {
 	q := r.URL.Query()
 	for _, k := range []string{"client_id", "redirect_uri"} {
 		if len(q[k]) > 1 {
@@ -159,7 +157,7 @@ func (h *Handler) parse(w http.ResponseWriter, r *http.Request) (*store.AuthRequ
 		return nil, nil, false
 	}
 	client, err := h.store.GetClient(r.Context(), clientID)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, auth.ErrNotFound) {
 		showError(w, h.log, http.StatusBadRequest, "Unknown application",
 			"This application is not registered here, or its registration expired or was deleted.",
 			"Reconnect the application (remove and add the connector again) so that it registers anew.")
@@ -178,43 +176,43 @@ func (h *Handler) parse(w http.ResponseWriter, r *http.Request) (*store.AuthRequ
 			return nil, nil, false
 		}
 		redirect = client.Metadata.RedirectURIs[0]
-	} else if !MatchRedirect(client.Metadata.RedirectURIs, redirect) {
+	} else if !auth.MatchRedirect(client.Metadata.RedirectURIs, redirect) {
 		showError(w, h.log, http.StatusBadRequest, "Redirect URI mismatch",
 			"The redirect_uri in this request is not one the application registered.",
 			"Reconnect the application so that it registers its current redirect URI.")
 		return nil, nil, false
 	}
-	req := &store.AuthRequest{ClientID: client.ID, RedirectURI: redirect, RedirectExplicit: explicit, State: q.Get("state")}
-	fail := func(e *oauth.Error, desc string) (*store.AuthRequest, *store.Client, bool) {
+	req := &auth.AuthRequest{ClientID: client.ID, RedirectURI: redirect, RedirectExplicit: explicit, State: q.Get("state")}
+	fail := func(e *auth.Error, desc string) (*auth.AuthRequest, *auth.Client, bool) {
 		h.redirectError(w, r, req, e.Code, desc)
 		return nil, nil, false
 	}
 	for _, k := range []string{"response_type", "state", "code_challenge", "code_challenge_method", "scope"} {
 		if len(q[k]) > 1 {
-			return fail(oauth.ErrInvalidRequest, k+" was sent more than once")
+			return fail(auth.ErrInvalidRequest, k+" was sent more than once")
 		}
 	}
 	if len(req.State) > 2048 {
-		return fail(oauth.ErrInvalidRequest, "state is longer than 2048 bytes")
+		return fail(auth.ErrInvalidRequest, "state is longer than 2048 bytes")
 	}
 	if q.Get("response_type") != "code" {
-		return fail(oauth.ErrUnsupportedResponseType, "response_type must be code")
+		return fail(auth.ErrUnsupportedResponseType, "response_type must be code")
 	}
-	if q.Get("code_challenge_method") != pkce.MethodS256 {
-		return fail(oauth.ErrInvalidRequest, "code_challenge_method must be S256 (PKCE is required)")
+	if q.Get("code_challenge_method") != auth.PKCEMethod {
+		return fail(auth.ErrInvalidRequest, "code_challenge_method must be S256 (PKCE is required)")
 	}
-	if !pkce.Valid(q.Get("code_challenge")) {
-		return fail(oauth.ErrInvalidRequest, "code_challenge must be 43-128 characters of [A-Za-z0-9-._~]")
+	if !auth.ValidPKCE(q.Get("code_challenge")) {
+		return fail(auth.ErrInvalidRequest, "code_challenge must be 43-128 characters of [A-Za-z0-9-._~]")
 	}
 	req.Challenge = q.Get("code_challenge")
-	resources, err := ParseResources(q["resource"])
+	resources, err := auth.ParseResources(q["resource"])
 	if err != nil {
-		return fail(oauth.ErrInvalidTarget, err.Error())
+		return fail(auth.ErrInvalidTarget, err.Error())
 	}
 	req.Resources = resources
-	scope, err := ParseScope(q.Get("scope"), client.Metadata.Scope)
+	scope, err := auth.ParseScope(q.Get("scope"), client.Metadata.Scope)
 	if err != nil {
-		return fail(oauth.ErrInvalidScope, err.Error())
+		return fail(auth.ErrInvalidScope, err.Error())
 	}
 	req.Scope = scope
 	return req, client, true
@@ -222,13 +220,13 @@ func (h *Handler) parse(w http.ResponseWriter, r *http.Request) (*store.AuthRequ
 
 // session returns the browser's login session: nil without one (no cookie, expired), an
 // error only when the storage could not be asked.
-func (h *Handler) session(r *http.Request) (*store.Session, error) {
+func (h *Handler) session(r *http.Request) (*auth.Session, error) {
 	sid, ok := h.opts.Cookies.Get(r, session.SessionCookie)
 	if !ok {
 		return nil, nil
 	}
 	sess, err := h.store.GetSession(r.Context(), sid)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, auth.ErrNotFound) {
 		return nil, nil
 	}
 	return sess, err
@@ -236,9 +234,9 @@ func (h *Handler) session(r *http.Request) (*store.Session, error) {
 
 // startLogin sends the browser to GitHub with a fresh single-use state bound to this
 // browser by the login cookie.
-func (h *Handler) startLogin(w http.ResponseWriter, r *http.Request, req *store.AuthRequest) {
-	state, nonce, verifier := session.NewID(), session.NewID(), session.NewID()
-	ls := &store.LoginState{Request: *req, Verifier: verifier, Binding: store.HashSecret(nonce)}
+func (h *Handler) startLogin(w http.ResponseWriter, r *http.Request, req *auth.AuthRequest) {
+	state, nonce, verifier := auth.NewID(), auth.NewID(), auth.NewID()
+	ls := &auth.LoginState{Request: *req, Verifier: verifier, Binding: auth.HashSecret(nonce)}
 	if err := h.store.PutLoginState(r.Context(), state, ls, flowTTL); err != nil {
 		h.unavailable(w, err)
 		return
@@ -264,7 +262,7 @@ func (h *Handler) Callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ls, err := h.store.TakeLoginState(r.Context(), state)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, auth.ErrNotFound) {
 		showError(w, h.log, http.StatusBadRequest, "Login expired", "This login link is unknown, expired or was already used.", restart)
 		return
 	}
@@ -274,13 +272,13 @@ func (h *Handler) Callback(w http.ResponseWriter, r *http.Request) {
 	}
 	nonce, ok := h.opts.Cookies.Get(r, session.LoginCookie)
 	h.opts.Cookies.Clear(w, session.LoginCookie)
-	if !ok || !store.SecretMatches(ls.Binding, nonce) {
+	if !ok || !auth.SecretMatches(ls.Binding, nonce) {
 		showError(w, h.log, http.StatusBadRequest, "Login failed", "This login was started in another browser.", restart)
 		return
 	}
 	req := &ls.Request
 	if e := q.Get("error"); e != "" {
-		h.redirectError(w, r, req, oauth.ErrAccessDenied.Code, "the GitHub login was not completed")
+		h.redirectError(w, r, req, auth.ErrAccessDenied.Code, "the GitHub login was not completed")
 		return
 	}
 	user, err := h.gh.Login(r.Context(), q.Get("code"), ls.Verifier)
@@ -297,14 +295,14 @@ func (h *Handler) Callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.log.Info("authorize: GitHub login", "login", user.Login, "sub", user.ID, "client_id", req.ClientID)
-	sess := &store.Session{ID: session.NewID(), Sub: user.ID, Login: user.Login, Name: user.Name, Created: h.opts.Now().Unix()}
+	sess := &auth.Session{ID: auth.NewID(), Sub: user.ID, Login: user.Login, Name: user.Name, Created: h.opts.Now().Unix()}
 	if err := h.store.PutSession(r.Context(), sess, h.opts.SessionLifetime); err != nil {
 		h.unavailable(w, err)
 		return
 	}
 	h.opts.Cookies.Set(w, session.SessionCookie, sess.ID, h.opts.SessionLifetime)
 	client, err := h.store.GetClient(r.Context(), req.ClientID)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err != nil && !errors.Is(err, auth.ErrNotFound) {
 		h.unavailable(w, err)
 		return
 	}
@@ -317,18 +315,18 @@ func (h *Handler) Callback(w http.ResponseWriter, r *http.Request) {
 
 // proceed issues a code when the user already approved this client for this scope and
 // these resources, and shows the consent page otherwise.
-func (h *Handler) proceed(w http.ResponseWriter, r *http.Request, sess *store.Session, client *store.Client, req *store.AuthRequest) {
+func (h *Handler) proceed(w http.ResponseWriter, r *http.Request, sess *auth.Session, client *auth.Client, req *auth.AuthRequest) {
 	stored, err := h.store.Consent(r.Context(), sess.Sub, client.ID)
 	if err == nil && approved(stored, req.Scope, req.Resources) {
 		h.issueCode(w, r, sess, client, req, http.StatusFound)
 		return
 	}
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err != nil && !errors.Is(err, auth.ErrNotFound) {
 		h.unavailable(w, err)
 		return
 	}
-	id, csrf := session.NewID(), session.NewID()
-	cr := &store.ConsentRequest{Request: *req, SessionID: sess.ID, CSRFHash: store.HashSecret(csrf)}
+	id, csrf := auth.NewID(), auth.NewID()
+	cr := &auth.ConsentRequest{Request: *req, SessionID: sess.ID, CSRFHash: auth.HashSecret(csrf)}
 	if err := h.store.PutConsentRequest(r.Context(), id, cr, flowTTL); err != nil {
 		h.unavailable(w, err)
 		return
@@ -344,7 +342,7 @@ func (h *Handler) proceed(w http.ResponseWriter, r *http.Request, sess *store.Se
 		host = u.Scheme + ":"
 	}
 	render(w, h.log, http.StatusOK, "consent", consentPage{
-		ClientName: name, ClientID: client.ID, Login: sess.Login, RedirectHost: host, Loopback: loopbackRedirect(req.RedirectURI),
+		ClientName: name, ClientID: client.ID, Login: sess.Login, RedirectHost: host, Loopback: auth.LoopbackRedirect(req.RedirectURI),
 		Scope: req.Scope, Resources: req.Resources, ConsentID: id, CSRF: csrf,
 	})
 }
@@ -370,22 +368,22 @@ func (h *Handler) ConsentDecision(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cr, err := h.store.GetConsentRequest(r.Context(), id)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err != nil && !errors.Is(err, auth.ErrNotFound) {
 		h.unavailable(w, err)
 		return
 	}
-	if cr == nil || sess == nil || cr.SessionID != sess.ID || !store.SecretMatches(cr.CSRFHash, csrf) {
+	if cr == nil || sess == nil || cr.SessionID != sess.ID || !auth.SecretMatches(cr.CSRFHash, csrf) {
 		showError(w, h.log, http.StatusForbidden, "Consent expired", "This consent form is expired, was already used, or belongs to another session.", "Go back to your application and connect again.")
 		return
 	}
 	req := &cr.Request
 	approve := r.PostForm.Get("decision") == "approve"
 	// What can fail without harm is read before the form is spent.
-	var client *store.Client
+	var client *auth.Client
 	var stored string
 	if approve {
 		client, err = h.store.GetClient(r.Context(), req.ClientID)
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, auth.ErrNotFound) {
 			showError(w, h.log, http.StatusBadRequest, "Unknown application", "The application's registration ended.", "Reconnect the application.")
 			return
 		} else if err != nil {
@@ -393,12 +391,12 @@ func (h *Handler) ConsentDecision(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		stored, err = h.store.Consent(r.Context(), sess.Sub, client.ID)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err != nil && !errors.Is(err, auth.ErrNotFound) {
 			h.unavailable(w, err)
 			return
 		}
 	}
-	if _, err := h.store.TakeConsentRequest(r.Context(), id); errors.Is(err, store.ErrNotFound) {
+	if _, err := h.store.TakeConsentRequest(r.Context(), id); errors.Is(err, auth.ErrNotFound) {
 		showError(w, h.log, http.StatusForbidden, "Consent expired", "This consent form was already used.", "Go back to your application and connect again.")
 		return
 	} else if err != nil {
@@ -406,7 +404,7 @@ func (h *Handler) ConsentDecision(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !approve {
-		h.redirectErrorStatus(w, r, req, oauth.ErrAccessDenied.Code, "the user denied the request", http.StatusSeeOther)
+		h.redirectErrorStatus(w, r, req, auth.ErrAccessDenied.Code, "the user denied the request", http.StatusSeeOther)
 		return
 	}
 	if err := h.store.RememberConsent(r.Context(), sess.Sub, client.ID, withApproval(stored, req.Scope, req.Resources), client.ExpiresAt); err != nil {
@@ -416,10 +414,10 @@ func (h *Handler) ConsentDecision(w http.ResponseWriter, r *http.Request) {
 	h.issueCode(w, r, sess, client, req, http.StatusSeeOther)
 }
 
-func (h *Handler) issueCode(w http.ResponseWriter, r *http.Request, sess *store.Session, client *store.Client, req *store.AuthRequest, status int) {
-	code := session.NewID()
-	c := &store.Code{Request: *req, Sub: sess.Sub, Login: sess.Login, Name: sess.Name,
-		FamilyID: session.NewID(), IssuedAt: h.opts.Now().Unix()}
+func (h *Handler) issueCode(w http.ResponseWriter, r *http.Request, sess *auth.Session, client *auth.Client, req *auth.AuthRequest, status int) {
+	code := auth.NewID()
+	c := &auth.Code{Request: *req, Sub: sess.Sub, Login: sess.Login, Name: sess.Name,
+		FamilyID: auth.NewID(), IssuedAt: h.opts.Now().Unix()}
 	if err := h.store.PutCode(r.Context(), code, c, h.opts.CodeLifetime); err != nil {
 		h.unavailable(w, err)
 		return
@@ -427,17 +425,17 @@ func (h *Handler) issueCode(w http.ResponseWriter, r *http.Request, sess *store.
 	h.redirect(w, r, req, url.Values{"code": {code}}, status)
 }
 
-func (h *Handler) redirectError(w http.ResponseWriter, r *http.Request, req *store.AuthRequest, code, desc string) {
+func (h *Handler) redirectError(w http.ResponseWriter, r *http.Request, req *auth.AuthRequest, code, desc string) {
 	h.redirectErrorStatus(w, r, req, code, desc, http.StatusFound)
 }
 
-func (h *Handler) redirectErrorStatus(w http.ResponseWriter, r *http.Request, req *store.AuthRequest, code, desc string, status int) {
+func (h *Handler) redirectErrorStatus(w http.ResponseWriter, r *http.Request, req *auth.AuthRequest, code, desc string, status int) {
 	h.redirect(w, r, req, url.Values{"error": {code}, "error_description": {desc}}, status)
 }
 
 // redirect sends the browser to the client's redirect URI with params, state and iss,
 // keeping any query the registered URI already has.
-func (h *Handler) redirect(w http.ResponseWriter, r *http.Request, req *store.AuthRequest, params url.Values, status int) {
+func (h *Handler) redirect(w http.ResponseWriter, r *http.Request, req *auth.AuthRequest, params url.Values, status int) {
 	if req.State != "" {
 		params.Set("state", req.State)
 	}
@@ -450,53 +448,4 @@ func (h *Handler) redirect(w http.ResponseWriter, r *http.Request, req *store.Au
 	w.Header().Set("Location", target+sep+params.Encode())
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-}
-
-// MatchRedirect reports whether uri is one of registered: exact string comparison,
-// except that a loopback redirect over http (127.0.0.1, [::1] or localhost, the same
-// host as registered) may use any port (RFC 8252 §7.3; Claude Code registers
-// http://localhost:PORT/callback, metadata documents list port-less loopback URIs).
-func MatchRedirect(registered []string, uri string) bool {
-	if slices.Contains(registered, uri) {
-		return true
-	}
-	u, err := url.Parse(uri)
-	if err != nil || u.Scheme != "http" || u.User != nil || u.Fragment != "" || !loopbackHost(u.Hostname()) {
-		return false
-	}
-	for _, reg := range registered {
-		ru, err := url.Parse(reg)
-		if err != nil || ru.Scheme != "http" || !loopbackHost(ru.Hostname()) {
-			continue
-		}
-		if ru.Hostname() == u.Hostname() && ru.EscapedPath() == u.EscapedPath() && ru.RawQuery == u.RawQuery &&
-			ru.ForceQuery == u.ForceQuery && ru.User == nil && validPort(u.Port()) &&
-			strings.HasPrefix(uri, "http://"+u.Host) && strings.HasPrefix(reg, "http://"+ru.Host) &&
-			strings.TrimPrefix(uri, "http://"+u.Host) == strings.TrimPrefix(reg, "http://"+ru.Host) {
-			return true
-		}
-	}
-	return false
-}
-
-// loopbackRedirect reports whether uri sends the browser to this computer.
-func loopbackRedirect(uri string) bool {
-	u, err := url.Parse(uri)
-	return err == nil && loopbackHost(u.Hostname())
-}
-
-func loopbackHost(host string) bool {
-	return host == "127.0.0.1" || host == "::1" || host == "localhost"
-}
-
-func validPort(p string) bool {
-	if p == "" || len(p) > 5 {
-		return p == ""
-	}
-	for _, c := range p {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
 }

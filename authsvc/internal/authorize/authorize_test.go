@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/auth"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/oauthtest"
-	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/pkce"
 	"github.com/mcp-oauth-gateway/gateway/internal/githubstub"
 	"github.com/mcp-oauth-gateway/gateway/internal/redistest"
 )
@@ -21,7 +21,7 @@ const (
 	verifier = "a-verifier-that-is-long-enough-to-be-valid-1234567890"
 )
 
-var challenge = pkce.Challenge(verifier)
+var challenge = auth.PKCEChallenge(verifier)
 
 // authURL builds an /authorize URL for clientID; mod edits the parameters.
 func authURL(env *oauthtest.Env, clientID string, mod func(url.Values)) string {

@@ -20,8 +20,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/auth"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/register"
-	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/store"
 )
 
 // Bounds of a fetch and of the cache.
@@ -36,8 +36,8 @@ const (
 
 // Store is what the resolver needs of the storage.
 type Store interface {
-	GetClient(ctx context.Context, id string) (*store.Client, error)
-	CacheClient(ctx context.Context, c *store.Client, ttl time.Duration) error
+	GetClient(ctx context.Context, id string) (*auth.Client, error)
+	CacheClient(ctx context.Context, c *auth.Client, ttl time.Duration) error
 }
 
 // Options configure a [Resolver].
@@ -88,17 +88,17 @@ func New(st Store, opts Options) *Resolver {
 func IsURL(clientID string) bool { return strings.HasPrefix(clientID, "https://") }
 
 // ErrDocument wraps every reason a document cannot be used; it is also
-// store.ErrNotFound, so callers treat the client as unknown.
-var ErrDocument = fmt.Errorf("client metadata document unusable: %w", store.ErrNotFound)
+// auth.ErrNotFound, so callers treat the client as unknown.
+var ErrDocument = fmt.Errorf("client metadata document unusable: %w", auth.ErrNotFound)
 
 // GetClient returns the client: a URL id from its (cached) document, anything else from
 // the store.
-func (r *Resolver) GetClient(ctx context.Context, id string) (*store.Client, error) {
+func (r *Resolver) GetClient(ctx context.Context, id string) (*auth.Client, error) {
 	if !IsURL(id) {
 		return r.st.GetClient(ctx, id)
 	}
 	c, err := r.st.GetClient(ctx, id)
-	if err == nil || !errors.Is(err, store.ErrNotFound) {
+	if err == nil || !errors.Is(err, auth.ErrNotFound) {
 		return c, err
 	}
 	c, ttl, err := r.fetch(ctx, id)
@@ -114,7 +114,7 @@ func (r *Resolver) GetClient(ctx context.Context, id string) (*store.Client, err
 	return c, nil
 }
 
-func (r *Resolver) fetch(ctx context.Context, id string) (*store.Client, time.Duration, error) {
+func (r *Resolver) fetch(ctx context.Context, id string) (*auth.Client, time.Duration, error) {
 	if err := checkURL(id); err != nil {
 		return nil, 0, err
 	}
@@ -142,7 +142,7 @@ func (r *Resolver) fetch(ctx context.Context, id string) (*store.Client, time.Du
 	if err != nil {
 		return nil, 0, err
 	}
-	return &store.Client{ID: id, Metadata: *md, IssuedAt: r.opts.Now().Unix()}, cacheFor(resp.Header), nil
+	return &auth.Client{ID: id, Metadata: *md, IssuedAt: r.opts.Now().Unix()}, cacheFor(resp.Header), nil
 }
 
 // checkURL applies the client_id URL rules: https, a host, a path, no credentials,

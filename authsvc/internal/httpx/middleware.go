@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/auth"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/metrics"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/oauth"
 )
@@ -152,7 +153,7 @@ func Recover(log *slog.Logger) Middleware {
 					panic(v)
 				}
 				log.Error("panic in handler", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
-				oauth.WriteError(w, r, log, oauth.ErrServerError)
+				oauth.WriteError(w, r, log, auth.ErrServerError)
 			}()
 			next.ServeHTTP(w, r)
 		})
@@ -165,7 +166,7 @@ func LimitBody(n int64) Middleware {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.ContentLength > n {
-				oauth.WriteError(w, r, nil, oauth.ErrRequestTooLarge.WithDescription("the request body is larger than %d bytes", n))
+				oauth.WriteError(w, r, nil, auth.ErrRequestTooLarge.WithDescription("the request body is larger than %d bytes", n))
 				return
 			}
 			if r.Body != nil {

@@ -18,7 +18,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/store"
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/auth"
 )
 
 // Algorithms.
@@ -328,7 +328,7 @@ func (m *Manager) update(ctx context.Context, change func([]*Key) []*Key) ([]*Ke
 	for attempt := 0; attempt < 5; attempt++ {
 		raw, err := m.backend.Load(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("keys: load key set: %w: %w", store.ErrUnavailable, err)
+			return nil, fmt.Errorf("keys: load key set: %w: %w", auth.ErrUnavailable, err)
 		}
 		set, err := m.decode(raw)
 		if err != nil {
@@ -346,7 +346,7 @@ func (m *Manager) update(ctx context.Context, change func([]*Key) []*Key) ([]*Ke
 		}
 		ok, err := m.backend.Swap(ctx, raw, b)
 		if err != nil {
-			return nil, fmt.Errorf("keys: store key set: %w: %w", store.ErrUnavailable, err)
+			return nil, fmt.Errorf("keys: store key set: %w: %w", auth.ErrUnavailable, err)
 		}
 		if ok {
 			m.remember(next, b)

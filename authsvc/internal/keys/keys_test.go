@@ -20,7 +20,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/store"
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/auth"
 	"github.com/mcp-oauth-gateway/gateway/internal/redistest"
 )
 
@@ -314,7 +314,7 @@ func TestRedisDownServesCachedJWKS(t *testing.T) {
 		t.Errorf("JWKS with Redis down = %v, %v; want the cached set", kids(set), err)
 	}
 	fresh := newManager(t, NewRedisBackend(rdb), ES256, clk)
-	if _, err := fresh.JWKS(ctx); !errors.Is(err, store.ErrUnavailable) {
+	if _, err := fresh.JWKS(ctx); !errors.Is(err, auth.ErrUnavailable) {
 		t.Errorf("JWKS with Redis down and no cache: err = %v, want ErrUnavailable", err)
 	}
 }

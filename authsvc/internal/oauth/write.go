@@ -8,10 +8,11 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/auth"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/metrics"
 )
 
-// unavailable is implemented by storage errors (see store.ErrUnavailable): the
+// unavailable is implemented by storage errors (see auth.ErrUnavailable): the
 // backend is down, which the client should hear as 503, not as its own fault.
 type unavailable interface{ Unavailable() bool }
 
@@ -38,7 +39,7 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // WriteError is the one place an error becomes an HTTP response.
-//   - An [*Error] is sent as is (its cause, if any, is logged at warn).
+//   - An [*auth.Error] is sent as is (its cause, if any, is logged at warn).
 //   - An *http.MaxBytesError becomes 413.
 //   - A storage outage (an error with Unavailable() true) becomes 503
 //     temporarily_unavailable, logged at error.
@@ -52,7 +53,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	}
 	e := classify(r, log, err)
 	metrics.OAuthErrors.WithLabelValues(e.Code).Inc()
-	if e == ErrTemporarilyUnavailable {
+	if e == auth.ErrTemporarilyUnavailable {
 		metrics.RedisErrors.Inc()
 	}
 	if e.Status == http.StatusUnauthorized {
@@ -69,23 +70,23 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	WriteJSON(w, e.Status, body)
 }
 
-func classify(r *http.Request, log *slog.Logger, err error) *Error {
+func classify(r *http.Request, log *slog.Logger, err error) *auth.Error {
 	var maxBytes *http.MaxBytesError
 	var down unavailable
-	switch e := AsError(err); {
+	switch e := auth.AsError(err); {
 	case e != nil:
-		if e.cause != nil {
+		if e.Unwrap() != nil {
 			log.LogAttrs(r.Context(), slog.LevelWarn, "request refused", slog.String("path", r.URL.Path), slog.String("error", err.Error()))
 		}
 		return e
 	case errors.As(err, &maxBytes):
-		return ErrRequestTooLarge.WithDescription("the request body is larger than %d bytes", maxBytes.Limit)
+		return auth.ErrRequestTooLarge.WithDescription("the request body is larger than %d bytes", maxBytes.Limit)
 	case errors.As(err, &down) && down.Unavailable():
 		log.LogAttrs(r.Context(), slog.LevelError, "storage unavailable", slog.String("path", r.URL.Path), slog.String("error", err.Error()))
-		return ErrTemporarilyUnavailable
+		return auth.ErrTemporarilyUnavailable
 	default:
 		log.LogAttrs(r.Context(), slog.LevelError, "internal error", slog.String("path", r.URL.Path), slog.String("error", errString(err)))
-		return ErrServerError
+		return auth.ErrServerError
 	}
 }
 

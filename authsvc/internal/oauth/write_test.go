@@ -10,6 +10,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/auth"
 )
 
 type downErr struct{}
@@ -27,12 +29,12 @@ func TestWriteError(t *testing.T) {
 		wantAuth   string // substring of WWW-Authenticate, "" = header absent
 		wantLog    string // substring of the log, "" = nothing logged
 	}{
-		{"protocol error", ErrInvalidGrant.WithDescription("code expired"), 400, "invalid_grant", "code expired", "", ""},
-		{"wrapped protocol error", fmt.Errorf("ctx: %w", ErrInvalidScope), 400, "invalid_scope", ErrInvalidScope.Description, "", ""},
-		{"invalid token gets bearer challenge", ErrInvalidToken, 401, "invalid_token", ErrInvalidToken.Description, `Bearer realm="authsvc", error="invalid_token"`, ""},
-		{"invalid client with basic challenge", ErrInvalidClient.WithChallenge(BasicChallenge), 401, "invalid_client", ErrInvalidClient.Description, `Basic realm="authsvc"`, ""},
-		{"cause is logged not sent", ErrInvalidRequest.WithCause(errors.New("secret-detail")), 400, "invalid_request", ErrInvalidRequest.Description, "", "secret-detail"},
-		{"storage outage", fmt.Errorf("get client: %w", downErr{}), 503, "temporarily_unavailable", ErrTemporarilyUnavailable.Description, "", "10.1.2.3"},
+		{"protocol error", auth.ErrInvalidGrant.WithDescription("code expired"), 400, "invalid_grant", "code expired", "", ""},
+		{"wrapped protocol error", fmt.Errorf("ctx: %w", auth.ErrInvalidScope), 400, "invalid_scope", auth.ErrInvalidScope.Description, "", ""},
+		{"invalid token gets bearer challenge", auth.ErrInvalidToken, 401, "invalid_token", auth.ErrInvalidToken.Description, `Bearer realm="authsvc", error="invalid_token"`, ""},
+		{"invalid client with basic challenge", auth.ErrInvalidClient.WithChallenge(BasicChallenge), 401, "invalid_client", auth.ErrInvalidClient.Description, `Basic realm="authsvc"`, ""},
+		{"cause is logged not sent", auth.ErrInvalidRequest.WithCause(errors.New("secret-detail")), 400, "invalid_request", auth.ErrInvalidRequest.Description, "", "secret-detail"},
+		{"storage outage", fmt.Errorf("get client: %w", downErr{}), 503, "temporarily_unavailable", auth.ErrTemporarilyUnavailable.Description, "", "10.1.2.3"},
 		{"unknown error", errors.New("pq: password=hunter2"), 500, "server_error", "internal error", "", "hunter2"},
 		{"body too large", &http.MaxBytesError{Limit: 10}, 413, "invalid_request", "the request body is larger than 10 bytes", "", ""},
 		{"nil error", nil, 500, "server_error", "internal error", "", "nil error"},
@@ -77,7 +79,7 @@ func TestWriteError(t *testing.T) {
 }
 
 func TestEvery401HasChallenge(t *testing.T) {
-	for _, e := range []*Error{ErrInvalidClient, ErrInvalidToken, ErrInvalidRequest.WithStatus(401)} {
+	for _, e := range []*auth.Error{auth.ErrInvalidClient, auth.ErrInvalidToken, auth.ErrInvalidRequest.WithStatus(401)} {
 		rec := httptest.NewRecorder()
 		WriteError(rec, httptest.NewRequest("GET", "/", nil), slog.New(slog.DiscardHandler), e)
 		if rec.Code != 401 || rec.Header().Get("WWW-Authenticate") == "" {
@@ -87,14 +89,14 @@ func TestEvery401HasChallenge(t *testing.T) {
 }
 
 func TestErrorIs(t *testing.T) {
-	e := ErrInvalidGrant.WithDescription("x").WithCause(errors.New("y"))
-	if !errors.Is(e, ErrInvalidGrant) {
+	e := auth.ErrInvalidGrant.WithDescription("x").WithCause(errors.New("y"))
+	if !errors.Is(e, auth.ErrInvalidGrant) {
 		t.Error("derived error does not match its sentinel")
 	}
-	if errors.Is(e, ErrInvalidRequest) {
+	if errors.Is(e, auth.ErrInvalidRequest) {
 		t.Error("derived error matches another sentinel")
 	}
-	if ErrInvalidGrant.Description == "x" {
+	if auth.ErrInvalidGrant.Description == "x" {
 		t.Error("WithDescription modified the sentinel")
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/accesstoken"
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/auth"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/authorize"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/cimd"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/config"
@@ -152,6 +153,6 @@ type clients struct {
 	r *cimd.Resolver
 }
 
-func (c clients) GetClient(ctx context.Context, id string) (*store.Client, error) {
+func (c clients) GetClient(ctx context.Context, id string) (*auth.Client, error) {
 	return c.r.GetClient(ctx, id)
 }

@@ -9,8 +9,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/oauth"
-	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/store"
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/auth"
 	"github.com/mcp-oauth-gateway/gateway/internal/contract"
 )
 
@@ -47,20 +46,20 @@ var serverOwned = []string{
 // request is a parsed registration request: the metadata plus the server-owned fields
 // a PUT must repeat.
 type request struct {
-	Metadata     store.ClientMetadata
+	Metadata     auth.ClientMetadata
 	ClientID     string // only read for PUT
 	ClientSecret string // only read for PUT
 }
 
-func metadataError(format string, args ...any) *oauth.Error {
-	return oauth.ErrInvalidClientMetadata.WithDescription(format, args...)
+func metadataError(format string, args ...any) *auth.Error {
+	return auth.ErrInvalidClientMetadata.WithDescription(format, args...)
 }
 
 // ParseMetadata parses and validates a registration request body (RFC 7591 §2) for
-// POST. Every failure is an *oauth.Error (invalid_client_metadata or
+// POST. Every failure is an *auth.Error (invalid_client_metadata or
 // invalid_redirect_uri) whose description says what is wrong. Unknown fields are
 // ignored; server-owned fields are refused.
-func ParseMetadata(body []byte) (*store.ClientMetadata, error) {
+func ParseMetadata(body []byte) (*auth.ClientMetadata, error) {
 	req, err := parse(body, false)
 	if err != nil {
 		return nil, err
@@ -95,7 +94,7 @@ func parse(body []byte, update bool) (*request, error) {
 		}
 	}
 	m := &req.Metadata
-	if err := decodeStrings(fields["redirect_uris"], "redirect_uris", MaxRedirectURIs, MaxRedirectURILength, &m.RedirectURIs); err != nil {
+	if err := decodeStrings(fields["redirect_uris"], "redirect_uris", MaxRedirectURIs, auth.MaxRedirectURILength, &m.RedirectURIs); err != nil {
 		return nil, err
 	}
 	if err := decodeString(fields["token_endpoint_auth_method"], "token_endpoint_auth_method", MaxShortString, &m.TokenEndpointAuthMethod); err != nil {
@@ -242,7 +241,7 @@ func decodeStrings(raw json.RawMessage, name string, maxItems, maxLen int, dst *
 	}
 	if len(list) > maxItems {
 		if name == "redirect_uris" {
-			return oauth.ErrInvalidRedirectURI.WithDescription("too many redirect_uris: %d (at most %d)", len(list), maxItems)
+			return auth.ErrInvalidRedirectURI.WithDescription("too many redirect_uris: %d (at most %d)", len(list), maxItems)
 		}
 		return metadataError("%s has %d entries; at most %d are allowed", name, len(list), maxItems)
 	}
@@ -262,32 +261,32 @@ func decodeStrings(raw json.RawMessage, name string, maxItems, maxLen int, dst *
 }
 
 // validate applies defaults (RFC 7591 §2) and the rules of docs/security.md.
-func validate(m *store.ClientMetadata) error {
+func validate(m *auth.ClientMetadata) error {
 	if len(m.RedirectURIs) == 0 {
-		return oauth.ErrInvalidRedirectURI.WithDescription("redirect_uris is required and must hold at least one URI")
+		return auth.ErrInvalidRedirectURI.WithDescription("redirect_uris is required and must hold at least one URI")
 	}
 	switch m.ApplicationType {
-	case "", AppWeb, AppNative:
+	case "", auth.AppWeb, auth.AppNative:
 	default:
 		return metadataError("application_type %q is not supported; use web or native", truncate(m.ApplicationType))
 	}
 	seen := map[string]bool{}
 	for i, u := range m.RedirectURIs {
-		if err := ValidateRedirectURI(u, m.ApplicationType); err != nil {
-			return oauth.ErrInvalidRedirectURI.WithDescription("redirect_uris[%d] %v", i, err)
+		if err := auth.ValidateRedirectURI(u, m.ApplicationType); err != nil {
+			return auth.ErrInvalidRedirectURI.WithDescription("redirect_uris[%d] %v", i, err)
 		}
 		if seen[u] {
-			return oauth.ErrInvalidRedirectURI.WithDescription("redirect_uris[%d] is listed twice", i)
+			return auth.ErrInvalidRedirectURI.WithDescription("redirect_uris[%d] is listed twice", i)
 		}
 		seen[u] = true
 	}
 	if m.ApplicationType == "" {
 		// Not given: infer it (OpenID DCR's default "web" would refuse every MCP client
 		// that registers a loopback redirect without saying it is native).
-		m.ApplicationType = AppWeb
+		m.ApplicationType = auth.AppWeb
 		for _, u := range m.RedirectURIs {
-			if isNativeRedirect(u) {
-				m.ApplicationType = AppNative
+			if auth.IsNativeRedirect(u) {
+				m.ApplicationType = auth.AppNative
 				break
 			}
 		}
@@ -442,7 +441,7 @@ func truncate(s string) string {
 // url exactly, it must carry no secret, and the client is public (token endpoint
 // authentication "none", the default here); everything else follows the registration
 // rules, redirect URIs included.
-func ParseDocument(body []byte, url string) (*store.ClientMetadata, error) {
+func ParseDocument(body []byte, url string) (*auth.ClientMetadata, error) {
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(body, &fields); err != nil || fields == nil {
 		return nil, metadataError("the client metadata document is not a JSON object")

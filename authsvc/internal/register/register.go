@@ -35,6 +35,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/auth"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/httpx"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/oauth"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/store"
@@ -46,9 +47,9 @@ const RegistrationTokenPrefix = "reg-"
 
 // Store is what registration needs from storage; *store.Store implements it.
 type Store interface {
-	CreateClient(ctx context.Context, c *store.Client, ttl time.Duration) error
-	GetClient(ctx context.Context, id string) (*store.Client, error)
-	UpdateClient(ctx context.Context, c *store.Client) error
+	CreateClient(ctx context.Context, c *auth.Client, ttl time.Duration) error
+	GetClient(ctx context.Context, id string) (*auth.Client, error)
+	UpdateClient(ctx context.Context, c *auth.Client) error
 	DeleteClient(ctx context.Context, id string) error
 	// Allow counts one event against a fixed-window rate limit.
 	Allow(ctx context.Context, name string, limit int, window time.Duration) (bool, time.Duration, error)
@@ -119,10 +120,10 @@ type Response struct {
 	ClientSecretExpiresAt   int64  `json:"client_secret_expires_at"`
 	RegistrationAccessToken string `json:"registration_access_token,omitempty"`
 	RegistrationClientURI   string `json:"registration_client_uri"`
-	store.ClientMetadata
+	auth.ClientMetadata
 }
 
-func (h *Handler) response(c *store.Client) *Response {
+func (h *Handler) response(c *auth.Client) *Response {
 	return &Response{
 		ClientID:              c.ID,
 		ClientIDIssuedAt:      c.IssuedAt,
@@ -150,21 +151,21 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	now := h.opts.Now()
-	c := &store.Client{Metadata: req.Metadata, IssuedAt: now.Unix()}
+	c := &auth.Client{Metadata: req.Metadata, IssuedAt: now.Unix()}
 	if h.opts.ClientLifetime > 0 {
 		c.ExpiresAt = now.Add(h.opts.ClientLifetime).Unix()
 	}
 	var secret string
 	if req.Metadata.TokenEndpointAuthMethod != AuthNone {
 		secret = randomToken("")
-		c.SecretHash = store.HashSecret(secret)
+		c.SecretHash = auth.HashSecret(secret)
 	}
 	regToken := randomToken(RegistrationTokenPrefix)
-	c.RegistrationTokenHash = store.HashSecret(regToken)
+	c.RegistrationTokenHash = auth.HashSecret(regToken)
 	for attempt := 0; ; attempt++ {
 		c.ID = randomID()
 		err = h.store.CreateClient(r.Context(), c, h.opts.ClientLifetime)
-		if !errors.Is(err, store.ErrExists) || attempt == 2 {
+		if !errors.Is(err, auth.ErrExists) || attempt == 2 {
 			break
 		}
 	}
@@ -208,17 +209,17 @@ func (h *Handler) update(w http.ResponseWriter, r *http.Request) error {
 	}
 	switch {
 	case req.ClientID == "":
-		return oauth.ErrInvalidRequest.WithDescription("client_id is required in an update and must equal the client being updated (RFC 7592 §2.2)")
+		return auth.ErrInvalidRequest.WithDescription("client_id is required in an update and must equal the client being updated (RFC 7592 §2.2)")
 	case req.ClientID != c.ID:
-		return oauth.ErrInvalidRequest.WithDescription("client_id does not match the client being updated")
+		return auth.ErrInvalidRequest.WithDescription("client_id does not match the client being updated")
 	case req.ClientSecret != "" && !c.VerifySecret(req.ClientSecret):
-		return oauth.ErrInvalidClientMetadata.WithDescription("client_secret does not match the current secret; it cannot be changed by an update")
+		return auth.ErrInvalidClientMetadata.WithDescription("client_secret does not match the current secret; it cannot be changed by an update")
 	case (req.Metadata.TokenEndpointAuthMethod == AuthNone) != c.IsPublic():
-		return oauth.ErrInvalidClientMetadata.WithDescription("token_endpoint_auth_method cannot switch between none and a secret-based method; register a new client")
+		return auth.ErrInvalidClientMetadata.WithDescription("token_endpoint_auth_method cannot switch between none and a secret-based method; register a new client")
 	}
 	c.Metadata = req.Metadata
 	if err := h.store.UpdateClient(r.Context(), c); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, auth.ErrNotFound) {
 			return invalidToken() // expired or deleted in the meantime
 		}
 		return err
@@ -238,7 +239,7 @@ func (h *Handler) Delete(w http.ResponseWriter, r *http.Request) {
 	}
 	if err == nil {
 		err = h.store.DeleteClient(r.Context(), c.ID)
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, auth.ErrNotFound) {
 			err = invalidToken()
 		}
 	}
@@ -254,14 +255,14 @@ func (h *Handler) Delete(w http.ResponseWriter, r *http.Request) {
 // path and returns the client. Every failure, including an unknown or expired
 // client, another client's token and an OAuth access token, is the same 401
 // invalid_token, so the endpoint reveals nothing about which clients exist.
-func (h *Handler) authorize(r *http.Request) (*store.Client, error) {
+func (h *Handler) authorize(r *http.Request) (*auth.Client, error) {
 	id := mux.Vars(r)["client_id"]
 	token, ok := bearerToken(r)
 	if !ok || id == "" || len(id) > 100 || !strings.HasPrefix(token, RegistrationTokenPrefix) {
 		return nil, invalidToken()
 	}
 	c, err := h.store.GetClient(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, auth.ErrNotFound) {
 		return nil, invalidToken()
 	}
 	if err != nil {
@@ -274,8 +275,8 @@ func (h *Handler) authorize(r *http.Request) (*store.Client, error) {
 	return c, nil
 }
 
-func invalidToken() *oauth.Error {
-	return oauth.ErrInvalidToken.WithDescription("a valid registration access token for this client is required").
+func invalidToken() *auth.Error {
+	return auth.ErrInvalidToken.WithDescription("a valid registration access token for this client is required").
 		WithChallenge(`Bearer realm="authsvc", error="invalid_token"`)
 }
 
@@ -297,7 +298,7 @@ func bearerToken(r *http.Request) (string, bool) {
 func requireJSON(r *http.Request) error {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
-		return oauth.ErrUnsupportedMediaType.WithDescription("Content-Type must be application/json")
+		return auth.ErrUnsupportedMediaType.WithDescription("Content-Type must be application/json")
 	}
 	return nil
 }
@@ -317,15 +318,15 @@ func (h *Handler) readRequest(w http.ResponseWriter, r *http.Request, update boo
 
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if r.ContentLength > h.opts.MaxBodyBytes {
-		return nil, oauth.ErrRequestTooLarge.WithDescription("the request body is larger than %d bytes", h.opts.MaxBodyBytes)
+		return nil, auth.ErrRequestTooLarge.WithDescription("the request body is larger than %d bytes", h.opts.MaxBodyBytes)
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes))
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
-		return nil, oauth.ErrRequestTooLarge.WithDescription("the request body is larger than %d bytes", tooLarge.Limit)
+		return nil, auth.ErrRequestTooLarge.WithDescription("the request body is larger than %d bytes", tooLarge.Limit)
 	}
 	if err != nil {
-		return nil, oauth.ErrInvalidRequest.WithDescription("the request body could not be read")
+		return nil, auth.ErrInvalidRequest.WithDescription("the request body could not be read")
 	}
 	return body, nil
 }
@@ -348,7 +349,7 @@ func (h *Handler) rateLimit(w http.ResponseWriter, r *http.Request) error {
 		}
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		h.log.Warn("registration rate limit hit", "source", src.String())
-		return oauth.ErrTooManyRequests.WithDescription("too many registrations from this address; retry in %d seconds", secs)
+		return auth.ErrTooManyRequests.WithDescription("too many registrations from this address; retry in %d seconds", secs)
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/auth"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/golden"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/store"
 	"github.com/mcp-oauth-gateway/gateway/internal/redistest"
@@ -378,7 +379,7 @@ func TestDelete(t *testing.T) {
 			t.Errorf("%s after DELETE: %d, want 401", method, r.status)
 		}
 	}
-	if _, err := e.store.GetClient(context.Background(), id); !errors.Is(err, store.ErrNotFound) {
+	if _, err := e.store.GetClient(context.Background(), id); !errors.Is(err, auth.ErrNotFound) {
 		t.Errorf("stored client after DELETE: %v", err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/auth"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/config"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/httpx"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/keys"
@@ -106,8 +107,8 @@ func New(d Deps) (http.Handler, error) {
 		}
 		r.Handle(rt.Path, h).Methods(methods...)
 	}
-	r.NotFoundHandler = errorHandler(d.Logger, oauth.ErrNotFound.WithDescription("no such endpoint"))
-	r.MethodNotAllowedHandler = errorHandler(d.Logger, oauth.ErrMethodNotAllowed)
+	r.NotFoundHandler = errorHandler(d.Logger, auth.ErrEndpointNotFound.WithDescription("no such endpoint"))
+	r.MethodNotAllowedHandler = errorHandler(d.Logger, auth.ErrMethodNotAllowed)
 
 	return httpx.Chain(r,
 		httpx.Logging(d.Logger),
@@ -117,7 +118,7 @@ func New(d Deps) (http.Handler, error) {
 	), nil
 }
 
-func errorHandler(log *slog.Logger, e *oauth.Error) http.Handler {
+func errorHandler(log *slog.Logger, e *auth.Error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		oauth.WriteError(w, r, log, e)
 	})

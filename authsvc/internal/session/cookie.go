@@ -8,7 +8,6 @@ package session
 
 import (
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
@@ -44,13 +43,6 @@ func (c *Cookies) Name(base string) string {
 		return "__Host-" + base
 	}
 	return base
-}
-
-// NewID returns 32 random bytes, base64url: a session id, state or nonce.
-func NewID() string {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 func (c *Cookies) sign(name, value string) string {

@@ -7,76 +7,9 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/auth"
 )
-
-// ClientMetadata is the RFC 7591 §2 metadata authsvc keeps for a client; its JSON
-// form is the wire form. Unknown request fields never get here.
-type ClientMetadata struct {
-	RedirectURIs            []string `json:"redirect_uris"`
-	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
-	GrantTypes              []string `json:"grant_types"`
-	ResponseTypes           []string `json:"response_types"`
-	ApplicationType         string   `json:"application_type,omitempty"`
-	ClientName              string   `json:"client_name,omitempty"`
-	ClientURI               string   `json:"client_uri,omitempty"`
-	LogoURI                 string   `json:"logo_uri,omitempty"`
-	Scope                   string   `json:"scope,omitempty"`
-	Contacts                []string `json:"contacts,omitempty"`
-	TOSURI                  string   `json:"tos_uri,omitempty"`
-	PolicyURI               string   `json:"policy_uri,omitempty"`
-	SoftwareID              string   `json:"software_id,omitempty"`
-	SoftwareVersion         string   `json:"software_version,omitempty"`
-}
-
-// Client is a registered OAuth client as stored under oauth:client:{client_id}.
-// Secrets are stored only as hashes ([HashSecret]).
-type Client struct {
-	ID       string         `json:"client_id"`
-	Metadata ClientMetadata `json:"metadata"`
-	// SecretHash is empty for public clients (token_endpoint_auth_method "none").
-	SecretHash            string `json:"client_secret_hash,omitempty"`
-	RegistrationTokenHash string `json:"registration_token_hash"`
-	IssuedAt              int64  `json:"client_id_issued_at"`
-	// ExpiresAt is when the registration (and its secret) ends, Unix seconds; 0 = never.
-	// It is also client_secret_expires_at on the wire.
-	ExpiresAt int64 `json:"expires_at"`
-}
-
-// HasGrantType reports whether the client registered the grant type (RFC 7591 §2:
-// absent grant_types means authorization_code alone).
-func (c *Client) HasGrantType(gt string) bool {
-	for _, g := range c.Metadata.GrantTypes {
-		if g == gt {
-			return true
-		}
-	}
-	return len(c.Metadata.GrantTypes) == 0 && gt == "authorization_code"
-}
-
-// IsPublic reports whether the client has no secret (token_endpoint_auth_method "none").
-func (c *Client) IsPublic() bool { return c.SecretHash == "" }
-
-// VerifySecret reports, in constant time, whether secret is this client's secret.
-// It is always false for a public client.
-func (c *Client) VerifySecret(secret string) bool {
-	return SecretMatches(c.SecretHash, secret)
-}
-
-// VerifyRegistrationToken reports, in constant time, whether token is this client's
-// RFC 7592 registration access token.
-func (c *Client) VerifyRegistrationToken(token string) bool {
-	return SecretMatches(c.RegistrationTokenHash, token)
-}
-
-// HasRedirectURI reports whether uri is registered, by exact string comparison.
-func (c *Client) HasRedirectURI(uri string) bool {
-	for _, u := range c.Metadata.RedirectURIs {
-		if u == uri {
-			return true
-		}
-	}
-	return false
-}
 
 // clientIndex is a sorted set of client ids scored by issue time, for listing.
 // Entries of expired clients are removed lazily by ListClients.
@@ -86,8 +19,8 @@ func clientKey(id string) string { return Key("client", id) }
 
 // CreateClient stores a new client. ttl 0 means no expiry; otherwise the record (and
 // with it the secret and registration token) disappears after ttl. A client id that
-// already exists is [ErrExists] and leaves the existing record untouched.
-func (s *Store) CreateClient(ctx context.Context, c *Client, ttl time.Duration) error {
+// already exists is [auth.ErrExists] and leaves the existing record untouched.
+func (s *Store) CreateClient(ctx context.Context, c *auth.Client, ttl time.Duration) error {
 	b, err := json.Marshal(c)
 	if err != nil {
 		return fmt.Errorf("store: encode client: %w", err)
@@ -103,7 +36,7 @@ func (s *Store) CreateClient(ctx context.Context, c *Client, ttl time.Duration) 
 		return s.wrap(err)
 	}
 	if res != "ok" {
-		return ErrExists
+		return auth.ErrExists
 	}
 	s.settle(ctx, "a registration")
 	return nil
@@ -147,7 +80,7 @@ func (s *Store) voidClient(id string) {
 
 // CacheClient stores a client described by a metadata document (its id is the
 // document's URL) for ttl, outside the registered clients' index.
-func (s *Store) CacheClient(ctx context.Context, c *Client, ttl time.Duration) error {
+func (s *Store) CacheClient(ctx context.Context, c *auth.Client, ttl time.Duration) error {
 	b, err := json.Marshal(c)
 	if err != nil {
 		return fmt.Errorf("store: encode client: %w", err)
@@ -155,14 +88,14 @@ func (s *Store) CacheClient(ctx context.Context, c *Client, ttl time.Duration) e
 	return s.wrap(s.rdb.Set(ctx, clientKey(c.ID), b, ttl).Err())
 }
 
-// GetClient returns the client, or [ErrNotFound] if it never existed, was deleted or
+// GetClient returns the client, or [auth.ErrNotFound] if it never existed, was deleted or
 // expired.
-func (s *Store) GetClient(ctx context.Context, id string) (*Client, error) {
+func (s *Store) GetClient(ctx context.Context, id string) (*auth.Client, error) {
 	b, err := s.rdb.Get(ctx, clientKey(id)).Bytes()
 	if err != nil {
 		return nil, s.wrap(err)
 	}
-	var c Client
+	var c auth.Client
 	if err := json.Unmarshal(b, &c); err != nil {
 		return nil, fmt.Errorf("store: decode client %s: %w", id, err)
 	}
@@ -170,24 +103,24 @@ func (s *Store) GetClient(ctx context.Context, id string) (*Client, error) {
 }
 
 // UpdateClient replaces an existing client's record and keeps its remaining TTL.
-// A client that is gone is [ErrNotFound]; an update never resurrects it.
-func (s *Store) UpdateClient(ctx context.Context, c *Client) error {
+// A client that is gone is [auth.ErrNotFound]; an update never resurrects it.
+func (s *Store) UpdateClient(ctx context.Context, c *auth.Client) error {
 	b, err := json.Marshal(c)
 	if err != nil {
 		return fmt.Errorf("store: encode client: %w", err)
 	}
 	res, err := s.rdb.SetArgs(ctx, clientKey(c.ID), b, redis.SetArgs{Mode: "XX", KeepTTL: true}).Result()
 	if err != nil {
-		return s.wrap(err) // redis.Nil (XX failed) becomes ErrNotFound
+		return s.wrap(err) // redis.Nil (XX failed) becomes auth.ErrNotFound
 	}
 	if res != "OK" {
-		return ErrNotFound
+		return auth.ErrNotFound
 	}
 	s.settle(ctx, "a client update")
 	return nil
 }
 
-// DeleteClient removes the client. Deleting a missing client is [ErrNotFound].
+// DeleteClient removes the client. Deleting a missing client is [auth.ErrNotFound].
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	var del *redis.IntCmd
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
@@ -199,7 +132,7 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 		return s.wrap(err)
 	}
 	if del.Val() == 0 {
-		return ErrNotFound
+		return auth.ErrNotFound
 	}
 	s.settle(ctx, "a client deletion")
 	return nil
@@ -207,12 +140,12 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 
 // ListClients returns every live client, oldest first, and prunes index entries whose
 // record expired.
-func (s *Store) ListClients(ctx context.Context) ([]*Client, error) {
+func (s *Store) ListClients(ctx context.Context) ([]*auth.Client, error) {
 	ids, err := s.rdb.ZRange(ctx, clientIndex, 0, -1).Result()
 	if err != nil {
 		return nil, s.wrap(err)
 	}
-	var out []*Client
+	var out []*auth.Client
 	const batch = 500
 	for start := 0; start < len(ids); start += batch {
 		end := min(start+batch, len(ids))
@@ -231,7 +164,7 @@ func (s *Store) ListClients(ctx context.Context) ([]*Client, error) {
 				gone = append(gone, ids[start+i])
 				continue
 			}
-			var c Client
+			var c auth.Client
 			if err := json.Unmarshal([]byte(str), &c); err != nil {
 				return nil, fmt.Errorf("store: decode client %s: %w", ids[start+i], err)
 			}

@@ -6,15 +6,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/auth"
 	"github.com/mcp-oauth-gateway/gateway/internal/redistest"
 )
 
-func testClient(id string) *Client {
-	return &Client{
+func testClient(id string) *auth.Client {
+	return &auth.Client{
 		ID:                    id,
-		Metadata:              ClientMetadata{RedirectURIs: []string{"https://app.example/cb"}, TokenEndpointAuthMethod: "client_secret_basic", ClientName: "App"},
-		SecretHash:            HashSecret("s3cret"),
-		RegistrationTokenHash: HashSecret("reg-token"),
+		Metadata:              auth.ClientMetadata{RedirectURIs: []string{"https://app.example/cb"}, TokenEndpointAuthMethod: "client_secret_basic", ClientName: "App"},
+		SecretHash:            auth.HashSecret("s3cret"),
+		RegistrationTokenHash: auth.HashSecret("reg-token"),
 		IssuedAt:              1000,
 	}
 }
@@ -23,14 +24,14 @@ func TestClientLifecycle(t *testing.T) {
 	ctx := context.Background()
 	s := newTestStore(t, nil)
 
-	if _, err := s.GetClient(ctx, "c1"); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("GetClient before create: err = %v, want ErrNotFound", err)
+	if _, err := s.GetClient(ctx, "c1"); !errors.Is(err, auth.ErrNotFound) {
+		t.Fatalf("GetClient before create: err = %v, want auth.ErrNotFound", err)
 	}
 	if err := s.CreateClient(ctx, testClient("c1"), 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateClient(ctx, testClient("c1"), 0); !errors.Is(err, ErrExists) {
-		t.Fatalf("second CreateClient: err = %v, want ErrExists", err)
+	if err := s.CreateClient(ctx, testClient("c1"), 0); !errors.Is(err, auth.ErrExists) {
+		t.Fatalf("second CreateClient: err = %v, want auth.ErrExists", err)
 	}
 	got, err := s.GetClient(ctx, "c1")
 	if err != nil {
@@ -65,13 +66,13 @@ func TestClientLifecycle(t *testing.T) {
 	if err := s.DeleteClient(ctx, "c1"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeleteClient(ctx, "c1"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("second delete: %v, want ErrNotFound", err)
+	if err := s.DeleteClient(ctx, "c1"); !errors.Is(err, auth.ErrNotFound) {
+		t.Errorf("second delete: %v, want auth.ErrNotFound", err)
 	}
-	if err := s.UpdateClient(ctx, got); !errors.Is(err, ErrNotFound) {
-		t.Errorf("update after delete: %v, want ErrNotFound (no resurrection)", err)
+	if err := s.UpdateClient(ctx, got); !errors.Is(err, auth.ErrNotFound) {
+		t.Errorf("update after delete: %v, want auth.ErrNotFound (no resurrection)", err)
 	}
-	if _, err := s.GetClient(ctx, "c1"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.GetClient(ctx, "c1"); !errors.Is(err, auth.ErrNotFound) {
 		t.Errorf("get after delete: %v", err)
 	}
 }
@@ -99,7 +100,7 @@ func TestClientTTLKeptOnUpdateAndExpiry(t *testing.T) {
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		_, err := s.GetClient(ctx, "short")
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, auth.ErrNotFound) {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -166,10 +167,10 @@ func TestRedisDownIsUnavailable(t *testing.T) {
 	_, checks["ListClients"] = s.ListClients(ctx)
 	_, _, checks["Allow"] = s.Allow(ctx, "k", 1, time.Minute)
 	for name, err := range checks {
-		if !errors.Is(err, ErrUnavailable) {
-			t.Errorf("%s with Redis down: err = %v, want ErrUnavailable", name, err)
+		if !errors.Is(err, auth.ErrUnavailable) {
+			t.Errorf("%s with Redis down: err = %v, want auth.ErrUnavailable", name, err)
 		}
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, auth.ErrNotFound) {
 			t.Errorf("%s: an outage must not look like a missing record", name)
 		}
 		var u interface{ Unavailable() bool }
@@ -179,12 +180,8 @@ func TestRedisDownIsUnavailable(t *testing.T) {
 	}
 }
 
-func TestKeyAndHash(t *testing.T) {
+func TestKey(t *testing.T) {
 	if got := Key("client", "abc"); got != "oauth:client:abc" {
 		t.Errorf("Key = %q", got)
-	}
-	h := HashSecret("x")
-	if len(h) != 64 || !SecretMatches(h, "x") || SecretMatches(h, "y") || SecretMatches("", "") || SecretMatches(h, "") {
-		t.Error("HashSecret/SecretMatches wrong")
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/auth"
 	"github.com/mcp-oauth-gateway/gateway/internal/redistest"
 )
 
@@ -30,19 +31,19 @@ func TestWaitReplicasCoversWhatClientsAreTold(t *testing.T) {
 	t.Cleanup(func() { replica.Close() })
 	ctx := context.Background()
 
-	grant := func(fam, jti, sub, client string) *Grant {
+	grant := func(fam, jti, sub, client string) *auth.Grant {
 		exp := time.Now().Add(time.Hour).Unix()
-		return &Grant{
-			Access:      AccessRecord{JTI: jti, FamilyID: fam, ClientID: client, Sub: sub, Login: "u" + sub, ExpiresAt: exp},
-			Refresh:     RefreshRecord{FamilyID: fam, ClientID: client, Sub: sub, Login: "u" + sub, ExpiresAt: exp},
-			RefreshHash: HashSecret("rt-" + fam),
+		return &auth.Grant{
+			Access:      auth.AccessRecord{JTI: jti, FamilyID: fam, ClientID: client, Sub: sub, Login: "u" + sub, ExpiresAt: exp},
+			Refresh:     auth.RefreshRecord{FamilyID: fam, ClientID: client, Sub: sub, Login: "u" + sub, ExpiresAt: exp},
+			RefreshHash: auth.HashSecret("rt-" + fam),
 		}
 	}
-	redeem := func(t *testing.T, code string, g *Grant) {
-		if err := s.PutCode(ctx, code, &Code{FamilyID: g.Refresh.FamilyID}, time.Minute); err != nil {
+	redeem := func(t *testing.T, code string, g *auth.Grant) {
+		if err := s.PutCode(ctx, code, &auth.Code{FamilyID: g.Refresh.FamilyID}, time.Minute); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Redeem(ctx, &Redemption{Kind: "code", Hash: HashSecret(code), Grant: g, MarkerTTL: time.Minute}); err != nil {
+		if _, err := s.Redeem(ctx, &Redemption{Kind: "code", Hash: auth.HashSecret(code), Grant: g, MarkerTTL: time.Minute}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -175,7 +176,7 @@ func BenchmarkCreateClientWait(b *testing.B) {
 			s := New(rdb, &Options{WaitReplicas: wait, WaitTimeout: time.Second})
 			defer s.Close()
 			ctx := context.Background()
-			run := HashSecret(time.Now().String())[:8] // -count repeats this with fresh ids
+			run := auth.HashSecret(time.Now().String())[:8] // -count repeats this with fresh ids
 			for i := 0; b.Loop(); i++ {
 				if err := s.CreateClient(ctx, testClient(fmt.Sprintf("bench-%s-%d", run, i)), time.Minute); err != nil {
 					b.Fatal(err)

@@ -5,69 +5,22 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/auth"
 )
 
 // The authorization flow's short-lived records. Keys:
 //
-//	oauth:state:{state}              LoginState, single use (GETDEL), TTL ≤ 10 min
-//	oauth:session:{sid}              Session (browser session after GitHub login)
+//	oauth:state:{state}              auth.LoginState, single use (GETDEL), TTL ≤ 10 min
+//	oauth:session:{sid}              auth.Session (browser session after GitHub login)
 //	oauth:user_sessions:{sub}        set of the user's session ids
-//	oauth:consent_req:{id}           ConsentRequest (the consent page's pending request)
+//	oauth:consent_req:{id}           auth.ConsentRequest (the consent page's pending request)
 //	oauth:consents:{client_id}       hash sub → approved scope; TTL = the client's
-//	oauth:code:{sha256(code)}        Code, single use, TTL ≤ 10 min
+//	oauth:code:{sha256(code)}        auth.Code, single use, TTL ≤ 10 min
 //	oauth:code_used:{sha256(code)}   family id of a redeemed code, for replay detection
 //	oauth:code_fail:{sha256(code)}   count of wrong PKCE verifiers presented for a code
 //
 // Codes are keyed by their hash so a Redis dump does not hand out live codes.
-
-// AuthRequest is a validated /authorize request, carried through login and consent
-// until a code is issued.
-type AuthRequest struct {
-	ClientID    string   `json:"client_id"`
-	RedirectURI string   `json:"redirect_uri"`
-	State       string   `json:"state,omitempty"`
-	Challenge   string   `json:"code_challenge"`
-	Scope       string   `json:"scope,omitempty"`
-	Resources   []string `json:"resource,omitempty"`
-	// RedirectExplicit records whether the request named redirect_uri (RFC 6749
-	// §4.1.3: then the token request must repeat it).
-	RedirectExplicit bool `json:"redirect_explicit,omitempty"`
-}
-
-// LoginState is an in-flight GitHub login: the request to resume, the PKCE verifier
-// sent to GitHub and the hash of the browser-binding nonce held in a cookie.
-type LoginState struct {
-	Request  AuthRequest `json:"request"`
-	Verifier string      `json:"verifier"`
-	Binding  string      `json:"binding"`
-}
-
-// Session is authsvc's own browser session after a GitHub login.
-type Session struct {
-	ID      string `json:"-"`
-	Sub     string `json:"sub"`
-	Login   string `json:"login"`
-	Name    string `json:"name"`
-	Created int64  `json:"created"`
-}
-
-// ConsentRequest is a request waiting on the consent page. CSRFHash is the hash of the
-// form's CSRF token; SessionID binds it to the browser session that saw the page.
-type ConsentRequest struct {
-	Request   AuthRequest `json:"request"`
-	SessionID string      `json:"session_id"`
-	CSRFHash  string      `json:"csrf_hash"`
-}
-
-// Code is an issued authorization code's grant.
-type Code struct {
-	Request  AuthRequest `json:"request"`
-	Sub      string      `json:"sub"`
-	Login    string      `json:"login"`
-	Name     string      `json:"name"`
-	FamilyID string      `json:"family_id"`
-	IssuedAt int64       `json:"iat"`
-}
 
 func (s *Store) putJSON(ctx context.Context, key string, v any, ttl time.Duration) error {
 	b, err := json.Marshal(v)
@@ -93,20 +46,20 @@ func (s *Store) getJSON(ctx context.Context, key string, v any) error {
 }
 
 // takeJSON reads and deletes key atomically (GETDEL): of many concurrent callers
-// exactly one gets the value, the others [ErrNotFound].
+// exactly one gets the value, the others [auth.ErrNotFound].
 func (s *Store) takeJSON(ctx context.Context, key string, v any) error {
 	b, err := s.rdb.GetDel(ctx, key).Bytes()
 	return decode(b, s.wrap(err), v)
 }
 
 // PutLoginState stores a login state under its random state value.
-func (s *Store) PutLoginState(ctx context.Context, state string, ls *LoginState, ttl time.Duration) error {
+func (s *Store) PutLoginState(ctx context.Context, state string, ls *auth.LoginState, ttl time.Duration) error {
 	return s.putJSON(ctx, Key("state", state), ls, ttl)
 }
 
 // TakeLoginState returns and deletes a login state: a state works once.
-func (s *Store) TakeLoginState(ctx context.Context, state string) (*LoginState, error) {
-	var ls LoginState
+func (s *Store) TakeLoginState(ctx context.Context, state string) (*auth.LoginState, error) {
+	var ls auth.LoginState
 	if err := s.takeJSON(ctx, Key("state", state), &ls); err != nil {
 		return nil, err
 	}
@@ -115,7 +68,7 @@ func (s *Store) TakeLoginState(ctx context.Context, state string) (*LoginState, 
 
 // PutSession stores a browser session for ttl and indexes it under the user, so that
 // revoking the user ends the session too.
-func (s *Store) PutSession(ctx context.Context, sess *Session, ttl time.Duration) error {
+func (s *Store) PutSession(ctx context.Context, sess *auth.Session, ttl time.Duration) error {
 	b, err := json.Marshal(sess)
 	if err != nil {
 		return fmt.Errorf("store: encode session: %w", err)
@@ -143,9 +96,9 @@ func (s *Store) EndUserSessions(ctx context.Context, sub string) error {
 	return s.wrap(s.rdb.Del(ctx, keys...).Err())
 }
 
-// GetSession returns a live session or [ErrNotFound].
-func (s *Store) GetSession(ctx context.Context, id string) (*Session, error) {
-	var sess Session
+// GetSession returns a live session or [auth.ErrNotFound].
+func (s *Store) GetSession(ctx context.Context, id string) (*auth.Session, error) {
+	var sess auth.Session
 	if err := s.getJSON(ctx, Key("session", id), &sess); err != nil {
 		return nil, err
 	}
@@ -159,14 +112,14 @@ func (s *Store) DeleteSession(ctx context.Context, id string) error {
 }
 
 // PutConsentRequest stores a pending consent under id.
-func (s *Store) PutConsentRequest(ctx context.Context, id string, cr *ConsentRequest, ttl time.Duration) error {
+func (s *Store) PutConsentRequest(ctx context.Context, id string, cr *auth.ConsentRequest, ttl time.Duration) error {
 	return s.putJSON(ctx, Key("consent_req", id), cr, ttl)
 }
 
 // GetConsentRequest reads a pending consent without consuming it (the page may be
 // reloaded).
-func (s *Store) GetConsentRequest(ctx context.Context, id string) (*ConsentRequest, error) {
-	var cr ConsentRequest
+func (s *Store) GetConsentRequest(ctx context.Context, id string) (*auth.ConsentRequest, error) {
+	var cr auth.ConsentRequest
 	if err := s.getJSON(ctx, Key("consent_req", id), &cr); err != nil {
 		return nil, err
 	}
@@ -174,8 +127,8 @@ func (s *Store) GetConsentRequest(ctx context.Context, id string) (*ConsentReque
 }
 
 // TakeConsentRequest consumes a pending consent: a decision is made once.
-func (s *Store) TakeConsentRequest(ctx context.Context, id string) (*ConsentRequest, error) {
-	var cr ConsentRequest
+func (s *Store) TakeConsentRequest(ctx context.Context, id string) (*auth.ConsentRequest, error) {
+	var cr auth.ConsentRequest
 	if err := s.takeJSON(ctx, Key("consent_req", id), &cr); err != nil {
 		return nil, err
 	}
@@ -200,7 +153,7 @@ func (s *Store) RememberConsent(ctx context.Context, sub, clientID, approvals st
 	return nil
 }
 
-// Consent returns what sub approved for clientID, or [ErrNotFound].
+// Consent returns what sub approved for clientID, or [auth.ErrNotFound].
 func (s *Store) Consent(ctx context.Context, sub, clientID string) (string, error) {
 	v, err := s.rdb.HGet(ctx, consentsKey(clientID), sub).Result()
 	return v, s.wrap(err)
@@ -212,15 +165,15 @@ func (s *Store) ForgetConsents(ctx context.Context, clientID string) error {
 }
 
 // PutCode stores an authorization code's grant for ttl.
-func (s *Store) PutCode(ctx context.Context, code string, c *Code, ttl time.Duration) error {
-	return s.putJSON(ctx, Key("code", HashSecret(code)), c, ttl)
+func (s *Store) PutCode(ctx context.Context, code string, c *auth.Code, ttl time.Duration) error {
+	return s.putJSON(ctx, Key("code", auth.HashSecret(code)), c, ttl)
 }
 
 // PeekCode reads a code's grant without consuming it, so that a request that fails
-// validation leaves the code usable. [ErrNotFound] if unknown, expired or redeemed.
-func (s *Store) PeekCode(ctx context.Context, code string) (*Code, error) {
-	var c Code
-	if err := s.getJSON(ctx, Key("code", HashSecret(code)), &c); err != nil {
+// validation leaves the code usable. [auth.ErrNotFound] if unknown, expired or redeemed.
+func (s *Store) PeekCode(ctx context.Context, code string) (*auth.Code, error) {
+	var c auth.Code
+	if err := s.getJSON(ctx, Key("code", auth.HashSecret(code)), &c); err != nil {
 		return nil, err
 	}
 	return &c, nil
@@ -230,7 +183,7 @@ func (s *Store) PeekCode(ctx context.Context, code string) (*Code, error) {
 // reaches limit, deletes the code: guessing a verifier is hopeless, but nobody gets
 // unlimited tries. It returns the count so far.
 func (s *Store) CodeVerifierFailed(ctx context.Context, code string, limit int64, ttl time.Duration) (int64, error) {
-	h := HashSecret(code)
+	h := auth.HashSecret(code)
 	pipe := s.rdb.TxPipeline()
 	n := pipe.Incr(ctx, Key("code_fail", h))
 	pipe.Expire(ctx, Key("code_fail", h), ttl)

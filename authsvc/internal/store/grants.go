@@ -8,14 +8,16 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/auth"
 )
 
 // Issued tokens. Everything one authorization code leads to, through every
 // refresh, is one family; revoking the family kills all of it. Keys:
 //
-//	oauth:token:{jti}               AccessRecord; TTL = access token lifetime. A JWT
+//	oauth:token:{jti}               auth.AccessRecord; TTL = access token lifetime. A JWT
 //	                                whose record is gone is revoked (/verify, /introspect).
-//	oauth:refresh:{sha256(rt)}      RefreshRecord; TTL = refresh token lifetime
+//	oauth:refresh:{sha256(rt)}      auth.RefreshRecord; TTL = refresh token lifetime
 //	oauth:refresh_used:{sha256(rt)} family id of a rotated refresh token (reuse detection)
 //	oauth:family:{fid}              hash: sub, client_id, created, revoked
 //	oauth:family_members:{fid}      set of "at:{jti}:{exp}" and "rt:{hash}"
@@ -28,40 +30,6 @@ import (
 // ErrRevoked means the family was revoked while a grant was being issued.
 var ErrRevoked = errors.New("store: grant revoked")
 
-// AccessRecord is the server-side record of one access token (JWT).
-type AccessRecord struct {
-	JTI       string   `json:"jti"`
-	FamilyID  string   `json:"family_id"`
-	ClientID  string   `json:"client_id"`
-	Sub       string   `json:"sub"`
-	Login     string   `json:"login"`
-	Scope     string   `json:"scope"`
-	Audience  []string `json:"aud"`
-	IssuedAt  int64    `json:"iat"`
-	ExpiresAt int64    `json:"exp"`
-}
-
-// RefreshRecord is one refresh token's grant. It carries what the next access token
-// needs, so a refresh never consults the user again.
-type RefreshRecord struct {
-	FamilyID  string   `json:"family_id"`
-	ClientID  string   `json:"client_id"`
-	Sub       string   `json:"sub"`
-	Login     string   `json:"login"`
-	Name      string   `json:"name"`
-	Scope     string   `json:"scope"`
-	Audience  []string `json:"aud"`
-	IssuedAt  int64    `json:"iat"`
-	ExpiresAt int64    `json:"exp"`
-}
-
-// Grant is what one token response issues.
-type Grant struct {
-	Access      AccessRecord
-	Refresh     RefreshRecord
-	RefreshHash string // HashSecret of the refresh token
-}
-
 func familyKey(fid string) string  { return Key("family", fid) }
 func membersKey(fid string) string { return Key("family_members", fid) }
 func userIndex(sub string) string  { return Key("user_tokens", sub) }
@@ -70,10 +38,10 @@ func clientIndexKey(cid string) string {
 	return Key("client_tokens", cid)
 }
 
-// GetAccess returns a live access token record, or [ErrNotFound] when the token
+// GetAccess returns a live access token record, or [auth.ErrNotFound] when the token
 // expired or was revoked.
-func (s *Store) GetAccess(ctx context.Context, jti string) (*AccessRecord, error) {
-	var a AccessRecord
+func (s *Store) GetAccess(ctx context.Context, jti string) (*auth.AccessRecord, error) {
+	var a auth.AccessRecord
 	if err := s.getJSON(ctx, Key("token", jti), &a); err != nil {
 		return nil, err
 	}
@@ -88,7 +56,7 @@ func (s *Store) AccessLive(ctx context.Context, jti string) (bool, error) {
 
 // RevokeAccess deletes one access token record and publishes its jti on the
 // revocation feed.
-func (s *Store) RevokeAccess(ctx context.Context, a *AccessRecord) error {
+func (s *Store) RevokeAccess(ctx context.Context, a *auth.AccessRecord) error {
 	if err := s.wrap(s.rdb.Del(ctx, Key("token", a.JTI)).Err()); err != nil {
 		return err
 	}
@@ -100,8 +68,8 @@ func (s *Store) RevokeAccess(ctx context.Context, a *AccessRecord) error {
 }
 
 // GetRefresh returns a live refresh token record by the token's hash.
-func (s *Store) GetRefresh(ctx context.Context, hash string) (*RefreshRecord, error) {
-	var r RefreshRecord
+func (s *Store) GetRefresh(ctx context.Context, hash string) (*auth.RefreshRecord, error) {
+	var r auth.RefreshRecord
 	if err := s.getJSON(ctx, Key("refresh", hash), &r); err != nil {
 		return nil, err
 	}
@@ -226,13 +194,13 @@ func (s *Store) revokeIndex(ctx context.Context, key string) (int, error) {
 }
 
 // UserTokens lists the live access tokens and refresh-token families of sub.
-func (s *Store) UserTokens(ctx context.Context, sub string) ([]AccessRecord, []RefreshRecord, error) {
+func (s *Store) UserTokens(ctx context.Context, sub string) ([]auth.AccessRecord, []auth.RefreshRecord, error) {
 	fids, err := s.rdb.ZRange(ctx, userIndex(sub), 0, -1).Result()
 	if err != nil {
 		return nil, nil, s.wrap(err)
 	}
-	var access []AccessRecord
-	var refresh []RefreshRecord
+	var access []auth.AccessRecord
+	var refresh []auth.RefreshRecord
 	for _, fid := range fids {
 		members, err := s.rdb.SMembers(ctx, membersKey(fid)).Result()
 		if err != nil {
@@ -281,7 +249,7 @@ func (s *Store) PurgeExpired(ctx context.Context, accessLifetime time.Duration) 
 }
 
 // SubForLogin returns the GitHub user id last seen with login (case-insensitive) in
-// a token grant, or [ErrNotFound].
+// a token grant, or [auth.ErrNotFound].
 func (s *Store) SubForLogin(ctx context.Context, login string) (string, error) {
 	v, err := s.rdb.Get(ctx, loginKey(login)).Result()
 	return v, s.wrap(err)

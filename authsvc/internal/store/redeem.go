@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/auth"
 )
 
 // Redemption is spending an authorization code or a refresh token for a new grant, in
@@ -19,9 +21,9 @@ import (
 // ran; the client saw 503) and that retries with the same credential within the window
 // gets that same answer, not a reuse revocation.
 type Redemption struct {
-	// Kind is "code" or "refresh"; Hash is HashSecret of the spent credential.
+	// Kind is "code" or "refresh"; Hash is auth.HashSecret of the spent credential.
 	Kind, Hash string
-	Grant      *Grant
+	Grant      *auth.Grant
 	// MarkerTTL is how long the spent marker stays (replays revoke the family).
 	MarkerTTL time.Duration
 	// Sealed is the answer as only the credential's holder can open it; Window is how
@@ -125,14 +127,14 @@ func (s *Store) Redeem(ctx context.Context, r *Redemption) (replay []byte, err e
 }
 
 // Replayed returns the sealed answer kept for a spent credential within its retry
-// window, or [ErrNotFound].
+// window, or [auth.ErrNotFound].
 func (s *Store) Replayed(ctx context.Context, kind, hash string) ([]byte, error) {
 	b, err := s.rdb.Get(ctx, replayKey(kind, hash)).Bytes()
 	return b, s.wrap(err)
 }
 
 // SpentFamily returns the family a spent credential (kind, hash) went to, or
-// [ErrNotFound] if it was never spent (or the marker expired).
+// [auth.ErrNotFound] if it was never spent (or the marker expired).
 func (s *Store) SpentFamily(ctx context.Context, kind, hash string) (string, error) {
 	v, err := s.rdb.Get(ctx, spentKey(kind, hash)).Result()
 	return v, s.wrap(err)

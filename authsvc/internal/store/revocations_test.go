@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/auth"
 )
 
 type fakeClock struct{ t time.Time }
@@ -93,7 +95,7 @@ func TestRevocationAppendsAreOrdered(t *testing.T) {
 func TestCodeRedeemedOnce(t *testing.T) {
 	s := newTestStore(t, nil)
 	ctx := context.Background()
-	if err := s.PutCode(ctx, "the-code", &Code{FamilyID: "fam", Sub: "1"}, time.Minute); err != nil {
+	if err := s.PutCode(ctx, "the-code", &auth.Code{FamilyID: "fam", Sub: "1"}, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.PeekCode(ctx, "the-code"); err != nil {
@@ -106,7 +108,7 @@ func TestCodeRedeemedOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := s.Redeem(ctx, &Redemption{Kind: "code", Hash: HashSecret("the-code"), Grant: testGrant(), MarkerTTL: time.Minute}); err == nil {
+			if _, err := s.Redeem(ctx, &Redemption{Kind: "code", Hash: auth.HashSecret("the-code"), Grant: testGrant(), MarkerTTL: time.Minute}); err == nil {
 				mu.Lock()
 				wins++
 				mu.Unlock()
@@ -119,7 +121,7 @@ func TestCodeRedeemedOnce(t *testing.T) {
 	if wins != 1 {
 		t.Fatalf("%d redemptions won, want 1", wins)
 	}
-	if fam, err := s.SpentFamily(ctx, "code", HashSecret("the-code")); err != nil || fam != "fam" {
+	if fam, err := s.SpentFamily(ctx, "code", auth.HashSecret("the-code")); err != nil || fam != "fam" {
 		t.Fatalf("replay marker = %q, %v; want fam", fam, err)
 	}
 	if n, _ := s.rdb.Exists(ctx, Key("code", "the-code")).Result(); n != 0 {
@@ -131,15 +133,15 @@ func TestPurgeExpiredIndexes(t *testing.T) {
 	clock := &fakeClock{t: time.Now()}
 	s := newTestStore(t, &Options{Now: clock.now})
 	ctx := context.Background()
-	g := &Grant{
-		Access:      AccessRecord{JTI: "j1", FamilyID: "f1", ClientID: "c1", Sub: "9", Login: "ivy", ExpiresAt: clock.t.Add(time.Minute).Unix()},
-		Refresh:     RefreshRecord{FamilyID: "f1", ClientID: "c1", Sub: "9", Login: "ivy", ExpiresAt: clock.t.Add(time.Hour).Unix()},
-		RefreshHash: HashSecret("rt-1"),
+	g := &auth.Grant{
+		Access:      auth.AccessRecord{JTI: "j1", FamilyID: "f1", ClientID: "c1", Sub: "9", Login: "ivy", ExpiresAt: clock.t.Add(time.Minute).Unix()},
+		Refresh:     auth.RefreshRecord{FamilyID: "f1", ClientID: "c1", Sub: "9", Login: "ivy", ExpiresAt: clock.t.Add(time.Hour).Unix()},
+		RefreshHash: auth.HashSecret("rt-1"),
 	}
-	if err := s.PutCode(ctx, "c1", &Code{FamilyID: "f1"}, time.Minute); err != nil {
+	if err := s.PutCode(ctx, "c1", &auth.Code{FamilyID: "f1"}, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Redeem(ctx, &Redemption{Kind: "code", Hash: HashSecret("c1"), Grant: g, MarkerTTL: time.Minute}); err != nil {
+	if _, err := s.Redeem(ctx, &Redemption{Kind: "code", Hash: auth.HashSecret("c1"), Grant: g, MarkerTTL: time.Minute}); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := s.PurgeExpired(ctx, time.Minute); err != nil || n != 0 {
@@ -155,11 +157,11 @@ func TestPurgeExpiredIndexes(t *testing.T) {
 }
 
 // testGrant is a grant for family "fam" of user 1, valid for an hour.
-func testGrant() *Grant {
+func testGrant() *auth.Grant {
 	exp := time.Now().Add(time.Hour).Unix()
-	return &Grant{
-		Access:      AccessRecord{JTI: "j-" + HashSecret(time.Now().String())[:8], FamilyID: "fam", ClientID: "c", Sub: "1", Login: "one", ExpiresAt: exp},
-		Refresh:     RefreshRecord{FamilyID: "fam", ClientID: "c", Sub: "1", Login: "one", ExpiresAt: exp},
-		RefreshHash: HashSecret("rt-" + time.Now().String()),
+	return &auth.Grant{
+		Access:      auth.AccessRecord{JTI: "j-" + auth.HashSecret(time.Now().String())[:8], FamilyID: "fam", ClientID: "c", Sub: "1", Login: "one", ExpiresAt: exp},
+		Refresh:     auth.RefreshRecord{FamilyID: "fam", ClientID: "c", Sub: "1", Login: "one", ExpiresAt: exp},
+		RefreshHash: auth.HashSecret("rt-" + time.Now().String()),
 	}
 }

@@ -5,17 +5,14 @@
 // consumers declare the small interfaces they need (register.Store, …) and [Store]
 // satisfies them. Shared pieces every file uses:
 //   - [Key] builds every Redis key under the "oauth:" prefix (docs/authsvc.md "Code map" and docs/oauth.md "Redis keys added by the flow");
-//   - [HashSecret] and [SecretMatches] store and compare secrets hashed, in constant time;
-//   - [ErrNotFound] for a missing (or expired) record, [ErrExists] for a collision;
-//   - [Store.wrap] turns Redis failures into errors matching [ErrUnavailable], which
-//     oauth.WriteError answers with 503.
+//   - [auth.HashSecret] and [auth.SecretMatches] store and compare secrets hashed, in constant time;
+//   - [auth.ErrNotFound] for a missing (or expired) record, [auth.ErrExists] for a collision;
+//   - [Store.wrap] turns Redis failures into errors matching [auth.ErrUnavailable], which
+//     the HTTP edge answers with 503.
 package store
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,6 +20,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/auth"
 )
 
 // Prefix starts every key authsvc writes.
@@ -32,30 +31,6 @@ const Prefix = "oauth:"
 func Key(parts ...string) string {
 	return Prefix + strings.Join(parts, ":")
 }
-
-var (
-	// ErrNotFound means the record does not exist, or its TTL passed.
-	ErrNotFound = errors.New("store: not found")
-	// ErrExists means a record with that id already exists.
-	ErrExists = errors.New("store: already exists")
-	// ErrUnavailable matches (errors.Is) every error caused by Redis failing: down,
-	// timing out, refusing. The wrapped error says which.
-	ErrUnavailable error = unavailableError{}
-)
-
-// unavailableError marks Redis failures. Its Unavailable method is what
-// oauth.WriteError looks for, so that package needs no import of this one.
-type unavailableError struct{ err error }
-
-func (e unavailableError) Error() string {
-	if e.err == nil {
-		return "store: redis unavailable"
-	}
-	return "store: redis unavailable: " + e.err.Error()
-}
-func (e unavailableError) Unwrap() error        { return e.err }
-func (e unavailableError) Unavailable() bool    { return true }
-func (e unavailableError) Is(target error) bool { _, ok := target.(unavailableError); return ok }
 
 // Store is the Redis-backed state of authsvc. It is safe for concurrent use.
 type Store struct {
@@ -174,35 +149,17 @@ func (s *Store) Ping(ctx context.Context) error {
 	return s.wrap(s.rdb.Ping(ctx).Err())
 }
 
-// wrap maps go-redis errors: redis.Nil → ErrNotFound, any other → ErrUnavailable
+// wrap maps go-redis errors: redis.Nil → auth.ErrNotFound, any other → auth.ErrUnavailable
 // (with the cause), nil → nil.
 func (s *Store) wrap(err error) error {
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, redis.Nil):
-		return ErrNotFound
-	case errors.Is(err, ErrNotFound), errors.Is(err, ErrExists), errors.Is(err, ErrUnavailable):
+		return auth.ErrNotFound
+	case errors.Is(err, auth.ErrNotFound), errors.Is(err, auth.ErrExists), errors.Is(err, auth.ErrUnavailable):
 		return err
 	default:
-		return unavailableError{err: err}
+		return auth.Unavailable(err)
 	}
-}
-
-// HashSecret returns the hex SHA-256 of a secret for storage. A plain hash is enough
-// because every secret authsvc hashes is 256 bits of randomness it generated itself:
-// there is nothing to brute-force, so a slow password hash would only cost latency.
-func HashSecret(secret string) string {
-	sum := sha256.Sum256([]byte(secret))
-	return hex.EncodeToString(sum[:])
-}
-
-// SecretMatches reports, in constant time, whether secret hashes to hash. An empty
-// hash never matches (a record without a secret accepts none).
-func SecretMatches(hash, secret string) bool {
-	if hash == "" || secret == "" {
-		return false
-	}
-	got := HashSecret(secret)
-	return subtle.ConstantTimeCompare([]byte(got), []byte(hash)) == 1
 }

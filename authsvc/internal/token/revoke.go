@@ -6,8 +6,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/auth"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/oauth"
-	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/store"
 )
 
 // Revoke handles POST /revoke (RFC 7009). Any well-formed request from an
@@ -34,12 +34,12 @@ func (h *Handler) revoke(r *http.Request) error {
 	}
 	tok := form.Get("token")
 	if tok == "" {
-		return oauth.ErrInvalidRequest.WithDescription("token is required")
+		return auth.ErrInvalidRequest.WithDescription("token is required")
 	}
 	ctx := r.Context()
 	if strings.HasPrefix(tok, RefreshPrefix) {
-		rec, err := h.store.GetRefresh(ctx, store.HashSecret(tok))
-		if errors.Is(err, store.ErrNotFound) {
+		rec, err := h.store.GetRefresh(ctx, auth.HashSecret(tok))
+		if errors.Is(err, auth.ErrNotFound) {
 			return nil
 		}
 		if err != nil {
@@ -58,7 +58,7 @@ func (h *Handler) revoke(r *http.Request) error {
 }
 
 // accessRecord returns the live record of a valid access token, or nil.
-func (h *Handler) accessRecord(ctx context.Context, tok string) *store.AccessRecord {
+func (h *Handler) accessRecord(ctx context.Context, tok string) *auth.AccessRecord {
 	cl, err := h.codec.Verify(ctx, tok, "")
 	if err != nil {
 		return nil
@@ -96,15 +96,15 @@ func (h *Handler) introspect(r *http.Request) (map[string]any, error) {
 	if client.IsPublic() {
 		// RFC 7662 §2.1: the caller authenticates; a public client's client_id proves
 		// nothing, so anybody holding a token could learn who it belongs to.
-		return nil, oauth.ErrInvalidClient.WithDescription("introspection needs client authentication: client_secret_basic or client_secret_post")
+		return nil, auth.ErrInvalidClient.WithDescription("introspection needs client authentication: client_secret_basic or client_secret_post")
 	}
 	tok := form.Get("token")
 	if tok == "" {
-		return nil, oauth.ErrInvalidRequest.WithDescription("token is required")
+		return nil, auth.ErrInvalidRequest.WithDescription("token is required")
 	}
 	ctx := r.Context()
 	if strings.HasPrefix(tok, RefreshPrefix) {
-		rec, err := h.store.GetRefresh(ctx, store.HashSecret(tok))
+		rec, err := h.store.GetRefresh(ctx, auth.HashSecret(tok))
 		if err != nil || rec.ClientID != client.ID || rec.ExpiresAt <= h.opts.Now().Unix() {
 			return inactive, nil
 		}

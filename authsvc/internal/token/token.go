@@ -21,29 +21,27 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/accesstoken"
-	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/authorize"
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/auth"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/httpx"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/metrics"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/oauth"
-	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/pkce"
-	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/session"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/store"
 	"github.com/mcp-oauth-gateway/gateway/internal/contract"
 )
 
 // Store is the state these endpoints use; *store.Store implements it.
 type Store interface {
-	GetClient(ctx context.Context, id string) (*store.Client, error)
-	PeekCode(ctx context.Context, code string) (*store.Code, error)
+	GetClient(ctx context.Context, id string) (*auth.Client, error)
+	PeekCode(ctx context.Context, code string) (*auth.Code, error)
 	CodeVerifierFailed(ctx context.Context, code string, limit int64, ttl time.Duration) (int64, error)
-	GetRefresh(ctx context.Context, hash string) (*store.RefreshRecord, error)
+	GetRefresh(ctx context.Context, hash string) (*auth.RefreshRecord, error)
 	Redeem(ctx context.Context, r *store.Redemption) ([]byte, error)
 	Replayed(ctx context.Context, kind, hash string) ([]byte, error)
 	SpentFamily(ctx context.Context, kind, hash string) (string, error)
 	FamilyRevoked(ctx context.Context, fid string) (bool, error)
 	RevokeFamily(ctx context.Context, fid string) (int, error)
-	GetAccess(ctx context.Context, jti string) (*store.AccessRecord, error)
-	RevokeAccess(ctx context.Context, a *store.AccessRecord) error
+	GetAccess(ctx context.Context, jti string) (*auth.AccessRecord, error)
+	RevokeAccess(ctx context.Context, a *auth.AccessRecord) error
 }
 
 var _ Store = (*store.Store)(nil)
@@ -119,18 +117,18 @@ type Response struct {
 func readForm(r *http.Request, repeatable ...string) (url.Values, error) {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/x-www-form-urlencoded" {
-		return nil, oauth.ErrInvalidRequest.WithDescription("the body must be application/x-www-form-urlencoded")
+		return nil, auth.ErrInvalidRequest.WithDescription("the body must be application/x-www-form-urlencoded")
 	}
 	if err := r.ParseForm(); err != nil {
 		var mb *http.MaxBytesError
 		if errors.As(err, &mb) {
 			return nil, err
 		}
-		return nil, oauth.ErrInvalidRequest.WithDescription("the form body is malformed")
+		return nil, auth.ErrInvalidRequest.WithDescription("the form body is malformed")
 	}
 	for k, v := range r.PostForm {
 		if len(v) > 1 && !contains(repeatable, k) {
-			return nil, oauth.ErrInvalidRequest.WithDescription("parameter %s was sent more than once", k)
+			return nil, auth.ErrInvalidRequest.WithDescription("parameter %s was sent more than once", k)
 		}
 	}
 	return r.PostForm, nil
@@ -148,9 +146,9 @@ func contains(list []string, s string) bool {
 // authenticate identifies and authenticates the calling client by its registered
 // method. Any failure is invalid_client (401), with a Basic challenge when Basic
 // credentials were tried.
-func (h *Handler) authenticate(r *http.Request, form url.Values) (*store.Client, error) {
+func (h *Handler) authenticate(r *http.Request, form url.Values) (*auth.Client, error) {
 	id, secret, basic := r.BasicAuth()
-	fail := oauth.ErrInvalidClient
+	fail := auth.ErrInvalidClient
 	if basic {
 		fail = fail.WithChallenge(oauth.BasicChallenge)
 		var err1, err2 error
@@ -160,7 +158,7 @@ func (h *Handler) authenticate(r *http.Request, form url.Values) (*store.Client,
 			return nil, fail.WithDescription("malformed Basic credentials")
 		}
 		if form.Get("client_secret") != "" || (form.Get("client_id") != "" && form.Get("client_id") != id) {
-			return nil, oauth.ErrInvalidRequest.WithDescription("use one client authentication method per request")
+			return nil, auth.ErrInvalidRequest.WithDescription("use one client authentication method per request")
 		}
 	} else {
 		id, secret = form.Get("client_id"), form.Get("client_secret")
@@ -169,7 +167,7 @@ func (h *Handler) authenticate(r *http.Request, form url.Values) (*store.Client,
 		return nil, fail.WithDescription("client authentication is required")
 	}
 	c, err := h.store.GetClient(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, auth.ErrNotFound) {
 		return nil, fail.WithDescription("unknown client")
 	}
 	if err != nil {
@@ -185,7 +183,7 @@ func (h *Handler) authenticate(r *http.Request, form url.Values) (*store.Client,
 	case method == "client_secret_post" && basic:
 		return nil, fail.WithDescription("this client is registered for client_secret_post")
 	case method != "client_secret_post" && !basic:
-		return nil, oauth.ErrInvalidClient.WithDescription("this client is registered for client_secret_basic")
+		return nil, auth.ErrInvalidClient.WithDescription("this client is registered for client_secret_basic")
 	case !c.VerifySecret(secret):
 		return nil, fail.WithDescription("client authentication failed")
 	}
@@ -221,34 +219,34 @@ func (h *Handler) token(r *http.Request) (*Response, error) {
 	case "refresh_token":
 		if !client.HasGrantType("refresh_token") {
 			// RFC 6749 §5.2; the client did not register the grant (RFC 7591 §2).
-			return nil, oauth.ErrUnauthorizedClient.WithDescription("this client is not registered for the refresh_token grant")
+			return nil, auth.ErrUnauthorizedClient.WithDescription("this client is not registered for the refresh_token grant")
 		}
 		return h.refresh(r.Context(), client, form)
 	case "":
-		return nil, oauth.ErrInvalidRequest.WithDescription("grant_type is required")
+		return nil, auth.ErrInvalidRequest.WithDescription("grant_type is required")
 	default:
-		return nil, oauth.ErrUnsupportedGrantType.WithDescription("grant_type %q is not supported", gt)
+		return nil, auth.ErrUnsupportedGrantType.WithDescription("grant_type %q is not supported", gt)
 	}
 }
 
-var errGrant = oauth.ErrInvalidGrant
+var errGrant = auth.ErrInvalidGrant
 
 // MaxVerifierFailures is how many wrong PKCE verifiers a code survives. Other
 // refusals (wrong client, redirect URI, resource) never consume the code; wrong
 // verifiers do, eventually, so that nobody gets unlimited guesses.
 const MaxVerifierFailures = 10
 
-func (h *Handler) authorizationCode(ctx context.Context, client *store.Client, form url.Values) (*Response, error) {
+func (h *Handler) authorizationCode(ctx context.Context, client *auth.Client, form url.Values) (*Response, error) {
 	code := form.Get("code")
 	if code == "" {
-		return nil, oauth.ErrInvalidRequest.WithDescription("code is required")
+		return nil, auth.ErrInvalidRequest.WithDescription("code is required")
 	}
 	verifier := form.Get("code_verifier")
 	grant, err := h.store.PeekCode(ctx, code)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, auth.ErrNotFound) {
 		// A retry of an exchange whose answer was lost gets that answer; anything else
 		// is a replay.
-		if resp := h.replay(ctx, "code", store.HashSecret(code), code+"\x00"+verifier); resp != nil {
+		if resp := h.replay(ctx, "code", auth.HashSecret(code), code+"\x00"+verifier); resp != nil {
 			return resp, nil
 		}
 		h.replayedCode(ctx, code)
@@ -271,7 +269,7 @@ func (h *Handler) authorizationCode(ctx context.Context, client *store.Client, f
 	if verifier == "" {
 		return nil, errGrant.WithDescription("code_verifier is required")
 	}
-	if !pkce.Verify(verifier, req.Challenge) {
+	if !auth.VerifyPKCE(verifier, req.Challenge) {
 		if _, err := h.store.CodeVerifierFailed(ctx, code, MaxVerifierFailures, h.opts.CodeLifetime); err != nil {
 			return nil, err
 		}
@@ -281,9 +279,9 @@ func (h *Handler) authorizationCode(ctx context.Context, client *store.Client, f
 	if err != nil {
 		return nil, err
 	}
-	rec := store.RefreshRecord{FamilyID: grant.FamilyID, ClientID: client.ID, Sub: grant.Sub, Login: grant.Login,
+	rec := auth.RefreshRecord{FamilyID: grant.FamilyID, ClientID: client.ID, Sub: grant.Sub, Login: grant.Login,
 		Name: grant.Name, Scope: req.Scope, Audience: fullAudience(req.Resources, h.opts.DefaultAudience)}
-	resp, err := h.issue(ctx, client, rec, aud, req.Scope, "code", store.HashSecret(code), code+"\x00"+verifier)
+	resp, err := h.issue(ctx, client, rec, aud, req.Scope, "code", auth.HashSecret(code), code+"\x00"+verifier)
 	if errors.Is(err, store.ErrSpent) {
 		// Someone redeemed it between our read and now, and it is no retry of theirs.
 		h.replayedCode(ctx, code)
@@ -320,7 +318,7 @@ func (h *Handler) replay(ctx context.Context, kind, hash, secret string) *Respon
 
 // replayedCode revokes what the first redemption of code issued, if it was redeemed.
 func (h *Handler) replayedCode(ctx context.Context, code string) {
-	fid, err := h.store.SpentFamily(ctx, "code", store.HashSecret(code))
+	fid, err := h.store.SpentFamily(ctx, "code", auth.HashSecret(code))
 	if err != nil {
 		return
 	}
@@ -342,26 +340,26 @@ func narrowAudience(requested, granted []string, def string) ([]string, error) {
 	if len(requested) == 0 {
 		return full, nil
 	}
-	res, err := authorize.ParseResources(requested)
+	res, err := auth.ParseResources(requested)
 	if err != nil {
-		return nil, oauth.ErrInvalidTarget.WithDescription("%s", err.Error())
+		return nil, auth.ErrInvalidTarget.WithDescription("%s", err.Error())
 	}
 	for _, r := range res {
 		if !contains(full, r) {
-			return nil, oauth.ErrInvalidTarget.WithDescription("resource %q was not granted", r)
+			return nil, auth.ErrInvalidTarget.WithDescription("resource %q was not granted", r)
 		}
 	}
 	return res, nil
 }
 
-func (h *Handler) refresh(ctx context.Context, client *store.Client, form url.Values) (*Response, error) {
+func (h *Handler) refresh(ctx context.Context, client *auth.Client, form url.Values) (*Response, error) {
 	rt := form.Get("refresh_token")
 	if rt == "" {
-		return nil, oauth.ErrInvalidRequest.WithDescription("refresh_token is required")
+		return nil, auth.ErrInvalidRequest.WithDescription("refresh_token is required")
 	}
-	hash := store.HashSecret(rt)
+	hash := auth.HashSecret(rt)
 	rec, err := h.store.GetRefresh(ctx, hash)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, auth.ErrNotFound) {
 		if resp := h.replay(ctx, "refresh", hash, rt); resp != nil {
 			return resp, nil
 		}
@@ -379,9 +377,9 @@ func (h *Handler) refresh(ctx context.Context, client *store.Client, form url.Va
 	}
 	scope := rec.Scope
 	if s := form.Get("scope"); s != "" {
-		ns, err := authorize.ParseScope(s, "")
-		if err != nil || !authorize.ScopeCovers(rec.Scope, ns) {
-			return nil, oauth.ErrInvalidScope.WithDescription("a refresh may narrow the scope but never widen it")
+		ns, err := auth.ParseScope(s, "")
+		if err != nil || !auth.ScopeCovers(rec.Scope, ns) {
+			return nil, auth.ErrInvalidScope.WithDescription("a refresh may narrow the scope but never widen it")
 		}
 		scope = ns
 	}
@@ -415,7 +413,7 @@ func (h *Handler) reusedRefresh(ctx context.Context, hash string) {
 // for a retry. If the credential was spent meanwhile by a request whose answer is still
 // kept and opens with secret, that answer is returned: two holders of one refresh token,
 // or a retry racing its original, get the same tokens.
-func (h *Handler) issue(ctx context.Context, client *store.Client, rec store.RefreshRecord, aud []string, scope, kind, hash, secret string) (*Response, error) {
+func (h *Handler) issue(ctx context.Context, client *auth.Client, rec auth.RefreshRecord, aud []string, scope, kind, hash, secret string) (*Response, error) {
 	now := h.opts.Now()
 	accessExp := now.Add(h.opts.AccessLifetime).Unix()
 	refreshExp := now.Add(h.opts.RefreshLifetime).Unix()
@@ -434,14 +432,14 @@ func (h *Handler) issue(ctx context.Context, client *store.Client, rec store.Ref
 	if err != nil {
 		return nil, err
 	}
-	g := &store.Grant{
-		Access: store.AccessRecord{JTI: jti, FamilyID: rec.FamilyID, ClientID: client.ID, Sub: rec.Sub, Login: rec.Login,
+	g := &auth.Grant{
+		Access: auth.AccessRecord{JTI: jti, FamilyID: rec.FamilyID, ClientID: client.ID, Sub: rec.Sub, Login: rec.Login,
 			Scope: scope, Audience: aud, IssuedAt: now.Unix(), ExpiresAt: accessExp},
 	}
 	var rt string
 	if client.HasGrantType("refresh_token") {
-		rt = RefreshPrefix + session.NewID()
-		g.RefreshHash = store.HashSecret(rt)
+		rt = RefreshPrefix + auth.NewID()
+		g.RefreshHash = auth.HashSecret(rt)
 	} else {
 		// No refresh token: the family (revocation by user, client, replay) lives as long
 		// as its access token.

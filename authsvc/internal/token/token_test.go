@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/auth"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/oauthtest"
-	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/pkce"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/token"
 	"github.com/mcp-oauth-gateway/gateway/internal/redistest"
 )
@@ -25,7 +25,7 @@ const (
 func code(t *testing.T, env *oauthtest.Env, b *oauthtest.Browser, c *oauthtest.Client, scope string) string {
 	t.Helper()
 	q := url.Values{"response_type": {"code"}, "client_id": {c.ID}, "redirect_uri": {c.RedirectURI}, "state": {"s"},
-		"code_challenge": {pkce.Challenge(verifier)}, "code_challenge_method": {"S256"}, "resource": {resource}, "scope": {scope}}
+		"code_challenge": {auth.PKCEChallenge(verifier)}, "code_challenge_method": {"S256"}, "resource": {resource}, "scope": {scope}}
 	return b.Code(t, env.URL+"/authorize?"+q.Encode(), "s")
 }
 
@@ -57,7 +57,7 @@ func TestCodeRefusalsDoNotBurnTheCode(t *testing.T) {
 		{"other client's code", other, nil, [2]string{}, 400, "invalid_grant"},
 		{"wrong verifier", c, func(f url.Values) { f.Set("code_verifier", strings.Repeat("w", 43)) }, [2]string{}, 400, "invalid_grant"},
 		{"missing verifier", c, func(f url.Values) { f.Del("code_verifier") }, [2]string{}, 400, "invalid_grant"},
-		{"verifier equal to the challenge", c, func(f url.Values) { f.Set("code_verifier", pkce.Challenge(verifier)) }, [2]string{}, 400, "invalid_grant"},
+		{"verifier equal to the challenge", c, func(f url.Values) { f.Set("code_verifier", auth.PKCEChallenge(verifier)) }, [2]string{}, 400, "invalid_grant"},
 		{"other redirect_uri", c, func(f url.Values) { f.Set("redirect_uri", redirect+"/x") }, [2]string{}, 400, "invalid_grant"},
 		{"missing redirect_uri", c, func(f url.Values) { f.Del("redirect_uri") }, [2]string{}, 400, "invalid_grant"},
 		{"other resource", c, func(f url.Values) { f.Set("resource", "https://other.example.com/mcp") }, [2]string{}, 400, "invalid_target"},

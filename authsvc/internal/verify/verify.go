@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/accesstoken"
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/auth"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/oauth"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/store"
 	"github.com/mcp-oauth-gateway/gateway/internal/contract"
@@ -215,7 +216,7 @@ func (h *Handler) Feed(w http.ResponseWriter, r *http.Request) {
 	if h.opts.FeedToken != "" {
 		raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || subtle.ConstantTimeCompare([]byte(raw), []byte(h.opts.FeedToken)) != 1 {
-			oauth.WriteError(w, r, h.opts.Log, oauth.ErrInvalidToken.WithDescription("the revocation feed needs REVOCATION_FEED_TOKEN"))
+			oauth.WriteError(w, r, h.opts.Log, auth.ErrInvalidToken.WithDescription("the revocation feed needs REVOCATION_FEED_TOKEN"))
 			return
 		}
 	}

@@ -13,8 +13,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/auth"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/oauthtest"
-	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/pkce"
 	"github.com/mcp-oauth-gateway/gateway/internal/githubstub"
 	"github.com/mcp-oauth-gateway/gateway/internal/redistest"
 )
@@ -34,7 +34,7 @@ type issued struct {
 func obtain(t *testing.T, env *oauthtest.Env, c *oauthtest.Client) issued {
 	t.Helper()
 	q := url.Values{"response_type": {"code"}, "client_id": {c.ID}, "redirect_uri": {c.RedirectURI}, "state": {"s"},
-		"code_challenge": {pkce.Challenge(verifier)}, "code_challenge_method": {"S256"}, "resource": {resource}, "scope": {"read"}}
+		"code_challenge": {auth.PKCEChallenge(verifier)}, "code_challenge_method": {"S256"}, "resource": {resource}, "scope": {"read"}}
 	code := env.NewBrowser().Code(t, env.URL+"/authorize?"+q.Encode(), "s")
 	form, id, sec := oauthtest.ClientAuth(c, url.Values{"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {verifier}, "redirect_uri": {c.RedirectURI}})
 	status, body, _ := env.PostForm(t, "/token", form, id, sec)

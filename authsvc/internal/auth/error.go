@@ -1,9 +1,9 @@
-// Package oauth holds the protocol error type of RFC 6749 §5.2 (and its extensions in
-// RFC 6750, 7009, 7591, 7592, 8707) and the one place that writes OAuth JSON responses
-// and errors. Handlers return or pass an error; [WriteError] decides what the client
-// sees: a protocol error keeps its code and description, anything else becomes a
-// logged server_error whose details never reach the client.
-package oauth
+// The protocol error type of RFC 6749 §5.2 (and its extensions in RFC 6750, 7009,
+// 7591, 7592, 8707). The rules return it; the HTTP edge (httpapi.WriteError) decides
+// what the client sees: a protocol error keeps its code and description, anything
+// else becomes a logged server_error whose details never reach the client.
+
+package auth
 
 import (
 	"errors"
@@ -115,7 +115,7 @@ var (
 	ErrUnsupportedMediaType = newError("invalid_request", http.StatusUnsupportedMediaType, "the content type must be application/json")
 	ErrRequestTooLarge      = newError("invalid_request", http.StatusRequestEntityTooLarge, "the request body is too large")
 	ErrTooManyRequests      = newError("slow_down", http.StatusTooManyRequests, "too many requests; retry later")
-	ErrNotFound             = newError("not_found", http.StatusNotFound, "not found")
+	ErrEndpointNotFound     = newError("not_found", http.StatusNotFound, "not found")
 	ErrMethodNotAllowed     = newError("invalid_request", http.StatusMethodNotAllowed, "method not allowed")
 )
 

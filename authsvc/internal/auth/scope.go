@@ -1,4 +1,6 @@
-package authorize
+// Scope and resource rules.
+
+package auth
 
 import (
 	"errors"

@@ -1,11 +1,11 @@
-package pkce
+package auth
 
 import (
 	"strings"
 	"testing"
 )
 
-func TestValid(t *testing.T) {
+func TestValidPKCE(t *testing.T) {
 	tests := []struct {
 		name string
 		in   string
@@ -25,20 +25,20 @@ func TestValid(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := Valid(tc.in); got != tc.want {
-				t.Fatalf("Valid(%q) = %v, want %v", tc.in, got, tc.want)
+			if got := ValidPKCE(tc.in); got != tc.want {
+				t.Fatalf("ValidPKCE(%q) = %v, want %v", tc.in, got, tc.want)
 			}
 		})
 	}
 }
 
-func TestVerify(t *testing.T) {
+func TestVerifyPKCE(t *testing.T) {
 	// RFC 7636 Appendix B.
 	const verifier = "aBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWOEjXk"
 	const rfcVerifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
 	const rfcChallenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
-	if got := Challenge(rfcVerifier); got != rfcChallenge {
-		t.Fatalf("Challenge(RFC example) = %q, want %q", got, rfcChallenge)
+	if got := PKCEChallenge(rfcVerifier); got != rfcChallenge {
+		t.Fatalf("PKCEChallenge(RFC example) = %q, want %q", got, rfcChallenge)
 	}
 	tests := []struct {
 		name                string
@@ -49,24 +49,24 @@ func TestVerify(t *testing.T) {
 		{"wrong verifier", verifier, rfcChallenge, false},
 		{"verifier equals challenge (plain)", rfcChallenge, rfcChallenge, false},
 		{"no challenge", rfcVerifier, "", false},
-		{"malformed verifier", "short", Challenge("short"), false},
+		{"malformed verifier", "short", PKCEChallenge("short"), false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := Verify(tc.verifier, tc.challenge); got != tc.want {
+			if got := VerifyPKCE(tc.verifier, tc.challenge); got != tc.want {
 				t.Fatalf("Verify = %v, want %v", got, tc.want)
 			}
 		})
 	}
 }
 
-func FuzzVerify(f *testing.F) {
+func FuzzVerifyPKCE(f *testing.F) {
 	f.Add("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")
 	f.Add("", "")
 	f.Fuzz(func(t *testing.T, verifier, challenge string) {
-		ok := Verify(verifier, challenge)
-		if ok && (!Valid(verifier) || Challenge(verifier) != challenge) {
-			t.Fatalf("Verify(%q, %q) = true for a non-matching pair", verifier, challenge)
+		ok := VerifyPKCE(verifier, challenge)
+		if ok && (!ValidPKCE(verifier) || PKCEChallenge(verifier) != challenge) {
+			t.Fatalf("VerifyPKCE(%q, %q) = true for a non-matching pair", verifier, challenge)
 		}
 	})
 }

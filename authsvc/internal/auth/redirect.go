@@ -1,9 +1,13 @@
-package register
+// Redirect URI rules: what may be registered, and how a request's redirect_uri
+// matches the registered ones.
+
+package auth
 
 import (
 	"errors"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/mcp-oauth-gateway/gateway/internal/contract"
@@ -171,9 +175,9 @@ func validHost(h string) bool {
 	return true
 }
 
-// isNativeRedirect reports a redirect only a native app would use: loopback http
+// IsNativeRedirect reports a redirect only a native app would use: loopback http
 // or a private-use scheme. It is used to infer application_type when absent.
-func isNativeRedirect(raw string) bool {
+func IsNativeRedirect(raw string) bool {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return false
@@ -186,4 +190,53 @@ func isNativeRedirect(raw string) bool {
 	default:
 		return true
 	}
+}
+
+// MatchRedirect reports whether uri is one of registered: exact string comparison,
+// except that a loopback redirect over http (127.0.0.1, [::1] or localhost, the same
+// host as registered) may use any port (RFC 8252 §7.3; Claude Code registers
+// http://localhost:PORT/callback, metadata documents list port-less loopback URIs).
+func MatchRedirect(registered []string, uri string) bool {
+	if slices.Contains(registered, uri) {
+		return true
+	}
+	u, err := url.Parse(uri)
+	if err != nil || u.Scheme != "http" || u.User != nil || u.Fragment != "" || !loopbackHost(u.Hostname()) {
+		return false
+	}
+	for _, reg := range registered {
+		ru, err := url.Parse(reg)
+		if err != nil || ru.Scheme != "http" || !loopbackHost(ru.Hostname()) {
+			continue
+		}
+		if ru.Hostname() == u.Hostname() && ru.EscapedPath() == u.EscapedPath() && ru.RawQuery == u.RawQuery &&
+			ru.ForceQuery == u.ForceQuery && ru.User == nil && validPort(u.Port()) &&
+			strings.HasPrefix(uri, "http://"+u.Host) && strings.HasPrefix(reg, "http://"+ru.Host) &&
+			strings.TrimPrefix(uri, "http://"+u.Host) == strings.TrimPrefix(reg, "http://"+ru.Host) {
+			return true
+		}
+	}
+	return false
+}
+
+// LoopbackRedirect reports whether uri sends the browser to this computer.
+func LoopbackRedirect(uri string) bool {
+	u, err := url.Parse(uri)
+	return err == nil && loopbackHost(u.Hostname())
+}
+
+func loopbackHost(host string) bool {
+	return host == "127.0.0.1" || host == "::1" || host == "localhost"
+}
+
+func validPort(p string) bool {
+	if p == "" || len(p) > 5 {
+		return p == ""
+	}
+	for _, c := range p {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }

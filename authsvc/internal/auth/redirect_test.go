@@ -1,4 +1,4 @@
-package register
+package auth
 
 import (
 	"errors"
@@ -111,7 +111,7 @@ func FuzzValidateRedirectURI(f *testing.F) {
 		switch s := strings.ToLower(scheme); {
 		case s == "https":
 		case s == "http":
-			if !isNativeRedirect(uri) || app == AppWeb {
+			if !IsNativeRedirect(uri) || app == AppWeb {
 				t.Fatalf("accepted non-loopback http %q (app %q)", uri, app)
 			}
 		case strings.Contains(s, "."):
