@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/auth"
-	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/register"
 )
 
 // Bounds of a fetch and of the cache.
@@ -138,7 +137,7 @@ func (r *Resolver) fetch(ctx context.Context, id string) (*auth.Client, time.Dur
 	if len(body) > MaxDocumentBytes {
 		return nil, 0, fmt.Errorf("larger than %d bytes", MaxDocumentBytes)
 	}
-	md, err := register.ParseDocument(body, id)
+	md, err := auth.ParseDocument(body, id)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -156,7 +156,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) error {
 		c.ExpiresAt = now.Add(h.opts.ClientLifetime).Unix()
 	}
 	var secret string
-	if req.Metadata.TokenEndpointAuthMethod != AuthNone {
+	if req.Metadata.TokenEndpointAuthMethod != auth.AuthNone {
 		secret = randomToken("")
 		c.SecretHash = auth.HashSecret(secret)
 	}
@@ -214,7 +214,7 @@ func (h *Handler) update(w http.ResponseWriter, r *http.Request) error {
 		return auth.ErrInvalidRequest.WithDescription("client_id does not match the client being updated")
 	case req.ClientSecret != "" && !c.VerifySecret(req.ClientSecret):
 		return auth.ErrInvalidClientMetadata.WithDescription("client_secret does not match the current secret; it cannot be changed by an update")
-	case (req.Metadata.TokenEndpointAuthMethod == AuthNone) != c.IsPublic():
+	case (req.Metadata.TokenEndpointAuthMethod == auth.AuthNone) != c.IsPublic():
 		return auth.ErrInvalidClientMetadata.WithDescription("token_endpoint_auth_method cannot switch between none and a secret-based method; register a new client")
 	}
 	c.Metadata = req.Metadata
@@ -305,7 +305,7 @@ func requireJSON(r *http.Request) error {
 
 // readRequest checks the content type, reads the bounded body and parses it as a
 // registration (update: as an RFC 7592 update).
-func (h *Handler) readRequest(w http.ResponseWriter, r *http.Request, update bool) (*request, error) {
+func (h *Handler) readRequest(w http.ResponseWriter, r *http.Request, update bool) (*auth.Registration, error) {
 	if err := requireJSON(r); err != nil {
 		return nil, err
 	}
@@ -313,7 +313,7 @@ func (h *Handler) readRequest(w http.ResponseWriter, r *http.Request, update boo
 	if err != nil {
 		return nil, err
 	}
-	return parse(body, update)
+	return auth.ParseRegistration(body, update)
 }
 
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {

@@ -1,15 +1,18 @@
-package register
+// Client registration metadata (RFC 7591 §2) and Client ID Metadata Documents: parsing
+// and the rules of what may be registered.
+
+package auth
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/auth"
 	"github.com/mcp-oauth-gateway/gateway/internal/contract"
 )
 
@@ -43,36 +46,38 @@ var serverOwned = []string{
 	"registration_access_token", "registration_client_uri",
 }
 
-// request is a parsed registration request: the metadata plus the server-owned fields
+// Registration is a parsed registration request: the metadata plus the server-owned fields
 // a PUT must repeat.
-type request struct {
-	Metadata     auth.ClientMetadata
+type Registration struct {
+	Metadata     ClientMetadata
 	ClientID     string // only read for PUT
 	ClientSecret string // only read for PUT
 }
 
-func metadataError(format string, args ...any) *auth.Error {
-	return auth.ErrInvalidClientMetadata.WithDescription(format, args...)
+func metadataError(format string, args ...any) *Error {
+	return ErrInvalidClientMetadata.WithDescription(format, args...)
 }
 
 // ParseMetadata parses and validates a registration request body (RFC 7591 §2) for
-// POST. Every failure is an *auth.Error (invalid_client_metadata or
+// POST. Every failure is an *Error (invalid_client_metadata or
 // invalid_redirect_uri) whose description says what is wrong. Unknown fields are
 // ignored; server-owned fields are refused.
-func ParseMetadata(body []byte) (*auth.ClientMetadata, error) {
-	req, err := parse(body, false)
+func ParseMetadata(body []byte) (*ClientMetadata, error) {
+	req, err := ParseRegistration(body, false)
 	if err != nil {
 		return nil, err
 	}
 	return &req.Metadata, nil
 }
 
-func parse(body []byte, update bool) (*request, error) {
+// ParseRegistration parses and validates a registration request body: for POST, or
+// with update for an RFC 7592 PUT, which must repeat client_id and client_secret.
+func ParseRegistration(body []byte, update bool) (*Registration, error) {
 	fields, err := decodeObject(body)
 	if err != nil {
 		return nil, err
 	}
-	req := &request{}
+	req := &Registration{}
 	for _, name := range serverOwned {
 		raw, ok := fields[name]
 		if !ok {
@@ -94,7 +99,7 @@ func parse(body []byte, update bool) (*request, error) {
 		}
 	}
 	m := &req.Metadata
-	if err := decodeStrings(fields["redirect_uris"], "redirect_uris", MaxRedirectURIs, auth.MaxRedirectURILength, &m.RedirectURIs); err != nil {
+	if err := decodeStrings(fields["redirect_uris"], "redirect_uris", MaxRedirectURIs, MaxRedirectURILength, &m.RedirectURIs); err != nil {
 		return nil, err
 	}
 	if err := decodeString(fields["token_endpoint_auth_method"], "token_endpoint_auth_method", MaxShortString, &m.TokenEndpointAuthMethod); err != nil {
@@ -241,7 +246,7 @@ func decodeStrings(raw json.RawMessage, name string, maxItems, maxLen int, dst *
 	}
 	if len(list) > maxItems {
 		if name == "redirect_uris" {
-			return auth.ErrInvalidRedirectURI.WithDescription("too many redirect_uris: %d (at most %d)", len(list), maxItems)
+			return ErrInvalidRedirectURI.WithDescription("too many redirect_uris: %d (at most %d)", len(list), maxItems)
 		}
 		return metadataError("%s has %d entries; at most %d are allowed", name, len(list), maxItems)
 	}
@@ -261,32 +266,32 @@ func decodeStrings(raw json.RawMessage, name string, maxItems, maxLen int, dst *
 }
 
 // validate applies defaults (RFC 7591 §2) and the rules of docs/security.md.
-func validate(m *auth.ClientMetadata) error {
+func validate(m *ClientMetadata) error {
 	if len(m.RedirectURIs) == 0 {
-		return auth.ErrInvalidRedirectURI.WithDescription("redirect_uris is required and must hold at least one URI")
+		return ErrInvalidRedirectURI.WithDescription("redirect_uris is required and must hold at least one URI")
 	}
 	switch m.ApplicationType {
-	case "", auth.AppWeb, auth.AppNative:
+	case "", AppWeb, AppNative:
 	default:
 		return metadataError("application_type %q is not supported; use web or native", truncate(m.ApplicationType))
 	}
 	seen := map[string]bool{}
 	for i, u := range m.RedirectURIs {
-		if err := auth.ValidateRedirectURI(u, m.ApplicationType); err != nil {
-			return auth.ErrInvalidRedirectURI.WithDescription("redirect_uris[%d] %v", i, err)
+		if err := ValidateRedirectURI(u, m.ApplicationType); err != nil {
+			return ErrInvalidRedirectURI.WithDescription("redirect_uris[%d] %v", i, err)
 		}
 		if seen[u] {
-			return auth.ErrInvalidRedirectURI.WithDescription("redirect_uris[%d] is listed twice", i)
+			return ErrInvalidRedirectURI.WithDescription("redirect_uris[%d] is listed twice", i)
 		}
 		seen[u] = true
 	}
 	if m.ApplicationType == "" {
 		// Not given: infer it (OpenID DCR's default "web" would refuse every MCP client
 		// that registers a loopback redirect without saying it is native).
-		m.ApplicationType = auth.AppWeb
+		m.ApplicationType = AppWeb
 		for _, u := range m.RedirectURIs {
-			if auth.IsNativeRedirect(u) {
-				m.ApplicationType = auth.AppNative
+			if IsNativeRedirect(u) {
+				m.ApplicationType = AppNative
 				break
 			}
 		}
@@ -302,7 +307,7 @@ func validate(m *auth.ClientMetadata) error {
 	if m.GrantTypes, err = checkSet(m.GrantTypes, "grant_types", []string{"authorization_code"}, "authorization_code", "refresh_token"); err != nil {
 		return err
 	}
-	if !contains(m.GrantTypes, "authorization_code") {
+	if !slices.Contains(m.GrantTypes, "authorization_code") {
 		return metadataError("grant_types must include authorization_code (the only way to obtain tokens here)")
 	}
 	if m.ResponseTypes, err = checkSet(m.ResponseTypes, "response_types", []string{"code"}, "code"); err != nil {
@@ -344,23 +349,14 @@ func checkSet(values []string, name string, def []string, allowed ...string) ([]
 	}
 	var out []string
 	for _, v := range values {
-		if !contains(allowed, v) {
+		if !slices.Contains(allowed, v) {
 			return nil, metadataError("%s value %q is not supported; allowed: %s", name, truncate(v), strings.Join(allowed, ", "))
 		}
-		if !contains(out, v) {
+		if !slices.Contains(out, v) {
 			out = append(out, v)
 		}
 	}
 	return out, nil
-}
-
-func contains(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // checkName limits client_name, which the consent page shows: bounded length, no
@@ -441,7 +437,7 @@ func truncate(s string) string {
 // url exactly, it must carry no secret, and the client is public (token endpoint
 // authentication "none", the default here); everything else follows the registration
 // rules, redirect URIs included.
-func ParseDocument(body []byte, url string) (*auth.ClientMetadata, error) {
+func ParseDocument(body []byte, url string) (*ClientMetadata, error) {
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(body, &fields); err != nil || fields == nil {
 		return nil, metadataError("the client metadata document is not a JSON object")

@@ -1,4 +1,4 @@
-package register
+package auth
 
 import (
 	"encoding/json"
@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-
-	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/auth"
 )
 
 func TestParseMetadataDefaults(t *testing.T) {
@@ -16,14 +14,14 @@ func TestParseMetadataDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if m.TokenEndpointAuthMethod != AuthBasic || strings.Join(m.GrantTypes, ",") != "authorization_code" ||
-		strings.Join(m.ResponseTypes, ",") != "code" || m.ApplicationType != auth.AppWeb || m.ClientName != "<b>App</b>" {
+		strings.Join(m.ResponseTypes, ",") != "code" || m.ApplicationType != AppWeb || m.ClientName != "<b>App</b>" {
 		t.Errorf("defaults = %+v", m)
 	}
 	m, err = ParseMetadata([]byte(`{"redirect_uris":["http://127.0.0.1:9/cb"],"grant_types":["refresh_token","authorization_code","refresh_token"],"token_endpoint_auth_method":"none","client_uri":null}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.ApplicationType != auth.AppNative || strings.Join(m.GrantTypes, ",") != "refresh_token,authorization_code" {
+	if m.ApplicationType != AppNative || strings.Join(m.GrantTypes, ",") != "refresh_token,authorization_code" {
 		t.Errorf("inferred = %+v", m)
 	}
 }
@@ -89,9 +87,9 @@ func TestParseMetadataRefusals(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseMetadata([]byte(tc.body))
-			var e *auth.Error
+			var e *Error
 			if !errors.As(err, &e) {
-				t.Fatalf("err = %v, want an *auth.Error", err)
+				t.Fatalf("err = %v, want an *Error", err)
 			}
 			if e.Code != tc.wantCode || !strings.Contains(e.Description, tc.wantDesc) || e.Status != 400 {
 				t.Errorf("got %d %s %q, want 400 %s containing %q", e.Status, e.Code, e.Description, tc.wantCode, tc.wantDesc)
@@ -114,7 +112,7 @@ func FuzzParseMetadata(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		m, err := ParseMetadata(body)
 		if err != nil {
-			e := auth.AsError(err)
+			e := AsError(err)
 			if e == nil || e.Status != 400 {
 				t.Fatalf("refusal %v is not a 400 protocol error", err)
 			}
@@ -124,7 +122,7 @@ func FuzzParseMetadata(f *testing.F) {
 			t.Fatalf("accepted %d redirect URIs", len(m.RedirectURIs))
 		}
 		for _, u := range m.RedirectURIs {
-			if err := auth.ValidateRedirectURI(u, m.ApplicationType); err != nil {
+			if err := ValidateRedirectURI(u, m.ApplicationType); err != nil {
 				t.Fatalf("accepted invalid redirect %q: %v", u, err)
 			}
 		}
@@ -136,7 +134,7 @@ func FuzzParseMetadata(f *testing.F) {
 		if len(m.ResponseTypes) != 1 || m.ResponseTypes[0] != "code" {
 			t.Fatalf("accepted response types %q", m.ResponseTypes)
 		}
-		if m.ApplicationType != auth.AppWeb && m.ApplicationType != auth.AppNative {
+		if m.ApplicationType != AppWeb && m.ApplicationType != AppNative {
 			t.Fatalf("application_type %q", m.ApplicationType)
 		}
 		if err := checkText("client_name", m.ClientName); err != nil {
