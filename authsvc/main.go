@@ -27,9 +27,9 @@ import (
 	"time"
 
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/config"
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/httpapi"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/keys"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/metrics"
-	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/server"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/store"
 	"github.com/mcp-oauth-gateway/gateway/internal/contract"
 	"github.com/mcp-oauth-gateway/gateway/internal/telemetry"
@@ -186,7 +186,7 @@ func cmdServe(ctx context.Context, e *env) error {
 		// until it answers, and the key set is created on first use.
 		e.log.Warn("signing keys not loaded yet", "error", err)
 	}
-	h, err := server.New(server.Deps{Config: e.cfg, Store: e.store, Keys: e.keys, Logger: e.log})
+	h, err := httpapi.New(httpapi.Deps{Config: e.cfg, Store: e.store, Keys: e.keys, Logger: e.log})
 	if err != nil {
 		return err
 	}
@@ -208,7 +208,7 @@ func cmdServe(ctx context.Context, e *env) error {
 		defer stopMetrics()
 	}
 	e.log.Info("authsvc listening", "addr", ln.Addr().String(), "issuer", e.cfg.IssuerURL, "alg", e.cfg.JWTAlgorithm)
-	err = server.Serve(ctx, ln, h, e.log)
+	err = httpapi.Serve(ctx, ln, h, e.log)
 	e.log.Info("authsvc stopped")
 	return err
 }

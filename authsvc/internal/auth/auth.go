@@ -65,3 +65,10 @@ func NewID() string {
 	_, _ = rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
+
+// NewTokenID returns a random access token id (jti): 18 random bytes, base64url.
+func NewTokenID() string {
+	b := make([]byte, 18)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}

@@ -6,6 +6,9 @@
 // created on first use when none exists. [Manager.Rotate] makes a new key current and
 // keeps the previous one published, for verification only, until every token it
 // signed has expired: the access-token lifetime plus a minute of clock skew.
+//
+// [Codec] (accesstoken.go) mints and verifies the RFC 9068 access tokens with that
+// key set.
 package keys
 
 import (

@@ -25,8 +25,8 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/config"
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/httpapi"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/keys"
-	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/server"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/store"
 	"github.com/mcp-oauth-gateway/gateway/internal/githubstub"
 	"github.com/mcp-oauth-gateway/gateway/internal/redistest"
@@ -173,7 +173,7 @@ func New(tb testing.TB, o *Options) *Env {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		h, err := server.New(server.Deps{Config: cfg, Store: st, Keys: km, Logger: log, Now: clock.Now, CIMDTransport: o.CIMDTransport})
+		h, err := httpapi.New(httpapi.Deps{Config: cfg, Store: st, Keys: km, Logger: log, Now: clock.Now, CIMDTransport: o.CIMDTransport})
 		if err != nil {
 			tb.Fatal(err)
 		}

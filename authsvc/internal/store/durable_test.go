@@ -18,7 +18,7 @@ import (
 // or an administrator was told returns only once the replica has it: with the replica
 // paused the operation does not return; once it runs again, the replica already holds
 // the operation's effect when the call returns. Grants (Redeem) are covered by
-// TestSentinelFailover in oauthflow.
+// TestSentinelFailover in httpapi.
 func TestWaitReplicasCoversWhatClientsAreTold(t *testing.T) {
 	sn := redistest.StartSentinel(t)
 	rdb, err := Dial(Conn{URL: "redis://sentinel/0", Sentinels: sn.Sentinels, MasterName: sn.MasterName})

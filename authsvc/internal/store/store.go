@@ -2,7 +2,7 @@
 // survive a restart, or be shared by several authsvc replicas, lives in process memory.
 //
 // One file per concern (clients.go, ratelimit.go, …) adds methods to [Store]. The
-// consumers declare the small interfaces they need (register.Store, …) and [Store]
+// consumers declare the small interfaces they need (httpapi's registerStore, …) and [Store]
 // satisfies them. Shared pieces every file uses:
 //   - [Key] builds every Redis key under the "oauth:" prefix (docs/authsvc.md "Code map" and docs/oauth.md "Redis keys added by the flow");
 //   - [auth.HashSecret] and [auth.SecretMatches] store and compare secrets hashed, in constant time;

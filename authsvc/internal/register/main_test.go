@@ -1,9 +1,0 @@
-package register
-
-import (
-	"testing"
-
-	"github.com/mcp-oauth-gateway/gateway/internal/redistest"
-)
-
-func TestMain(m *testing.M) { redistest.Main(m) }
