@@ -175,11 +175,8 @@ func (a *Admin) DeleteClient(ctx context.Context, id string) error {
 	if _, err := a.Store.GetClient(ctx, id); err != nil {
 		return fmt.Errorf("client %s: %w", id, err)
 	}
-	n, err := a.Store.RevokeClient(ctx, id)
+	n, err := auth.DeleteClient(ctx, a.Store, id)
 	if err != nil {
-		return err
-	}
-	if err := a.Store.DeleteClient(ctx, id); err != nil {
 		return err
 	}
 	_, err = fmt.Fprintf(a.Out, "deleted client %s and revoked %d token(s)\n", id, n)

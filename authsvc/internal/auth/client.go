@@ -1,5 +1,10 @@
 package auth
 
+import (
+	"context"
+	"fmt"
+)
+
 // ClientMetadata is the RFC 7591 §2 metadata authsvc keeps for a client; its JSON
 // form is the wire form. Unknown request fields never get here.
 type ClientMetadata struct {
@@ -67,4 +72,26 @@ func (c *Client) HasRedirectURI(uri string) bool {
 		}
 	}
 	return false
+}
+
+// ClientEnder is what ending a client needs from storage.
+type ClientEnder interface {
+	// RevokeClient revokes every token family of the client, publishing them on the
+	// revocation feed, and forgets its consents. It returns how many tokens died.
+	RevokeClient(ctx context.Context, clientID string) (int, error)
+	// DeleteClient removes the client's record ([ErrNotFound] when there is none).
+	DeleteClient(ctx context.Context, id string) error
+}
+
+// DeleteClient ends a client, for an RFC 7592 DELETE and for the operator's
+// delete-client alike: first every token issued to it dies and its consents are
+// forgotten, then its record goes, and with it its codes, which the token endpoint
+// redeems only for a live client. When the revocation fails the client is kept, so
+// the call can be retried. It returns how many tokens were revoked.
+func DeleteClient(ctx context.Context, s ClientEnder, id string) (int, error) {
+	n, err := s.RevokeClient(ctx, id)
+	if err != nil {
+		return 0, fmt.Errorf("revoke the tokens of client %s: %w", id, err)
+	}
+	return n, s.DeleteClient(ctx, id)
 }

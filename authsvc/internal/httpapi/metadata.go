@@ -70,8 +70,10 @@ func NewDocument(issuer string) *Document {
 // metadataHandler serves the metadata document. It is immutable after construction.
 type metadataHandler struct{ doc *Document }
 
-// NewHandler returns a handler serving the metadata for issuer.
-func NewHandler(issuer string) *metadataHandler { return &metadataHandler{doc: NewDocument(issuer)} }
+// NewMetadataHandler returns a handler serving the metadata for issuer.
+func NewMetadataHandler(issuer string) *metadataHandler {
+	return &metadataHandler{doc: NewDocument(issuer)}
+}
 
 // Document returns the served document.
 func (h *metadataHandler) Document() *Document { return h.doc }

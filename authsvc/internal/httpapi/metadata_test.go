@@ -14,7 +14,7 @@ import (
 )
 
 func TestMetadataGolden(t *testing.T) {
-	h := NewHandler("https://auth.example.com")
+	h := NewMetadataHandler("https://auth.example.com")
 	for _, path := range []string{contract.PathMetadata, contract.PathOpenIDConfig} {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
@@ -31,7 +31,7 @@ func TestMetadataSecurity(t *testing.T) {
 	for _, issuer := range []string{"https://auth.example.com", "http://127.0.0.1:8000", "https://auth.example.com:8443"} {
 		t.Run(issuer, func(t *testing.T) {
 			rec := httptest.NewRecorder()
-			NewHandler(issuer).ServeHTTP(rec, httptest.NewRequest("GET", contract.PathMetadata, nil))
+			NewMetadataHandler(issuer).ServeHTTP(rec, httptest.NewRequest("GET", contract.PathMetadata, nil))
 			var doc map[string]any
 			if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil {
 				t.Fatal(err)

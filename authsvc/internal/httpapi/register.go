@@ -24,7 +24,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"mime"
@@ -50,16 +49,12 @@ type registerStore interface {
 	GetClient(ctx context.Context, id string) (*auth.Client, error)
 	UpdateClient(ctx context.Context, c *auth.Client) error
 	DeleteClient(ctx context.Context, id string) error
+	RevokeClient(ctx context.Context, clientID string) (int, error)
 	// Allow counts one event against a fixed-window rate limit.
 	Allow(ctx context.Context, name string, limit int, window time.Duration) (bool, time.Duration, error)
 }
 
 var _ registerStore = (*store.Store)(nil)
-
-// DeleteHook runs when a client is deleted through RFC 7592, before its record is
-// removed, so the OAuth flow can revoke the client's tokens, codes and consents. If it
-// fails the client is kept and the DELETE answers an error, so it can be retried.
-type DeleteHook func(ctx context.Context, clientID string) error
 
 // registerOptions configure [newRegister]. Issuer is required; zero values elsewhere mean defaults.
 type registerOptions struct {
@@ -73,8 +68,6 @@ type registerOptions struct {
 	TrustedProxies []netip.Prefix
 	// MaxBodyBytes caps a request body; default 64 KiB.
 	MaxBodyBytes int64
-	// OnDelete, if set, runs before a client is deleted.
-	OnDelete DeleteHook
 	// Now is the clock for issued-at and expiry values; default time.Now.
 	Now func() time.Time
 	// Logger; default slog.Default().
@@ -227,17 +220,12 @@ func (h *registerHandler) update(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// Delete serves DELETE /register/{client_id}: runs the delete hook, removes the
-// client and answers 204.
+// Delete serves DELETE /register/{client_id}: ends the client (auth.DeleteClient:
+// its tokens, consents and codes die with it) and answers 204.
 func (h *registerHandler) Delete(w http.ResponseWriter, r *http.Request) {
 	c, err := h.authorize(r)
-	if err == nil && h.opts.OnDelete != nil {
-		if err = h.opts.OnDelete(r.Context(), c.ID); err != nil {
-			err = fmt.Errorf("register: delete hook for %s: %w", c.ID, err)
-		}
-	}
 	if err == nil {
-		err = h.store.DeleteClient(r.Context(), c.ID)
+		_, err = auth.DeleteClient(r.Context(), h.store, c.ID)
 		if errors.Is(err, auth.ErrNotFound) {
 			err = invalidToken()
 		}

@@ -38,6 +38,26 @@ func newEnv(t testing.TB, opts registerOptions) *testEnv {
 // newEnvWithStore is newEnv with store options (a fixed clock for rate-limit windows).
 func newEnvWithStore(t testing.TB, opts registerOptions, storeOpts *store.Options) *testEnv {
 	t.Helper()
+	return newEnvWrapped(t, opts, storeOpts, nil)
+}
+
+// revokeSpy is the real store with RevokeClient seen, and failed, by the test first.
+type revokeSpy struct {
+	*store.Store
+	revoke func(id string) error
+}
+
+func (s revokeSpy) RevokeClient(ctx context.Context, id string) (int, error) {
+	if err := s.revoke(id); err != nil {
+		return 0, err
+	}
+	return s.Store.RevokeClient(ctx, id)
+}
+
+// newEnvWrapped is newEnvWithStore with the handler's store wrapped by wrap (nil: the
+// store itself).
+func newEnvWrapped(t testing.TB, opts registerOptions, storeOpts *store.Options, wrap func(*store.Store) registerStore) *testEnv {
+	t.Helper()
 	st, err := store.Open(redistest.URL(t), "", storeOpts)
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +69,11 @@ func newEnvWithStore(t testing.TB, opts registerOptions, storeOpts *store.Option
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	h, err := newRegister(st, opts)
+	var hs registerStore = st
+	if wrap != nil {
+		hs = wrap(st)
+	}
+	h, err := newRegister(hs, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,23 +371,25 @@ func TestUpdate(t *testing.T) {
 func TestDelete(t *testing.T) {
 	var hooked []string
 	fail := false
-	e := newEnv(t, registerOptions{OnDelete: func(ctx context.Context, id string) error {
-		hooked = append(hooked, id)
-		if fail {
-			return errors.New("revocation store down")
-		}
-		return nil
-	}})
+	e := newEnvWrapped(t, registerOptions{}, nil, func(st *store.Store) registerStore {
+		return revokeSpy{Store: st, revoke: func(id string) error {
+			hooked = append(hooked, id)
+			if fail {
+				return errors.New("revocation store down")
+			}
+			return nil
+		}}
+	})
 	a := e.register(t, `{"redirect_uris":["`+cbURI+`"]}`)
 	id, tok := str(a, "client_id"), str(a, "registration_access_token")
 
 	fail = true
 	r := e.do(t, "DELETE", "/register/"+id, "", "", bearer(tok)...)
 	if r.status != 500 || strings.Contains(string(r.raw), "revocation store down") {
-		t.Errorf("DELETE with failing hook: %d %s, want 500 without details", r.status, r.raw)
+		t.Errorf("DELETE with failing revocation: %d %s, want 500 without details", r.status, r.raw)
 	}
 	if _, err := e.store.GetClient(context.Background(), id); err != nil {
-		t.Errorf("client gone although the hook failed: %v", err)
+		t.Errorf("client gone although the revocation failed: %v", err)
 	}
 
 	fail = false
@@ -372,7 +398,7 @@ func TestDelete(t *testing.T) {
 		t.Fatalf("DELETE: %d %q", r.status, r.raw)
 	}
 	if len(hooked) != 2 || hooked[1] != id {
-		t.Errorf("hook calls = %v", hooked)
+		t.Errorf("revocations = %v", hooked)
 	}
 	for _, method := range []string{"GET", "DELETE", "PUT"} {
 		if r := e.do(t, method, "/register/"+id, "application/json", `{"client_id":"`+id+`","redirect_uris":["`+cbURI+`"]}`, bearer(tok)...); r.status != 401 {

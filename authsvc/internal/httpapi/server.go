@@ -118,20 +118,13 @@ func New(d Deps) (http.Handler, error) {
 		RateLimit:      cfg.RegistrationRateLimit,
 		TrustedProxies: cfg.TrustedProxies,
 		MaxBodyBytes:   cfg.MaxBodyBytes,
-		// A deleted client's tokens die (and are published on the revocation feed) and
-		// its consents are forgotten. Codes die with the client record, which the token
-		// endpoint requires.
-		OnDelete: func(ctx context.Context, clientID string) error {
-			_, err := d.Store.RevokeClient(ctx, clientID)
-			return err
-		},
-		Now:    d.Now,
-		Logger: d.Logger,
+		Now:            d.Now,
+		Logger:         d.Logger,
 	})
 	if err != nil {
 		return nil, err
 	}
-	meta := NewHandler(cfg.IssuerURL)
+	meta := NewMetadataHandler(cfg.IssuerURL)
 	jwks := NewJWKSHandler(d.Keys, d.Logger)
 
 	// Every route authsvc serves. The router adds HEAD to each GET route, and OPTIONS
