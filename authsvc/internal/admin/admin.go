@@ -126,7 +126,7 @@ func (a *Admin) RevokeToken(ctx context.Context, tok string) error {
 	if tok == "" {
 		return fmt.Errorf("%w: give an access token id (jti) or a refresh token", ErrUsage)
 	}
-	if strings.HasPrefix(tok, "rt-") {
+	if strings.HasPrefix(tok, auth.RefreshPrefix) {
 		r, err := a.Store.GetRefresh(ctx, auth.HashSecret(tok))
 		if err != nil {
 			return fmt.Errorf("refresh token: %w", err)

@@ -13,8 +13,8 @@
 //   - authorize.go, approvals.go, pages.go, cookie.go: /authorize, the GitHub login's
 //     /callback, the consent page and POST /consent, remembered approvals, the
 //     browser cookies;
-//   - token.go, replay.go, revoke.go: /token (code and refresh grants, the retry
-//     window), /revoke, /introspect;
+//   - token.go, revoke.go: /token (the code and refresh grants of auth.Grants, after
+//     client authentication), /revoke, /introspect;
 //   - verify.go: /verify (ForwardAuth) and the revocation feed;
 //   - middleware.go, clientip.go, cors.go: request log, recovery, body limit,
 //     security headers, CORS, the client address behind trusted proxies.

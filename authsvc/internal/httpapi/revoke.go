@@ -36,7 +36,7 @@ func (h *tokenHandler) revoke(r *http.Request) error {
 		return auth.ErrInvalidRequest.WithDescription("token is required")
 	}
 	ctx := r.Context()
-	if strings.HasPrefix(tok, RefreshPrefix) {
+	if strings.HasPrefix(tok, auth.RefreshPrefix) {
 		rec, err := h.store.GetRefresh(ctx, auth.HashSecret(tok))
 		if errors.Is(err, auth.ErrNotFound) {
 			return nil
@@ -102,9 +102,9 @@ func (h *tokenHandler) introspect(r *http.Request) (map[string]any, error) {
 		return nil, auth.ErrInvalidRequest.WithDescription("token is required")
 	}
 	ctx := r.Context()
-	if strings.HasPrefix(tok, RefreshPrefix) {
+	if strings.HasPrefix(tok, auth.RefreshPrefix) {
 		rec, err := h.store.GetRefresh(ctx, auth.HashSecret(tok))
-		if err != nil || rec.ClientID != client.ID || rec.ExpiresAt <= h.opts.Now().Unix() {
+		if err != nil || rec.ClientID != client.ID || rec.ExpiresAt <= h.now().Unix() {
 			return inactive, nil
 		}
 		return map[string]any{"active": true, "token_type": "refresh_token", "client_id": rec.ClientID,

@@ -23,6 +23,7 @@ import (
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/config"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/github"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/keys"
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/metrics"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/store"
 	"github.com/mcp-oauth-gateway/gateway/internal/contract"
 )
@@ -98,11 +99,15 @@ func New(d Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	tk, err := newToken(cl, codec, tokenOptions{
+	grants, err := auth.NewGrants(d.Store, codec, auth.GrantOptions{
 		AccessLifetime: cfg.AccessTokenLifetime, RefreshLifetime: cfg.RefreshTokenLifetime,
 		CodeLifetime: cfg.AuthCodeLifetime, DefaultAudience: cfg.DefaultAudience, RetryWindow: cfg.TokenRetryWindow,
-		Now: d.Now, Log: d.Logger,
+		Now: d.Now, Log: d.Logger, OnRefreshReuse: metrics.RefreshReuse.Inc,
 	})
+	if err != nil {
+		return nil, err
+	}
+	tk, err := newToken(cl, grants, codec, d.Now, d.Logger)
 	if err != nil {
 		return nil, err
 	}

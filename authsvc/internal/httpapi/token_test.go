@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/httpapi"
-
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/auth"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/oauthtest"
 )
@@ -267,7 +265,7 @@ func TestVerifierGuessingIsBounded(t *testing.T) {
 	env := oauthtest.New(t, nil)
 	c := env.Register(t, "none", tokenRedirect, nil)
 	cd := code(t, env, env.NewBrowser(), c, "")
-	for i := range httpapi.MaxVerifierFailures {
+	for i := range auth.MaxVerifierFailures {
 		form := exchangeForm(cd)
 		form.Set("code_verifier", fmt.Sprintf("%043d", i))
 		if status, body, _ := post(t, env, c, form); status != 400 || body["error"] != "invalid_grant" {
@@ -275,7 +273,7 @@ func TestVerifierGuessingIsBounded(t *testing.T) {
 		}
 	}
 	if status, body, _ := post(t, env, c, exchangeForm(cd)); status != 400 || body["error"] != "invalid_grant" {
-		t.Fatalf("right verifier after %d wrong guesses: %d %v, want the code gone", httpapi.MaxVerifierFailures, status, body)
+		t.Fatalf("right verifier after %d wrong guesses: %d %v, want the code gone", auth.MaxVerifierFailures, status, body)
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/auth"
 	"github.com/mcp-oauth-gateway/gateway/internal/claimrules"
 )
 
@@ -93,6 +94,18 @@ func (c *Codec) Mint(ctx context.Context, cl *Claims) (string, error) {
 		return "", fmt.Errorf("accesstoken: sign: %w", err)
 	}
 	return s, nil
+}
+
+// SignAccess mints the access token of record a (auth.AccessSigner): its jti, subject,
+// audience, client, scope, login, times, and the user's display name.
+func (c *Codec) SignAccess(ctx context.Context, a *auth.AccessRecord, name string) (string, error) {
+	cl := &Claims{ClientID: a.ClientID, Scope: a.Scope, Login: a.Login, Name: name}
+	cl.Subject = a.Sub
+	cl.Audience = a.Audience
+	cl.ID = a.JTI
+	cl.IssuedAt = jwt.NewNumericDate(time.Unix(a.IssuedAt, 0))
+	cl.ExpiresAt = jwt.NewNumericDate(time.Unix(a.ExpiresAt, 0))
+	return c.Mint(ctx, cl)
 }
 
 // allowedAlgs never contains "none"; HS256 only verifies when the key set's key for

@@ -43,7 +43,7 @@ func TestWaitReplicasCoversWhatClientsAreTold(t *testing.T) {
 		if err := s.PutCode(ctx, code, &auth.Code{FamilyID: g.Refresh.FamilyID}, time.Minute); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Redeem(ctx, &Redemption{Kind: "code", Hash: auth.HashSecret(code), Grant: g, MarkerTTL: time.Minute}); err != nil {
+		if _, err := s.Redeem(ctx, &auth.Redemption{Kind: "code", Hash: auth.HashSecret(code), Grant: g, MarkerTTL: time.Minute}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -27,9 +27,6 @@ import (
 //
 // Family keys live as long as the newest refresh token in them.
 
-// ErrRevoked means the family was revoked while a grant was being issued.
-var ErrRevoked = errors.New("store: grant revoked")
-
 func familyKey(fid string) string  { return Key("family", fid) }
 func membersKey(fid string) string { return Key("family_members", fid) }
 func userIndex(sub string) string  { return Key("user_tokens", sub) }

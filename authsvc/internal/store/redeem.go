@@ -14,28 +14,6 @@ import (
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/auth"
 )
 
-// Redemption is spending an authorization code or a refresh token for a new grant, in
-// one step: the spent credential is deleted, its replay marker set, the grant stored
-// (access token, refresh token, family, indexes), and a sealed copy of the answer kept
-// for the retry window. A client whose answer was lost (a Redis stall after the step
-// ran; the client saw 503) and that retries with the same credential within the window
-// gets that same answer, not a reuse revocation.
-type Redemption struct {
-	// Kind is "code" or "refresh"; Hash is auth.HashSecret of the spent credential.
-	Kind, Hash string
-	Grant      *auth.Grant
-	// MarkerTTL is how long the spent marker stays (replays revoke the family).
-	MarkerTTL time.Duration
-	// Sealed is the answer as only the credential's holder can open it; Window is how
-	// long it is kept (0: not kept, no retry).
-	Sealed []byte
-	Window time.Duration
-}
-
-// ErrSpent: the credential was already spent and its retry window is over (or it never
-// existed): a replay.
-var ErrSpent = errors.New("store: credential already spent")
-
 func spentKey(kind, hash string) string  { return Key(kind+"_used", hash) }
 func replayKey(kind, hash string) string { return Key(kind+"_replay", hash) }
 
@@ -74,11 +52,11 @@ redis.call('ZADD', KEYS[10], ARGV[14], ARGV[1])
 if redis.call('HGET', KEYS[6], 'revoked') == '1' then return {'revoked'} end
 return {'ok'}`)
 
-// Redeem runs a [Redemption]. It returns the sealed answer of an earlier redemption of
-// the same credential within its window (replay, with a nil error), [ErrSpent] when
-// there is none, and [ErrRevoked] when the family was revoked meanwhile (what was stored
+// Redeem runs a [auth.Redemption]. It returns the sealed answer of an earlier redemption of
+// the same credential within its window (replay, with a nil error), [auth.ErrSpent] when
+// there is none, and [auth.ErrRevoked] when the family was revoked meanwhile (what was stored
 // is revoked; the answer stands, dead on arrival).
-func (s *Store) Redeem(ctx context.Context, r *Redemption) (replay []byte, err error) {
+func (s *Store) Redeem(ctx context.Context, r *auth.Redemption) (replay []byte, err error) {
 	g := r.Grant
 	a, rf := &g.Access, &g.Refresh
 	ab, err := json.Marshal(a)
@@ -108,7 +86,7 @@ func (s *Store) Redeem(ctx context.Context, r *Redemption) (replay []byte, err e
 		rf.Sub, rf.ClientID, now.Unix(), rf.ExpiresAt, refreshTTL.Milliseconds()}
 	res, err := s.runDurable(ctx, redeem, keys, args...).Slice()
 	if errors.Is(err, redis.Nil) {
-		return nil, ErrSpent
+		return nil, auth.ErrSpent
 	}
 	if err != nil {
 		return nil, s.wrap(err)
@@ -121,7 +99,7 @@ func (s *Store) Redeem(ctx context.Context, r *Redemption) (replay []byte, err e
 		if _, err := s.RevokeFamily(ctx, fid); err != nil {
 			return nil, err
 		}
-		return nil, ErrRevoked
+		return nil, auth.ErrRevoked
 	}
 	return nil, nil
 }

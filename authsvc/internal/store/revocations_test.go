@@ -108,11 +108,11 @@ func TestCodeRedeemedOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := s.Redeem(ctx, &Redemption{Kind: "code", Hash: auth.HashSecret("the-code"), Grant: testGrant(), MarkerTTL: time.Minute}); err == nil {
+			if _, err := s.Redeem(ctx, &auth.Redemption{Kind: "code", Hash: auth.HashSecret("the-code"), Grant: testGrant(), MarkerTTL: time.Minute}); err == nil {
 				mu.Lock()
 				wins++
 				mu.Unlock()
-			} else if !errors.Is(err, ErrSpent) {
+			} else if !errors.Is(err, auth.ErrSpent) {
 				t.Error(err)
 			}
 		}()
@@ -141,7 +141,7 @@ func TestPurgeExpiredIndexes(t *testing.T) {
 	if err := s.PutCode(ctx, "c1", &auth.Code{FamilyID: "f1"}, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Redeem(ctx, &Redemption{Kind: "code", Hash: auth.HashSecret("c1"), Grant: g, MarkerTTL: time.Minute}); err != nil {
+	if _, err := s.Redeem(ctx, &auth.Redemption{Kind: "code", Hash: auth.HashSecret("c1"), Grant: g, MarkerTTL: time.Minute}); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := s.PurgeExpired(ctx, time.Minute); err != nil || n != 0 {

@@ -1,4 +1,4 @@
-package httpapi
+package auth
 
 import (
 	"crypto/aes"
@@ -15,7 +15,7 @@ import (
 // anyone reading Redis.
 
 type sealedResponse struct {
-	tokenResponse
+	TokenResponse
 	ExpiresAt int64 `json:"exp"` // of the access token, for expires_in on a replay
 }
 
@@ -32,8 +32,8 @@ func sealKey(secret string) cipher.AEAD {
 	return aead
 }
 
-func seal(secret string, r *tokenResponse, exp int64) ([]byte, error) {
-	plain, err := json.Marshal(sealedResponse{tokenResponse: *r, ExpiresAt: exp})
+func seal(secret string, r *TokenResponse, exp int64) ([]byte, error) {
+	plain, err := json.Marshal(sealedResponse{TokenResponse: *r, ExpiresAt: exp})
 	if err != nil {
 		return nil, err
 	}
@@ -47,7 +47,7 @@ func seal(secret string, r *tokenResponse, exp int64) ([]byte, error) {
 
 var errUnsealed = errors.New("token: the kept answer does not open with this credential")
 
-func unseal(secret string, b []byte, now int64) (*tokenResponse, error) {
+func unseal(secret string, b []byte, now int64) (*TokenResponse, error) {
 	aead := sealKey(secret)
 	if len(b) < aead.NonceSize() {
 		return nil, errUnsealed
@@ -60,6 +60,6 @@ func unseal(secret string, b []byte, now int64) (*tokenResponse, error) {
 	if err := json.Unmarshal(plain, &s); err != nil {
 		return nil, errUnsealed
 	}
-	s.tokenResponse.ExpiresIn = max(s.ExpiresAt-now, 0)
-	return &s.tokenResponse, nil
+	s.TokenResponse.ExpiresIn = max(s.ExpiresAt-now, 0)
+	return &s.TokenResponse, nil
 }
