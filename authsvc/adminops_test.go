@@ -1,4 +1,4 @@
-package admin_test
+package main
 
 import (
 	"bytes"
@@ -11,24 +11,20 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/admin"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/auth"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/oauthtest"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/store"
 	"github.com/mcp-oauth-gateway/gateway/internal/githubstub"
-	"github.com/mcp-oauth-gateway/gateway/internal/redistest"
 )
 
-func TestMain(m *testing.M) { redistest.Main(m) }
-
-const verifier = "admin-test-verifier-0123456789-abcdefghijklmnopqrstuvwxyz"
+const adminVerifier = "admin-test-verifier-0123456789-abcdefghijklmnopqrstuvwxyz"
 
 func obtain(t *testing.T, env *oauthtest.Env, c *oauthtest.Client) (string, string) {
 	t.Helper()
 	q := url.Values{"response_type": {"code"}, "client_id": {c.ID}, "redirect_uri": {c.RedirectURI}, "state": {"s"},
-		"code_challenge": {auth.PKCEChallenge(verifier)}, "code_challenge_method": {"S256"}}
+		"code_challenge": {auth.PKCEChallenge(adminVerifier)}, "code_challenge_method": {"S256"}}
 	code := env.NewBrowser().Code(t, env.URL+"/authorize?"+q.Encode(), "s")
-	form, id, sec := oauthtest.ClientAuth(c, url.Values{"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {verifier}, "redirect_uri": {c.RedirectURI}})
+	form, id, sec := oauthtest.ClientAuth(c, url.Values{"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {adminVerifier}, "redirect_uri": {c.RedirectURI}})
 	status, body, _ := env.PostForm(t, "/token", form, id, sec)
 	if status != 200 {
 		t.Fatalf("token: %d %v", status, body)
@@ -52,14 +48,14 @@ func live(t *testing.T, env *oauthtest.Env, at string) bool {
 	return ok
 }
 
-func TestAdminCommands(t *testing.T) {
+func TestAdminOperations(t *testing.T) {
 	env := oauthtest.New(t, nil)
 	env.Stub.LoginAs(githubstub.User{ID: 31337, Login: "Erin", Name: "Erin"})
 	c := env.Register(t, "none", "http://127.0.0.1:9999/cb", map[string]any{"client_name": "Admin test"})
 	at1, rt1 := obtain(t, env, c)
 	at2, _ := obtain(t, env, c)
 	var out bytes.Buffer
-	a := &admin.Admin{Store: env.Store, Out: &out, AccessLifetime: time.Hour}
+	a := &Admin{Store: env.Store, Out: &out, AccessLifetime: time.Hour}
 	ctx := context.Background()
 
 	steps := []struct {
@@ -71,7 +67,7 @@ func TestAdminCommands(t *testing.T) {
 		{"list-clients", func() error { return a.ListClients(ctx) }, []string{c.ID, "1 client(s)"}, nil},
 		{"list-tokens by login", func() error { return a.ListTokens(ctx, "erin") }, []string{jti(t, at1), jti(t, at2), "2 access token(s), 2 refresh token(s)"}, nil},
 		{"list-tokens unknown login", func() error { return a.ListTokens(ctx, "nobody") }, nil, auth.ErrNotFound},
-		{"list-tokens no user", func() error { return a.ListTokens(ctx, "") }, nil, admin.ErrUsage},
+		{"list-tokens no user", func() error { return a.ListTokens(ctx, "") }, nil, ErrUsage},
 		{"revoke-token by jti", func() error { return a.RevokeToken(ctx, jti(t, at1)) }, []string{"revoked access token"}, nil},
 		{"revoke-token by refresh token", func() error { return a.RevokeToken(ctx, rt1) }, []string{"revoked the refresh token family"}, nil},
 		{"revoke-user by id", func() error { return a.RevokeUser(ctx, "31337") }, []string{"revoked every token of user 31337"}, nil},

@@ -1,9 +1,10 @@
-// Package admin implements authsvc's client and token administration commands
+// adminops.go implements authsvc's client and token administration commands
 // (list-clients, list-tokens, revoke-token, revoke-user, delete-client,
 // purge-expired). They talk to Redis directly, so they work while the server runs,
 // and every revocation they make appears on the revocation feed like one made
 // through the HTTP endpoints.
-package admin
+
+package main
 
 import (
 	"context"
@@ -19,7 +20,7 @@ import (
 )
 
 // Store is what the commands use; *store.Store implements it.
-type Store interface {
+type adminStore interface {
 	ListClients(ctx context.Context) ([]*auth.Client, error)
 	GetClient(ctx context.Context, id string) (*auth.Client, error)
 	DeleteClient(ctx context.Context, id string) error
@@ -34,11 +35,11 @@ type Store interface {
 	PurgeExpired(ctx context.Context, accessLifetime time.Duration) (int, error)
 }
 
-var _ Store = (*store.Store)(nil)
+var _ adminStore = (*store.Store)(nil)
 
 // Admin runs the commands against a store.
 type Admin struct {
-	Store          Store
+	Store          adminStore
 	Out            io.Writer
 	AccessLifetime time.Duration
 	Now            func() time.Time
