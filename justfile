@@ -27,7 +27,7 @@ staticcheck := "honnef.co/go/tools/cmd/staticcheck@v0.8.2"
 # only the tests module calls are listed in deadcode_used_by_tests (deadcode sees one
 # module at a time).
 deadcode := "golang.org/x/tools/cmd/deadcode@v0.53.0"
-deadcode_used_by_tests := "Stack.MCPURL|Stack.BridgeURL|Server.SetLoginPage"
+deadcode_used_by_tests := "Stack.MCPURL|Stack.BridgeURL|Server.SetLoginPage|Clone"
 lint:
     #!/usr/bin/env bash
     set -euo pipefail

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/keys"
-	"github.com/mcp-oauth-gateway/gateway/internal/redistest"
-	"github.com/mcp-oauth-gateway/gateway/internal/syncbuf"
+	"github.com/mcp-oauth-gateway/gateway/internal/testsupport/redistest"
+	"github.com/mcp-oauth-gateway/gateway/internal/testsupport/syncbuf"
 )
 
 func TestMain(m *testing.M) { redistest.Main(m) }

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mcp-oauth-gateway/gateway/internal/jwtvectors"
+	"github.com/mcp-oauth-gateway/gateway/internal/testsupport/jwtvectors"
 )
 
 // FuzzToken sends arbitrary Bearer tokens: the plugin must never panic, and whatever

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/mcp-oauth-gateway/gateway/internal/jwtvectors"
+	"github.com/mcp-oauth-gateway/gateway/internal/testsupport/jwtvectors"
 	mcpauth "github.com/mcp-oauth-gateway/gateway/plugin"
 )
 

@@ -8,7 +8,7 @@ import (
 )
 
 // The strict claim rule authsvc applies too (its internal/claimrules; the shared vectors
-// of internal/jwtvectors run against both): no claim named twice, no claim read here
+// of internal/testsupport/jwtvectors run against both): no claim named twice, no claim read here
 // named in another case, NumericDates as JSON numbers (checkClaims already wants
 // float64s). Go's map keeps both "sub" and "SUB" and the last of two "sub"; authsvc's
 // struct decoding would read them otherwise: the rule makes both refuse.

@@ -7,7 +7,7 @@
 // names, and a map keeps both spellings: without this rule the edge and authsvc could
 // read different claims from one token. The plugin, which must stay stdlib-only and
 // loadable alone, keeps its own implementation; the shared vectors in
-// internal/jwtvectors run against both.
+// internal/testsupport/jwtvectors run against both.
 package claimrules
 
 import (

@@ -27,7 +27,7 @@ import (
 	"github.com/mcp-oauth-gateway/gateway/tests/internal/browsertest"
 
 	"github.com/mcp-oauth-gateway/gateway/internal/githubstub"
-	"github.com/mcp-oauth-gateway/gateway/internal/redistest"
+	"github.com/mcp-oauth-gateway/gateway/internal/testsupport/redistest"
 )
 
 // The authsvc under test, started once by TestMain.

@@ -20,7 +20,7 @@ type codeMap struct {
 var codeMaps = []codeMap{
 	{"authsvc.md", "Code map", "authsvc", []string{"internal"}},
 	{"bridge.md", "Code map", "mcpbridge", []string{"internal"}},
-	{"interfaces.md", "Shared code", ".", []string{"internal", "cmd"}},
+	{"interfaces.md", "Shared code", ".", []string{"internal", "internal/testsupport", "cmd"}},
 }
 
 // section returns the text of the "## heading" section of a Markdown document.

@@ -21,7 +21,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/mcp-oauth-gateway/gateway/internal/syncbuf"
+	"github.com/mcp-oauth-gateway/gateway/internal/testsupport/syncbuf"
 )
 
 // freePortRange finds n consecutive free loopback ports (the layout of `just run`:

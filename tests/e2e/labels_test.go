@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mcp-oauth-gateway/gateway/tests/internal/labels"
+	"github.com/mcp-oauth-gateway/gateway/internal/labels"
 	"github.com/mcp-oauth-gateway/gateway/tests/internal/traefiktest"
 )
 

@@ -20,8 +20,8 @@ import (
 	"github.com/mitchellh/mapstructure"
 	"sigs.k8s.io/yaml"
 
+	"github.com/mcp-oauth-gateway/gateway/internal/labels"
 	mcpauth "github.com/mcp-oauth-gateway/gateway/plugin"
-	"github.com/mcp-oauth-gateway/gateway/tests/internal/labels"
 )
 
 // composeEnv is .env.example as compose reads it, BASE_DOMAIN set to testDomain and

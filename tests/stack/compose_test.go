@@ -9,7 +9,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/types"
 
-	"github.com/mcp-oauth-gateway/gateway/tests/internal/labels"
+	"github.com/mcp-oauth-gateway/gateway/internal/labels"
 )
 
 func TestComposeProject(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mcp-oauth-gateway/gateway/tests/internal/labels"
+	"github.com/mcp-oauth-gateway/gateway/internal/labels"
 )
 
 // composeVariable matches ${NAME…} interpolations; $$ escapes (for the container's

@@ -19,9 +19,9 @@ import (
 
 	"go.yaml.in/yaml/v4"
 
+	"github.com/mcp-oauth-gateway/gateway/internal/labels"
 	"github.com/mcp-oauth-gateway/gateway/internal/localstack"
 	"github.com/mcp-oauth-gateway/gateway/internal/localtls"
-	"github.com/mcp-oauth-gateway/gateway/tests/internal/labels"
 )
 
 // TestRealTraefik runs the real Traefik v3.6 binary on the stack's own static

@@ -14,7 +14,7 @@ import (
 	"sort"
 	"testing"
 
-	"github.com/mcp-oauth-gateway/gateway/tests/internal/labels"
+	"github.com/mcp-oauth-gateway/gateway/internal/labels"
 )
 
 const (

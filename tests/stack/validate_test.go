@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mcp-oauth-gateway/gateway/tests/internal/labels"
+	"github.com/mcp-oauth-gateway/gateway/internal/labels"
 )
 
 // TestComposeValidationCatches breaks a copy of the compose files the ways a hand

@@ -22,7 +22,7 @@ import (
 
 	"github.com/mcp-oauth-gateway/gateway/internal/githubstub"
 	"github.com/mcp-oauth-gateway/gateway/internal/mcpclient"
-	"github.com/mcp-oauth-gateway/gateway/internal/redistest"
+	"github.com/mcp-oauth-gateway/gateway/internal/testsupport/redistest"
 	"github.com/mcp-oauth-gateway/gateway/tests/internal/traefiktest"
 )
 

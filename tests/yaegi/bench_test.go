@@ -14,7 +14,7 @@ import (
 	"github.com/traefik/yaegi/interp"
 	"github.com/traefik/yaegi/stdlib"
 
-	"github.com/mcp-oauth-gateway/gateway/internal/jwtvectors"
+	"github.com/mcp-oauth-gateway/gateway/internal/testsupport/jwtvectors"
 )
 
 // cpuTimer reports CPU time per operation (user+system of the whole process), which

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mcp-oauth-gateway/gateway/internal/jwtvectors"
+	"github.com/mcp-oauth-gateway/gateway/internal/testsupport/jwtvectors"
 )
 
 var (

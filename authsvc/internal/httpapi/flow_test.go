@@ -18,7 +18,7 @@ import (
 
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/oauthtest"
 	"github.com/mcp-oauth-gateway/gateway/internal/githubstub"
-	"github.com/mcp-oauth-gateway/gateway/internal/redistest"
+	"github.com/mcp-oauth-gateway/gateway/internal/testsupport/redistest"
 )
 
 const resource = "https://files.example.com/mcp"

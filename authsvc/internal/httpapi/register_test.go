@@ -19,7 +19,7 @@ import (
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/auth"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/golden"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/store"
-	"github.com/mcp-oauth-gateway/gateway/internal/redistest"
+	"github.com/mcp-oauth-gateway/gateway/internal/testsupport/redistest"
 )
 
 const cbURI = "https://app.example.com/callback"

@@ -16,7 +16,7 @@ import (
 
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/oauthtest"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/store"
-	"github.com/mcp-oauth-gateway/gateway/internal/redistest"
+	"github.com/mcp-oauth-gateway/gateway/internal/testsupport/redistest"
 )
 
 // sentinelEnv is authsvc on a real Sentinel deployment (master, replica, three

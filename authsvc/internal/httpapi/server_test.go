@@ -13,8 +13,8 @@ import (
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/config"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/keys"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/store"
-	"github.com/mcp-oauth-gateway/gateway/internal/redistest"
-	"github.com/mcp-oauth-gateway/gateway/internal/syncbuf"
+	"github.com/mcp-oauth-gateway/gateway/internal/testsupport/redistest"
+	"github.com/mcp-oauth-gateway/gateway/internal/testsupport/syncbuf"
 )
 
 type env struct {

@@ -3,7 +3,7 @@ package keys
 import (
 	"testing"
 
-	"github.com/mcp-oauth-gateway/gateway/internal/redistest"
+	"github.com/mcp-oauth-gateway/gateway/internal/testsupport/redistest"
 )
 
 func TestMain(m *testing.M) { redistest.Main(m) }

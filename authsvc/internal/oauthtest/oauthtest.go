@@ -1,5 +1,5 @@
 // Package oauthtest runs the real authsvc OAuth handlers (registration and the whole
-// flow) on an httptest server against a real Redis (internal/redistest) and the
+// flow) on an httptest server against a real Redis (internal/testsupport/redistest) and the
 // GitHub stand-in (internal/githubstub), with an injectable clock, and drives them
 // as a browser and as a golang.org/x/oauth2 client would. Only tests import it.
 package oauthtest
@@ -29,7 +29,7 @@ import (
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/keys"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/store"
 	"github.com/mcp-oauth-gateway/gateway/internal/githubstub"
-	"github.com/mcp-oauth-gateway/gateway/internal/redistest"
+	"github.com/mcp-oauth-gateway/gateway/internal/testsupport/redistest"
 )
 
 // Clock is a settable clock; the zero value reads the real time.

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/auth"
-	"github.com/mcp-oauth-gateway/gateway/internal/redistest"
+	"github.com/mcp-oauth-gateway/gateway/internal/testsupport/redistest"
 )
 
 func testClient(id string) *auth.Client {

@@ -10,7 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/auth"
-	"github.com/mcp-oauth-gateway/gateway/internal/redistest"
+	"github.com/mcp-oauth-gateway/gateway/internal/testsupport/redistest"
 )
 
 // TestWaitReplicasCoversWhatClientsAreTold checks, on a real master and replica, that

@@ -3,7 +3,7 @@ package store
 import (
 	"testing"
 
-	"github.com/mcp-oauth-gateway/gateway/internal/redistest"
+	"github.com/mcp-oauth-gateway/gateway/internal/testsupport/redistest"
 )
 
 // TestMain starts one real redis-server for every test of this package (clients,

@@ -15,8 +15,8 @@ import (
 
 	"go.yaml.in/yaml/v4"
 
+	"github.com/mcp-oauth-gateway/gateway/internal/labels"
 	"github.com/mcp-oauth-gateway/gateway/internal/localstack"
-	"github.com/mcp-oauth-gateway/gateway/tests/internal/labels"
 )
 
 const baseDomain = "example.test"

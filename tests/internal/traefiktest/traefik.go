@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mcp-oauth-gateway/gateway/internal/syncbuf"
+	"github.com/mcp-oauth-gateway/gateway/internal/testsupport/syncbuf"
 )
 
 // Options configures one Traefik process.

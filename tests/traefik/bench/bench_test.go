@@ -32,7 +32,7 @@ import (
 
 	"go.yaml.in/yaml/v4"
 
-	"github.com/mcp-oauth-gateway/gateway/internal/jwtvectors"
+	"github.com/mcp-oauth-gateway/gateway/internal/testsupport/jwtvectors"
 	"github.com/mcp-oauth-gateway/gateway/tests/internal/traefiktest"
 )
 

@@ -19,10 +19,11 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"github.com/mcp-oauth-gateway/gateway/internal/claimrules"
 	"math/big"
 	"strings"
 	"time"
+
+	"github.com/mcp-oauth-gateway/gateway/internal/claimrules"
 
 	"github.com/golang-jwt/jwt/v5"
 )

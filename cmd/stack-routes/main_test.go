@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-const composeDir = "../../../../../compose"
+const composeDir = "../../compose"
 
 // testEnv writes a dotenv file with every variable the stack requires.
 func testEnv(t *testing.T) string {
