@@ -181,30 +181,6 @@ func headerSafe(s string) string {
 	}, s)
 }
 
-type feedToken struct {
-	JTI string `json:"jti"`
-	Exp int64  `json:"exp"`
-}
-
-type feedUser struct {
-	Sub    string `json:"sub"`
-	Before int64  `json:"before"`
-}
-
-type feedClient struct {
-	ClientID string `json:"client_id"`
-	Before   int64  `json:"before"`
-}
-
-// FeedResponse is the revocation feed document.
-type FeedResponse struct {
-	Cursor  string       `json:"cursor"`
-	Reset   bool         `json:"reset"`
-	Tokens  []feedToken  `json:"tokens"`
-	Users   []feedUser   `json:"users"`
-	Clients []feedClient `json:"clients"`
-}
-
 // Feed handles GET /internal/revocations?since=<cursor>.
 func (h *verifyHandler) Feed(w http.ResponseWriter, r *http.Request) {
 	if h.opts.FeedToken != "" {
@@ -238,16 +214,16 @@ func (h *verifyHandler) Feed(w http.ResponseWriter, r *http.Request) {
 	WriteJSON(w, http.StatusOK, h.build(entries, cursor, reset))
 }
 
-func (h *verifyHandler) build(entries []store.Revocation, cursor string, reset bool) *FeedResponse {
+func (h *verifyHandler) build(entries []store.Revocation, cursor string, reset bool) *contract.RevocationFeed {
 	now := h.opts.Now().Unix()
 	keep := int64(h.opts.AccessLifetime / time.Second)
-	out := &FeedResponse{Cursor: cursor, Reset: reset, Tokens: []feedToken{}, Users: []feedUser{}, Clients: []feedClient{}}
+	out := &contract.RevocationFeed{Cursor: cursor, Reset: reset, Tokens: []contract.RevokedToken{}, Users: []contract.RevokedUser{}, Clients: []contract.RevokedClient{}}
 	var users, clients latest
 	for _, e := range entries {
 		switch {
 		case e.Kind == store.KindToken:
 			if e.At >= now {
-				out.Tokens = append(out.Tokens, feedToken{JTI: e.ID, Exp: e.At})
+				out.Tokens = append(out.Tokens, contract.RevokedToken{JTI: e.ID, Exp: e.At})
 			}
 		case reset && keep > 0 && e.At+keep < now:
 			// A users/clients entry older than the token lifetime covers nothing live.
@@ -258,10 +234,10 @@ func (h *verifyHandler) build(entries []store.Revocation, cursor string, reset b
 		}
 	}
 	for i, id := range users.ids {
-		out.Users = append(out.Users, feedUser{Sub: id, Before: users.at[i]})
+		out.Users = append(out.Users, contract.RevokedUser{Sub: id, Before: users.at[i]})
 	}
 	for i, id := range clients.ids {
-		out.Clients = append(out.Clients, feedClient{ClientID: id, Before: clients.at[i]})
+		out.Clients = append(out.Clients, contract.RevokedClient{ClientID: id, Before: clients.at[i]})
 	}
 	return out
 }
