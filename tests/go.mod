@@ -16,6 +16,7 @@ require (
 	github.com/traefik/yaegi v0.16.1
 	go.opentelemetry.io/proto/otlp v1.11.0
 	go.yaml.in/yaml/v4 v4.0.0-rc.4
+	golang.org/x/mod v0.41.0
 	golang.org/x/oauth2 v0.37.0
 	google.golang.org/protobuf v1.36.12
 	helm.sh/helm/v4 v4.3.2

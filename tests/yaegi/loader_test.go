@@ -44,17 +44,23 @@ type plugin struct {
 // with Traefik's steps: read and check the manifest, yaegi.New with GoPath and the
 // stdlib symbols, import the manifest's import path, Eval basePkg.New and
 // basePkg.CreateConfig.
-func loadPlugin(goPath string) (p *plugin, err error) {
+func loadPlugin(goPath string) (*plugin, error) {
+	modDir, err := traefiktest.InstallLocalPlugin(goPath)
+	if err != nil {
+		return nil, err
+	}
+	return loadInstalled(goPath, modDir)
+}
+
+// loadInstalled interprets the plugin installed at modDir under goPath/src, reading its
+// manifest, as Traefik does.
+func loadInstalled(goPath, modDir string) (p *plugin, err error) {
 	defer func() {
 		// Yaegi panics on some unsupported syntax: report it as the load failure.
 		if r := recover(); r != nil {
 			p, err = nil, fmt.Errorf("yaegi panicked interpreting the plugin: %v", r)
 		}
 	}()
-	modDir, err := traefiktest.InstallLocalPlugin(goPath)
-	if err != nil {
-		return nil, err
-	}
 	data, err := os.ReadFile(filepath.Join(modDir, ".traefik.yml"))
 	if err != nil {
 		return nil, err
