@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -87,41 +86,16 @@ func newEnvWrapped(t testing.TB, opts registerOptions, storeOpts *store.Options,
 	return &testEnv{srv: srv, store: st}
 }
 
-type regReply struct {
-	status int
-	header http.Header
-	body   map[string]any
-	raw    []byte
-}
-
-func (e *testEnv) do(t *testing.T, method, path, contentType, body string, header ...string) regReply {
+func (e *testEnv) do(t *testing.T, method, path, contentType, body string, header ...string) reply {
 	t.Helper()
-	req, err := http.NewRequest(method, e.srv.URL+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Add(header[i], header[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	r := regReply{status: resp.StatusCode, header: resp.Header, raw: raw}
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &r.body); err != nil {
-			t.Fatalf("%s %s: body is not JSON: %q", method, path, raw)
-		}
+	r := send(t, e.srv.URL, method, path, contentType, body, header...)
+	if len(r.raw) > 0 && !json.Valid(r.raw) {
+		t.Fatalf("%s %s: body is not JSON: %q", method, path, r.raw)
 	}
 	return r
 }
 
-func (e *testEnv) register(t *testing.T, body string) regReply {
+func (e *testEnv) register(t *testing.T, body string) reply {
 	t.Helper()
 	r := e.do(t, "POST", "/register", "application/json", body)
 	if r.status != http.StatusCreated {
@@ -130,7 +104,7 @@ func (e *testEnv) register(t *testing.T, body string) regReply {
 	return r
 }
 
-func str(r regReply, k string) string { s, _ := r.body[k].(string); return s }
+func str(r reply, k string) string { s, _ := r.body[k].(string); return s }
 
 func bearer(tok string) []string { return []string{"Authorization", "Bearer " + tok} }
 
@@ -441,7 +415,7 @@ func TestRateLimit(t *testing.T) {
 	e := newEnvWithStore(t, registerOptions{RateLimit: 3, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}},
 		&store.Options{Now: func() time.Time { return fixed }})
 	body := `{"redirect_uris":["` + cbURI + `"]}`
-	post := func(xff string) regReply {
+	post := func(xff string) reply {
 		return e.do(t, "POST", "/register", "application/json", body, "X-Forwarded-For", xff)
 	}
 	for i := range 3 {

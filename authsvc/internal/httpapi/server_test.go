@@ -3,7 +3,6 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -61,31 +60,13 @@ func newServer(t *testing.T, redisURL string, extra map[string]string) *env {
 	return &env{srv: srv, logs: logs}
 }
 
-type routeReply struct {
-	status int
-	header http.Header
-	body   map[string]any
-	raw    string
-}
-
-func (e *env) do(t *testing.T, method, path, body string, header ...string) routeReply {
+func (e *env) do(t *testing.T, method, path, body string, header ...string) reply {
 	t.Helper()
-	req, _ := http.NewRequest(method, e.srv.URL+path, strings.NewReader(body))
+	contentType := ""
 	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
+		contentType = "application/json"
 	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	r := routeReply{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
-	_ = json.Unmarshal(raw, &r.body)
-	return r
+	return send(t, e.srv.URL, method, path, contentType, body, header...)
 }
 
 func TestRoutes(t *testing.T) {
@@ -110,7 +91,7 @@ func TestRoutes(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			r := e.do(t, tc.method, tc.path, tc.body, tc.header...)
-			if r.status != tc.want || !strings.Contains(r.raw, tc.wantInBody) {
+			if r.status != tc.want || !strings.Contains(string(r.raw), tc.wantInBody) {
 				t.Fatalf("got %d %s, want %d with %s", r.status, r.raw, tc.want, tc.wantInBody)
 			}
 			if r.header.Get("X-Content-Type-Options") != "nosniff" || r.header.Get("X-Frame-Options") != "DENY" {
@@ -216,7 +197,7 @@ func TestRedisGoneIs503(t *testing.T) {
 				t.Fatalf("status = %d (%s), want %d", r.status, r.raw, tc.want)
 			}
 			for _, leak := range []string{addr, "dial", "refused", "redis:", "store:"} {
-				if strings.Contains(r.raw, leak) {
+				if strings.Contains(string(r.raw), leak) {
 					t.Errorf("body leaks %q: %s", leak, r.raw)
 				}
 			}
