@@ -16,6 +16,7 @@ import (
 	"errors"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -30,13 +31,18 @@ type GrantStore interface {
 	SpentFamily(ctx context.Context, kind, hash string) (string, error)
 	FamilyRevoked(ctx context.Context, fid string) (bool, error)
 	RevokeFamily(ctx context.Context, fid string) (int, error)
+	GetAccess(ctx context.Context, jti string) (*AccessRecord, error)
+	RevokeAccess(ctx context.Context, a *AccessRecord) error
 }
 
-// AccessSigner signs access tokens; keys.Codec implements it.
+// AccessSigner signs and reads access tokens; keys.Codec implements it.
 type AccessSigner interface {
 	// SignAccess returns the signed access token for a, which also carries the user's
 	// display name.
 	SignAccess(ctx context.Context, a *AccessRecord, name string) (string, error)
+	// AccessTokenID verifies an access token's signature and claims (not its
+	// revocation) and returns its id (jti).
+	AccessTokenID(ctx context.Context, raw string) (string, error)
 }
 
 // Redemption is spending an authorization code or a refresh token for a new grant, in
@@ -383,4 +389,36 @@ func (g *Grants) issue(ctx context.Context, client *Client, rec RefreshRecord, a
 		return nil, err
 	}
 	return resp, nil
+}
+
+// Revoke revokes token for client (RFC 7009): a refresh token's whole family, or one
+// access token. A token that is unknown, invalid, expired or another client's is left
+// alone and is no error: a client revokes only its own tokens and learns nothing about
+// others'.
+func (g *Grants) Revoke(ctx context.Context, client *Client, token string) error {
+	if token == "" {
+		return ErrInvalidRequest.WithDescription("token is required")
+	}
+	if strings.HasPrefix(token, RefreshPrefix) {
+		rec, err := g.store.GetRefresh(ctx, HashSecret(token))
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if rec.ClientID == client.ID {
+			_, err = g.store.RevokeFamily(ctx, rec.FamilyID)
+		}
+		return err
+	}
+	jti, err := g.signer.AccessTokenID(ctx, token)
+	if err != nil {
+		return nil
+	}
+	a, err := g.store.GetAccess(ctx, jti)
+	if err != nil || a.ClientID != client.ID {
+		return nil
+	}
+	return g.store.RevokeAccess(ctx, a)
 }

@@ -36,7 +36,7 @@ type authorizeStore interface {
 	GetConsentRequest(ctx context.Context, id string) (*auth.ConsentRequest, error)
 	TakeConsentRequest(ctx context.Context, id string) (*auth.ConsentRequest, error)
 	// RememberConsent stores, and Consent returns, the user's approvals of a client
-	// (an opaque value this package writes: see approvals.go).
+	// (an opaque value auth.WithApproval writes).
 	RememberConsent(ctx context.Context, sub, clientID, approvals string, expiresAt int64) error
 	Consent(ctx context.Context, sub, clientID string) (string, error)
 	PutCode(ctx context.Context, code string, c *auth.Code, ttl time.Duration) error
@@ -309,7 +309,7 @@ func (h *authorizeHandler) Callback(w http.ResponseWriter, r *http.Request) {
 // these resources, and shows the consent page otherwise.
 func (h *authorizeHandler) proceed(w http.ResponseWriter, r *http.Request, sess *auth.Session, client *auth.Client, req *auth.AuthRequest) {
 	stored, err := h.store.Consent(r.Context(), sess.Sub, client.ID)
-	if err == nil && approved(stored, req.Scope, req.Resources) {
+	if err == nil && auth.Approved(stored, req.Scope, req.Resources) {
 		h.issueCode(w, r, sess, client, req, http.StatusFound)
 		return
 	}
@@ -399,7 +399,7 @@ func (h *authorizeHandler) ConsentDecision(w http.ResponseWriter, r *http.Reques
 		h.redirectErrorStatus(w, r, req, auth.ErrAccessDenied.Code, "the user denied the request", http.StatusSeeOther)
 		return
 	}
-	if err := h.store.RememberConsent(r.Context(), sess.Sub, client.ID, withApproval(stored, req.Scope, req.Resources), client.ExpiresAt); err != nil {
+	if err := h.store.RememberConsent(r.Context(), sess.Sub, client.ID, auth.WithApproval(stored, req.Scope, req.Resources), client.ExpiresAt); err != nil {
 		h.unavailable(w, err)
 		return
 	}

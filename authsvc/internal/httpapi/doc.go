@@ -10,11 +10,10 @@
 // One file per endpoint group:
 //   - metadata.go: the RFC 8414 document (also at the OpenID discovery path) and the JWKS;
 //   - register.go: RFC 7591 registration and RFC 7592 client configuration;
-//   - authorize.go, approvals.go, pages.go, cookie.go: /authorize, the GitHub login's
-//     /callback, the consent page and POST /consent, remembered approvals, the
-//     browser cookies;
-//   - token.go, revoke.go: /token (the code and refresh grants of auth.Grants, after
-//     client authentication), /revoke, /introspect;
+//   - authorize.go, pages.go, cookie.go: /authorize, the GitHub login's /callback,
+//     the consent page and POST /consent, the browser cookies;
+//   - token.go, revoke.go: client authentication, then /token and /revoke through
+//     auth.Grants; /introspect;
 //   - verify.go: /verify (ForwardAuth) and the revocation feed;
 //   - middleware.go, clientip.go, cors.go: request log, recovery, body limit,
 //     security headers, CORS, the client address behind trusted proxies.

@@ -1,8 +1,6 @@
 package httpapi
 
 import (
-	"context"
-	"errors"
 	"net/http"
 	"strings"
 
@@ -31,42 +29,7 @@ func (h *tokenHandler) revoke(r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	tok := form.Get("token")
-	if tok == "" {
-		return auth.ErrInvalidRequest.WithDescription("token is required")
-	}
-	ctx := r.Context()
-	if strings.HasPrefix(tok, auth.RefreshPrefix) {
-		rec, err := h.store.GetRefresh(ctx, auth.HashSecret(tok))
-		if errors.Is(err, auth.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if rec.ClientID == client.ID {
-			_, err = h.store.RevokeFamily(ctx, rec.FamilyID)
-		}
-		return err
-	}
-	a := h.accessRecord(ctx, tok)
-	if a == nil || a.ClientID != client.ID {
-		return nil
-	}
-	return h.store.RevokeAccess(ctx, a)
-}
-
-// accessRecord returns the live record of a valid access token, or nil.
-func (h *tokenHandler) accessRecord(ctx context.Context, tok string) *auth.AccessRecord {
-	cl, err := h.codec.Verify(ctx, tok, "")
-	if err != nil {
-		return nil
-	}
-	a, err := h.store.GetAccess(ctx, cl.ID)
-	if err != nil {
-		return nil
-	}
-	return a
+	return h.grants.Revoke(r.Context(), client, form.Get("token"))
 }
 
 // Introspect handles POST /introspect (RFC 7662). The caller must authenticate as a

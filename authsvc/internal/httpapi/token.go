@@ -25,14 +25,13 @@ import (
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/store"
 )
 
-// tokenStore is the state these endpoints read besides the grants; *store.Store
+// tokenStore is what these endpoints read themselves (client authentication,
+// introspection); the grants and revocation go through auth.Grants. *store.Store
 // implements it.
 type tokenStore interface {
 	GetClient(ctx context.Context, id string) (*auth.Client, error)
 	GetRefresh(ctx context.Context, hash string) (*auth.RefreshRecord, error)
-	RevokeFamily(ctx context.Context, fid string) (int, error)
 	GetAccess(ctx context.Context, jti string) (*auth.AccessRecord, error)
-	RevokeAccess(ctx context.Context, a *auth.AccessRecord) error
 }
 
 var _ tokenStore = (*store.Store)(nil)

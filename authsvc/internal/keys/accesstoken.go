@@ -108,6 +108,16 @@ func (c *Codec) SignAccess(ctx context.Context, a *auth.AccessRecord, name strin
 	return c.Mint(ctx, cl)
 }
 
+// AccessTokenID verifies raw (signature and claims, any audience; not revocation) and
+// returns its jti (auth.AccessSigner).
+func (c *Codec) AccessTokenID(ctx context.Context, raw string) (string, error) {
+	cl, err := c.Verify(ctx, raw, "")
+	if err != nil {
+		return "", err
+	}
+	return cl.ID, nil
+}
+
 // allowedAlgs never contains "none"; HS256 only verifies when the key set's key for
 // the kid is itself HS256, so an HS256 token signed with an RSA public key fails.
 var allowedAlgs = []string{"RS256", "ES256", "HS256"}

@@ -1,4 +1,4 @@
-package httpapi
+package auth
 
 import (
 	"fmt"
@@ -9,11 +9,11 @@ import (
 func TestApprovals(t *testing.T) {
 	a, b := "https://a.example/mcp", "https://b.example/mcp"
 	// A value stored before resources were remembered approved the default audience.
-	if !approved("read", "read", nil) || approved("read", "read", []string{a}) {
+	if !Approved("read", "read", nil) || Approved("read", "read", []string{a}) {
 		t.Error("a bare-scope approval must cover the default audience only")
 	}
-	s := withApproval("", "read", []string{a})
-	s = withApproval(s, "read write", []string{b})
+	s := WithApproval("", "read", []string{a})
+	s = WithApproval(s, "read write", []string{b})
 	for _, tc := range []struct {
 		scope string
 		res   []string
@@ -27,19 +27,19 @@ func TestApprovals(t *testing.T) {
 		{"", []string{b}, true},         // no scope
 		{"read", []string{"https://c/mcp"}, false},
 	} {
-		if got := approved(s, tc.scope, tc.res); got != tc.want {
+		if got := Approved(s, tc.scope, tc.res); got != tc.want {
 			t.Errorf("approved(%q, %v) = %v, want %v (stored %s)", tc.scope, tc.res, got, tc.want, s)
 		}
 	}
 	// A wider approval replaces what it covers; the list stays bounded.
-	s = withApproval(s, "read write", []string{a, b})
+	s = WithApproval(s, "read write", []string{a, b})
 	if n := strings.Count(s, `"scope"`); n != 1 {
 		t.Errorf("after a covering approval %d approvals remain: %s", n, s)
 	}
 	for i := range 3 * maxApprovals {
-		s = withApproval(s, "read", []string{fmt.Sprintf("https://r%d.example/mcp", i)})
+		s = WithApproval(s, "read", []string{fmt.Sprintf("https://r%d.example/mcp", i)})
 	}
-	if n := strings.Count(s, `"scope"`); n != maxApprovals || !approved(s, "read", []string{fmt.Sprintf("https://r%d.example/mcp", 3*maxApprovals-1)}) {
+	if n := strings.Count(s, `"scope"`); n != maxApprovals || !Approved(s, "read", []string{fmt.Sprintf("https://r%d.example/mcp", 3*maxApprovals-1)}) {
 		t.Errorf("%d approvals kept, want the newest %d", n, maxApprovals)
 	}
 }

@@ -1,11 +1,9 @@
-package httpapi
+package auth
 
 import (
 	"encoding/json"
 	"slices"
 	"strings"
-
-	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/auth"
 )
 
 // approval is one consent a user gave a client: a scope for a set of resources (MCP
@@ -45,10 +43,10 @@ func readApprovals(stored string) []approval {
 
 // approved reports whether one remembered approval covers the request's scope and every
 // one of its resources.
-func approved(stored, scope string, resources []string) bool {
+func Approved(stored, scope string, resources []string) bool {
 	want := requestResources(resources)
 	for _, a := range readApprovals(stored) {
-		if !auth.ScopeCovers(a.Scope, scope) {
+		if !ScopeCovers(a.Scope, scope) {
 			continue
 		}
 		all := true
@@ -67,11 +65,11 @@ func approved(stored, scope string, resources []string) bool {
 
 // withApproval returns the stored value with a new approval added; approvals it covers
 // are dropped.
-func withApproval(stored, scope string, resources []string) string {
+func WithApproval(stored, scope string, resources []string) string {
 	add := approval{Scope: scope, Resources: requestResources(resources)}
 	kept := []approval{}
 	for _, a := range readApprovals(stored) {
-		if approved(mustJSON([]approval{add}), a.Scope, resourcesOf(a)) {
+		if Approved(mustJSON([]approval{add}), a.Scope, resourcesOf(a)) {
 			continue // the new one covers it
 		}
 		kept = append(kept, a)
