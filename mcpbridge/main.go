@@ -67,6 +67,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	var replicas streamable.Replicas
 	if peers != nil {
 		regOpts.NewID, regOpts.StateKey, replicas = peers.NewID, peers.StateKey(), peers
+		switch {
+		case cfg.PeersName != "":
+			go peers.Discover(ctx, cfg.PeersName, 5*time.Second)
+		case len(cfg.PeerURLs) > 0:
+			peers.SetPeers(cfg.PeerURLs)
+		}
 	}
 	reg, err := session.NewRegistry(regOpts)
 	if err != nil {

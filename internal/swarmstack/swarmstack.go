@@ -10,8 +10,9 @@
 //     start the new task before stopping the old one, and DNS round robin instead of a
 //     virtual IP (Traefik balances over the tasks itself);
 //   - every MCP bridge told to forward requests for another replica's sessions
-//     (MCPBRIDGE_REPLICA_URL=auto) and to serve 5 s more after SIGTERM, until Traefik
-//     has stopped sending it requests (MCPBRIDGE_SHUTDOWN_DELAY);
+//     (MCPBRIDGE_REPLICA_URL=auto), to share the 2026-07-28 users with the replicas
+//     Swarm's DNS lists (MCPBRIDGE_PEERS=tasks.<service>), and to serve 5 s more after
+//     SIGTERM, until Traefik has stopped sending it requests (MCPBRIDGE_SHUTDOWN_DELAY);
 //   - Traefik on a manager node (it reads the Swarm API through the socket), with its
 //     Swarm static configuration (traefik/traefik.swarm.yml), its ports published on
 //     the node itself;
@@ -119,6 +120,9 @@ func service(name string, in map[string]any, opts Options) (map[string]any, erro
 	}
 	if bridge && replicas > 1 {
 		env["MCPBRIDGE_REPLICA_URL"] = "auto"
+		// The replicas share the 2026-07-28 traffic by user; Swarm's DNS lists the
+		// service's tasks under tasks.<service>.
+		env["MCPBRIDGE_PEERS"] = "tasks." + name
 		// On SIGTERM (a rolling update, a scale-down) serve 5 s more: Traefik's Swarm
 		// provider drops the task within its 2 s refresh, so that no request meets a
 		// closed port. The grace period covers that and the shutdown itself.

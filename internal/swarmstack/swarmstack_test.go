@@ -123,6 +123,9 @@ func TestRender(t *testing.T) {
 	if got := get(mem, "environment", "MCPBRIDGE_REPLICA_URL"); got != "auto" {
 		t.Errorf("memory MCPBRIDGE_REPLICA_URL = %v, want auto", got)
 	}
+	if got := get(mem, "environment", "MCPBRIDGE_PEERS"); got != "tasks.memory" {
+		t.Errorf("memory MCPBRIDGE_PEERS = %v, want tasks.memory", got)
+	}
 	if got := get(mem, "environment", "MCPBRIDGE_SHUTDOWN_DELAY"); got != "5s" || mem["stop_grace_period"] != "30s" {
 		t.Errorf("memory MCPBRIDGE_SHUTDOWN_DELAY = %v, stop_grace_period %v; want 5s within 30s", got, mem["stop_grace_period"])
 	}

@@ -4,7 +4,10 @@ package bridge
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -101,18 +104,29 @@ func signIdentity(secret []byte, h http.Header, method, host, path string) {
 }
 
 // startReplicas starts n replicas of one bridge on fixed loopback ports, each knowing
-// its own URL, sharing the identity secret.
-func startReplicas(t *testing.T, n int, secret string) []*bridge {
-	var out []*bridge
+// its own URL, sharing the identity secret; with sharePeers they also share the
+// 2026-07-28 users (--peers lists them all).
+func startReplicas(t *testing.T, n int, secret string, sharePeers bool) []*bridge {
+	var addrs []string
 	for range n {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
-		addr := l.Addr().String()
+		addrs = append(addrs, l.Addr().String())
 		l.Close()
-		out = append(out, startBridge(t, []string{"--listen", addr, "--replica-url", "http://" + addr},
-			mcpservers.Everything(t), "MCPBRIDGE_IDENTITY_SECRET="+secret))
+	}
+	var peers []string
+	for _, addr := range addrs {
+		peers = append(peers, "http://"+addr)
+	}
+	var out []*bridge
+	for _, addr := range addrs {
+		args := []string{"--listen", addr, "--replica-url", "http://" + addr}
+		if sharePeers {
+			args = append(args, "--peers", strings.Join(peers, ","))
+		}
+		out = append(out, startBridge(t, args, mcpservers.Everything(t), "MCPBRIDGE_IDENTITY_SECRET="+secret))
 	}
 	return out
 }
@@ -139,7 +153,7 @@ func ownerOf(t *testing.T, sid string) string {
 // ones) and the other replica serves on.
 func TestReplicas(t *testing.T) {
 	secret := "identity-secret-" + strings.Repeat("r", 24)
-	reps := startReplicas(t, 2, secret)
+	reps := startReplicas(t, 2, secret, false)
 	lb := newRoundRobin(t, []byte(secret), reps...)
 	front := &bridge{URL: lb.srv.URL + "/mcp", Base: lb.srv.URL}
 
@@ -343,4 +357,86 @@ func TestReplicaConfig(t *testing.T) {
 			t.Errorf("mcpbridge %v: %v\n%s\nwant a failure containing %q", tc.args, err, out, tc.want)
 		}
 	}
+}
+
+// userOwner is the replica a user's 2026-07-28 requests belong to, as the bridge
+// computes it (rendezvous hashing: the highest sha256(replica URL, NUL, user)); the
+// test uses it to pick users owned by each replica.
+func userOwner(peers []string, user string) string {
+	best, bestScore := "", uint64(0)
+	for _, p := range peers {
+		h := sha256.Sum256([]byte(p + "\x00" + user))
+		if s := binary.BigEndian.Uint64(h[:8]); best == "" || s >= bestScore {
+			best, bestScore = p, s
+		}
+	}
+	return best
+}
+
+// TestReplicasShareUsers: replicas started with --peers serve each user's 2026-07-28
+// requests on one replica, whichever receives them. A subscriptions/listen stream
+// opened through one replica gets the resource updates that a tools/call sent through
+// the other switched on: both reached the same child (without --peers each replica
+// would have used a child of its own, and the stream would get nothing). Checked for a
+// user of each replica, so the stream and the call are each forwarded once. When a
+// user's replica stops, the other serves that user's requests itself.
+func TestReplicasShareUsers(t *testing.T) {
+	secret := "identity-secret-" + strings.Repeat("s", 24)
+	reps := startReplicas(t, 2, secret, true)
+	via := func(b *bridge) *bridge {
+		lb := newRoundRobin(t, []byte(secret), b)
+		return &bridge{URL: lb.srv.URL + "/mcp", Base: lb.srv.URL}
+	}
+	front := []*bridge{via(reps[0]), via(reps[1])}
+	peers := []string{reps[0].Base, reps[1].Base}
+	users := map[string]string{} // owner → a user it owns
+	for i := 0; len(users) < 2; i++ {
+		u := fmt.Sprintf("user-%d", i)
+		if o := userOwner(peers, u); users[o] == "" {
+			users[o] = u
+		}
+	}
+
+	for _, owner := range peers {
+		user := users[owner]
+		t.Run("a user of "+owner, func(t *testing.T) {
+			r := do(t, "POST", front[0].URL, modernHeaders(user, "resources/list", ""), modernBody(1, "resources/list", ""))
+			var list struct {
+				Result struct {
+					Resources []struct {
+						URI string `json:"uri"`
+					} `json:"resources"`
+				} `json:"result"`
+			}
+			if err := json.Unmarshal([]byte(r.Body), &list); err != nil || len(list.Result.Resources) == 0 {
+				t.Fatalf("resources/list: %d %s", r.Status, r.Body)
+			}
+			uri := list.Result.Resources[0].URI
+			listen := openModernStream(t, front[0], user, modernBody("sub-"+user, "subscriptions/listen",
+				fmt.Sprintf(`"notifications":{"resourceSubscriptions":[%q]}`, uri)))
+			defer listen.Close()
+			if ack := listen.next(t, 10*time.Second); !strings.Contains(ack, "acknowledged") {
+				t.Fatalf("first event on the listen stream: %s", ack)
+			}
+			r = do(t, "POST", front[1].URL, modernHeaders(user, "tools/call", "toggle-subscriber-updates"),
+				modernBody(2, "tools/call", `"name":"toggle-subscriber-updates","arguments":{}`))
+			if r.Status != 200 || !strings.Contains(r.Body, "Started") {
+				t.Fatalf("toggle-subscriber-updates through the other replica: %d %s", r.Status, r.Body)
+			}
+			update := listen.next(t, 15*time.Second)
+			if !strings.Contains(update, `"notifications/resources/updated"`) || !strings.Contains(update, uri) {
+				t.Errorf("update on the listen stream: %s", update)
+			}
+		})
+	}
+
+	t.Run("the owner stops", func(t *testing.T) {
+		user := users[reps[1].Base]
+		reps[1].stop(t)
+		r := do(t, "POST", front[0].URL, modernHeaders(user, "tools/call", "echo"),
+			modernBody(3, "tools/call", `"name":"echo","arguments":{"message":"still here"}`))
+		if r.Status != 200 || !strings.Contains(r.Body, "Echo: still here") {
+			t.Fatalf("a request of a user whose replica stopped: %d %s, want it served by the other", r.Status, r.Body)
+		}
+	})
 }

@@ -3,6 +3,7 @@ package docker
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -85,6 +86,11 @@ func TestSwarm(t *testing.T) {
 			// the one that forwarded what Traefik sent it.
 			if n := tasksThatServed(t, ctx, svc, c.legacy.ID()); n != 2 {
 				t.Errorf("%s: the 2025 session's requests were logged by %d replicas, want 2 (Traefik spreads them)", svc, n)
+			}
+			// Each replica found both through Swarm's DNS (tasks.<service>), so they
+			// share the 2026-07-28 users.
+			if lists := peerLists(t, ctx, svc); len(lists) != 2 || lists[0] != 2 || lists[1] != 2 {
+				t.Errorf("%s: the replicas' last peer lists hold %v replicas, want 2 each", svc, lists)
 			}
 		}
 	})
@@ -360,6 +366,32 @@ func tasksThatServed(t *testing.T, ctx context.Context, svc, sid string) int {
 		}
 	}
 	return n
+}
+
+// peerLists returns, for each running task of svc, how many replicas its last
+// "replicas sharing users" log line named (0 when it logged none).
+func peerLists(t *testing.T, ctx context.Context, svc string) []int {
+	t.Helper()
+	ids, err := output(ctx, nil, "docker", "service", "ps", "-q", "--filter", "desired-state=running", swarmStack+"_"+svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []int
+	for _, id := range strings.Fields(ids) {
+		log, _ := output(ctx, nil, "docker", "service", "logs", "--raw", id)
+		n := 0
+		for _, line := range strings.Split(log, "\n") {
+			var rec struct {
+				Msg      string   `json:"msg"`
+				Replicas []string `json:"replicas"`
+			}
+			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "replicas sharing users" {
+				n = len(rec.Replicas)
+			}
+		}
+		out = append(out, n)
+	}
+	return out
 }
 
 // killTask kills (SIGKILL) the container of one running task of svc and returns it.

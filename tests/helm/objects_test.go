@@ -202,13 +202,22 @@ func TestBridgesMatchCompose(t *testing.T) {
 	if !slices.Equal(rendered, servers) {
 		t.Errorf("bridges %v, compose has %v", rendered, servers)
 	}
-	added := map[string]string{"MCPBRIDGE_REPLICA_URL": "auto", "MCPBRIDGE_SHUTDOWN_DELAY": "5s"}
 	for _, name := range servers {
 		t.Run(name, func(t *testing.T) {
 			svc := c.Stack.Project.Services[name]
 			d := def.find("Deployment", fullname+"-mcp-"+name)
 			if d == nil {
 				t.Fatal("not rendered")
+			}
+			// The replicas find each other through a headless Service of the same pods.
+			peers := fullname + "-mcp-" + name + "-peers"
+			added := map[string]string{"MCPBRIDGE_REPLICA_URL": "auto", "MCPBRIDGE_SHUTDOWN_DELAY": "5s", "MCPBRIDGE_PEERS": peers}
+			if ps := def.find("Service", peers); ps == nil {
+				t.Errorf("no Service %s", peers)
+			} else if ip := str(ps.Doc, "spec", "clusterIP"); ip != "None" ||
+				fmt.Sprint(dig(ps.Doc, "spec", "selector")) != fmt.Sprint(dig(d.Doc, "spec", "selector", "matchLabels")) {
+				t.Errorf("Service %s: clusterIP %q selector %v, want headless over the Deployment's pods %v", peers, ip,
+					dig(ps.Doc, "spec", "selector"), dig(d.Doc, "spec", "selector", "matchLabels"))
 			}
 			ctr := firstContainer(t, d)
 			if got := fmt.Sprint(anyList(dig(ctr, "args"))); got != fmt.Sprint([]string(svc.Command)) {
@@ -507,8 +516,13 @@ func TestSelectorsAndNetworkPolicies(t *testing.T) {
 					if kind == "NetworkPolicy" {
 						path = []string{"spec", "podSelector"}
 					}
-					if got := selected(r, dig(o.Doc, path...)); !slices.Equal(got, []string{o.Name()}) {
-						t.Errorf("%s selects the pods of %v, want those of Deployment %s", o, got, o.Name())
+					// A bridge's peers Service (headless) selects the bridge's own pods.
+					want := strings.TrimSuffix(o.Name(), "-peers")
+					if kind != "Service" || str(o.Doc, "spec", "clusterIP") != "None" {
+						want = o.Name()
+					}
+					if got := selected(r, dig(o.Doc, path...)); !slices.Equal(got, []string{want}) {
+						t.Errorf("%s selects the pods of %v, want those of Deployment %s", o, got, want)
 					}
 				}
 			}

@@ -243,10 +243,11 @@ func TestRender(t *testing.T) {
 	for _, o := range def.Objects {
 		counts[o.Kind()]++
 	}
-	// authsvc + five bridges; Middlewares: five mcpauth, security headers, retry; routes:
-	// auth-oauth and three per server (auth-verify is off by default).
+	// authsvc + five bridges (each bridge also a headless peers Service); Middlewares:
+	// five mcpauth, security headers, retry; routes: auth-oauth and three per server
+	// (auth-verify is off by default).
 	want := map[string]int{
-		"Deployment": 6, "Service": 6, "PodDisruptionBudget": 6, "NetworkPolicy": 6,
+		"Deployment": 6, "Service": 11, "PodDisruptionBudget": 6, "NetworkPolicy": 6,
 		"Secret": 1, "PersistentVolumeClaim": 2, "Middleware": 7, "TLSOption": 1, "IngressRoute": 16,
 	}
 	for k, n := range want {

@@ -54,6 +54,11 @@ type Config struct {
 	// ReplicaURL is this replica's base URL as the other replicas of the bridge reach
 	// it ("auto": from the host name); "": one bridge, no forwarding.
 	ReplicaURL string
+	// Peers names the replicas that share the 2026-07-28 traffic by user: a DNS name
+	// whose addresses are the replicas, on this replica's port (PeersName), or a fixed
+	// list of their URLs (PeerURLs); neither: no user affinity.
+	PeersName string
+	PeerURLs  []string
 	// Command is the stdio MCP server's argv, after `--`.
 	Command []string
 }
@@ -90,6 +95,7 @@ func Parse(args []string, getenv func(string) string, usageOut io.Writer) (*Conf
 	logLevel := fs.String("log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (env LOG_LEVEL)")
 	idSecret := fs.String("identity-secret", env("MCPBRIDGE_IDENTITY_SECRET", ""), "the secret shared with the mcpauth plugin (identitySecret), at least 32 bytes: only requests whose identity headers it signed are served (env MCPBRIDGE_IDENTITY_SECRET)")
 	allowUnsigned := fs.String("allow-unsigned-identity", env("MCPBRIDGE_ALLOW_UNSIGNED_IDENTITY", "false"), "trust the identity headers without a signature: only where nothing but a trusted proxy can reach the bridge, such as loopback (env MCPBRIDGE_ALLOW_UNSIGNED_IDENTITY)")
+	peers := fs.String("peers", env("MCPBRIDGE_PEERS", ""), "with replicas: the replicas that share the 2026-07-28 traffic by user, so that each user's children and listen streams are on one replica: a DNS name whose addresses are the replicas (Docker Swarm's tasks.<service>, a Kubernetes headless Service; resolved every 5 s, each on this replica's port) or a comma-separated list of their URLs. Needs --replica-url (env MCPBRIDGE_PEERS)")
 	replicaURL := fs.String("replica-url", env("MCPBRIDGE_REPLICA_URL", ""), "with several replicas of this bridge: this replica's base URL as the others reach it (http://host:port), or auto (the address the host name resolves to, with the listen port); requests for another replica's session are forwarded there. Needs the identity secret (env MCPBRIDGE_REPLICA_URL)")
 	fs.Usage = func() {
 		fmt.Fprintln(usageOut, "usage: mcpbridge [flags] -- <command> [args...]\n       mcpbridge healthcheck [--url URL]")
@@ -170,6 +176,20 @@ func Parse(args []string, getenv func(string) string, usageOut io.Writer) (*Conf
 	c.ReplicaURL = strings.TrimSpace(*replicaURL)
 	if c.ReplicaURL != "" && c.IdentitySecret == nil {
 		problems = append(problems, errors.New("replica URL: replicas need MCPBRIDGE_IDENTITY_SECRET (--identity-secret): it signs the session ids that name a replica"))
+	}
+	if p := strings.TrimSpace(*peers); p != "" {
+		if strings.Contains(p, "://") {
+			for _, u := range strings.Split(p, ",") {
+				if u = strings.TrimSpace(u); u != "" {
+					c.PeerURLs = append(c.PeerURLs, u)
+				}
+			}
+		} else {
+			c.PeersName = p
+		}
+		if c.ReplicaURL == "" {
+			problems = append(problems, errors.New("peers: MCPBRIDGE_PEERS needs MCPBRIDGE_REPLICA_URL (--replica-url): the peers reach each other by their replica URLs"))
+		}
 	}
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("config: %w", errors.Join(problems...))

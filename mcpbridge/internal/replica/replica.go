@@ -11,23 +11,37 @@
 // No registry is needed: the id itself says where its session is, and only a replica
 // can make an id that names a replica (a client cannot steer the bridge at an address
 // of its choosing).
+//
+// Given the list of replicas (SetPeers, or Discover from a DNS name), the replicas
+// also share the 2026-07-28 traffic by user: each user's requests are served by one
+// replica (rendezvous hashing), whichever one the load balancer picked, so that a
+// user's warm children exist once and not on every replica, and a
+// subscriptions/listen stream is on the replica whose children send its
+// notifications. A replica that cannot reach a user's owner serves the request itself.
 package replica
 
 import (
+	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"slices"
+	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mcp-oauth-gateway/gateway/mcpbridge/internal/metrics"
@@ -44,6 +58,9 @@ type Peers struct {
 	stateKey  []byte // see StateKey
 	transport http.RoundTripper
 	log       *slog.Logger
+
+	mu    sync.RWMutex
+	peers []string // every replica's URL, this one's included; nil: no user affinity
 }
 
 // New returns the Peers of the replica reachable at self (http://host:port) that
@@ -136,9 +153,26 @@ func (p *Peers) Forward(w http.ResponseWriter, r *http.Request, id string) (forw
 	if !ok || owner == p.self || r.Header.Get(HeaderForwarded) != "" {
 		return false, false
 	}
+	failed := p.forwardTo(w, r, owner)
+	if failed != nil && r.Context().Err() != nil {
+		return true, false // the client left; nobody to answer
+	}
+	if failed != nil {
+		metrics.Forwarded.WithLabelValues("owner_unreachable").Inc()
+		p.log.Warn("the replica that owns the session is unreachable; answering 404 so that the client starts a new one",
+			"owner", owner, "error", failed.Error())
+		return true, true
+	}
+	metrics.Forwarded.WithLabelValues("forwarded").Inc()
+	return true, false
+}
+
+// forwardTo serves r at the replica owner, once, and returns the error that kept it
+// from being answered there (nil when it was).
+func (p *Peers) forwardTo(w http.ResponseWriter, r *http.Request, owner string) error {
 	target, err := url.Parse(owner)
 	if err != nil {
-		return false, false
+		return err
 	}
 	var failed error
 	proxy := &httputil.ReverseProxy{
@@ -153,17 +187,104 @@ func (p *Peers) Forward(w http.ResponseWriter, r *http.Request, id string) (forw
 		ErrorHandler:  func(_ http.ResponseWriter, _ *http.Request, err error) { failed = err },
 	}
 	proxy.ServeHTTP(w, r)
-	if failed != nil && r.Context().Err() != nil {
-		return true, false // the client left; nobody to answer
+	return failed
+}
+
+// SetPeers sets the replicas (their URLs) that share the 2026-07-28 traffic by user:
+// each user's requests are served by one of them (UserOwner), so that the user's warm
+// children, and the subscriptions/listen streams that carry their notifications, are
+// on one replica. This replica is always one of them. nil or empty: no affinity, every
+// replica serves every user.
+func (p *Peers) SetPeers(urls []string) {
+	set := []string{}
+	if len(urls) > 0 {
+		set = append(set, p.self)
+		for _, u := range urls {
+			u = strings.TrimSuffix(strings.TrimSpace(u), "/")
+			if u != "" && !slices.Contains(set, u) {
+				set = append(set, u)
+			}
+		}
+		sort.Strings(set)
 	}
-	if failed != nil {
-		metrics.Forwarded.WithLabelValues("owner_unreachable").Inc()
-		p.log.Warn("the replica that owns the session is unreachable; answering 404 so that the client starts a new one",
-			"owner", owner, "error", failed.Error())
-		return true, true
+	p.mu.Lock()
+	changed := !slices.Equal(p.peers, set)
+	p.peers = set
+	p.mu.Unlock()
+	if changed {
+		p.log.Info("replicas sharing users", "replicas", set)
 	}
-	metrics.Forwarded.WithLabelValues("forwarded").Inc()
-	return true, false
+}
+
+// UserOwner returns the replica that serves user's 2026-07-28 requests: of the
+// replicas SetPeers gave, the one with the highest hash of (replica, user)
+// (rendezvous hashing, so that a replica coming or going moves only its own share of
+// the users). Without peers it is this replica.
+func (p *Peers) UserOwner(user string) string {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	best, bestScore := p.self, uint64(0)
+	for _, peer := range p.peers {
+		h := sha256.Sum256([]byte(peer + "\x00" + user))
+		if score := binary.BigEndian.Uint64(h[:8]); score >= bestScore {
+			best, bestScore = peer, score
+		}
+	}
+	return best
+}
+
+// ForwardUser serves a 2026-07-28 request of user at the replica that owns the user
+// (UserOwner), when that is another replica and the request was not forwarded already;
+// body is the request body, already read. It reports whether the request was answered
+// there. When the owner cannot be reached (it has just stopped, before the peer list
+// says so) nothing was written and the caller serves the request itself.
+func (p *Peers) ForwardUser(w http.ResponseWriter, r *http.Request, user string, body []byte) bool {
+	owner := p.UserOwner(user)
+	if owner == p.self || r.Header.Get(HeaderForwarded) != "" {
+		return false
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.ContentLength = int64(len(body))
+	failed := p.forwardTo(w, r, owner)
+	switch {
+	case failed == nil:
+		metrics.Forwarded.WithLabelValues("user_owner").Inc()
+		return true
+	case r.Context().Err() != nil:
+		return true // the client left; nobody to answer
+	}
+	metrics.Forwarded.WithLabelValues("user_owner_unreachable").Inc()
+	p.log.Warn("the replica that serves this user is unreachable; serving the request here", "owner", owner, "error", failed.Error())
+	return false
+}
+
+// Discover keeps the peers (SetPeers) up to date until ctx ends: every interval it
+// resolves name, whose addresses are the replicas (Docker Swarm's tasks.<service>, a
+// Kubernetes headless Service), each on this replica's port. A lookup that fails keeps
+// the last list.
+func (p *Peers) Discover(ctx context.Context, name string, interval time.Duration) {
+	u, _ := url.Parse(p.self)
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	for {
+		addrs, err := net.DefaultResolver.LookupHost(ctx, name)
+		if err == nil {
+			urls := make([]string, 0, len(addrs))
+			for _, a := range addrs {
+				urls = append(urls, u.Scheme+"://"+net.JoinHostPort(a, port))
+			}
+			p.SetPeers(urls)
+		} else if ctx.Err() == nil {
+			p.log.Warn("resolving the replicas failed; keeping the last list", "name", name, "error", err.Error())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(interval):
+		}
+	}
 }
 
 // AutoURL is the replica URL for "auto": http://<this host's address>:<port of

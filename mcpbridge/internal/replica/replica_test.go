@@ -3,6 +3,7 @@ package replica
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -148,4 +149,143 @@ func TestAutoURLNeedsAFixedPort(t *testing.T) {
 			t.Errorf("AutoURL(%q) = %q, want an error", listen, u)
 		}
 	}
+}
+
+// TestUserOwner: every replica computes the same owner for a user from the same peer
+// list (whatever order it came in), the users spread over the replicas, a replica
+// leaving moves only its own users, and without peers a replica serves everyone.
+func TestUserOwner(t *testing.T) {
+	urls := []string{"http://10.0.0.1:3000", "http://10.0.0.2:3000", "http://10.0.0.3:3000"}
+	var reps []*Peers
+	for i, u := range urls {
+		p, err := New(u, secret, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.UserOwner("alice") != u {
+			t.Fatalf("replica %s without peers: owner %s, want itself", u, p.UserOwner("alice"))
+		}
+		// Each learns the list in another order, and without itself.
+		others := append(append([]string{}, urls[i+1:]...), urls[:i]...)
+		p.SetPeers(others)
+		reps = append(reps, p)
+	}
+	count := map[string]int{}
+	const users = 3000
+	owners := map[string]string{}
+	for i := range users {
+		user := fmt.Sprintf("user-%d", i)
+		o := reps[0].UserOwner(user)
+		for _, p := range reps[1:] {
+			if p.UserOwner(user) != o {
+				t.Fatalf("%s: replicas disagree: %s vs %s", user, o, p.UserOwner(user))
+			}
+		}
+		owners[user] = o
+		count[o]++
+	}
+	for _, u := range urls {
+		if n := count[u]; n < users/4 || n > users/2 {
+			t.Errorf("replica %s owns %d of %d users, want about a third", u, n, users)
+		}
+	}
+	// 10.0.0.3 leaves: its users move, nobody else's.
+	reps[0].SetPeers(urls[:2])
+	for user, o := range owners {
+		now := reps[0].UserOwner(user)
+		if o != urls[2] && now != o {
+			t.Fatalf("%s moved from %s to %s though its replica stayed", user, o, now)
+		}
+		if now == urls[2] {
+			t.Fatalf("%s still owned by the replica that left", user)
+		}
+	}
+	reps[0].SetPeers(nil)
+	if o := reps[0].UserOwner("alice"); o != urls[0] {
+		t.Errorf("peers cleared: owner %s, want this replica", o)
+	}
+}
+
+// TestForwardUser: a user's request goes to the owner once, with its body and the mark
+// that stops a second hop; a request already forwarded, or of a user this replica owns,
+// is served here; an owner that is unreachable leaves the request to this replica with
+// nothing written.
+func TestForwardUser(t *testing.T) {
+	var hits []string
+	owner := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		hits = append(hits, string(b)+"|"+r.Header.Get(HeaderForwarded))
+		_, _ = io.WriteString(w, "answered by the owner")
+	}))
+	defer owner.Close()
+	here, err := New("http://127.0.0.1:1", secret, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	here.SetPeers([]string{owner.URL})
+	var theirs, mine string
+	for i := 0; theirs == "" || mine == ""; i++ {
+		u := fmt.Sprintf("user-%d", i)
+		if here.UserOwner(u) == owner.URL {
+			theirs = u
+		} else {
+			mine = u
+		}
+	}
+	body := []byte(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`)
+	req := func() *http.Request {
+		return httptest.NewRequest("POST", "http://gw.example/mcp", strings.NewReader("already read"))
+	}
+	rec := httptest.NewRecorder()
+	if !here.ForwardUser(rec, req(), theirs, body) || rec.Body.String() != "answered by the owner" {
+		t.Fatalf("the owner's user: forwarded false or answer %q", rec.Body.String())
+	}
+	if len(hits) != 1 || hits[0] != string(body)+"|http://127.0.0.1:1" {
+		t.Fatalf("the owner saw %q, want the body and the forwarded mark", hits)
+	}
+	if here.ForwardUser(httptest.NewRecorder(), req(), mine, body) {
+		t.Error("a user this replica owns was forwarded")
+	}
+	again := req()
+	again.Header.Set(HeaderForwarded, owner.URL)
+	if here.ForwardUser(httptest.NewRecorder(), again, theirs, body) {
+		t.Error("a forwarded request was forwarded again")
+	}
+	owner.Close()
+	rec = httptest.NewRecorder()
+	if here.ForwardUser(rec, req(), theirs, body) || rec.Body.Len() != 0 || rec.Code != http.StatusOK {
+		t.Errorf("owner gone: forwarded, or wrote %d %q", rec.Code, rec.Body.String())
+	}
+}
+
+// TestDiscover: the peers follow what a DNS name resolves to, each on this replica's
+// port.
+func TestDiscover(t *testing.T) {
+	p, err := New("http://127.0.0.1:4321", secret, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { p.Discover(ctx, "localhost", time.Hour); close(done) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		p.mu.RLock()
+		peers := append([]string{}, p.peers...)
+		p.mu.RUnlock()
+		if len(peers) > 0 {
+			for _, u := range peers {
+				if !strings.HasSuffix(u, ":4321") || !strings.HasPrefix(u, "http://") {
+					t.Errorf("peer %q, want http://<address>:4321", u)
+				}
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no peers after resolving localhost")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
 }

@@ -53,11 +53,15 @@ type Sessions interface {
 	StateSession(user, state string) (string, error)
 }
 
-// Replicas forwards a request for a session another replica of the bridge holds
-// (package replica). forwarded reports that it did; gone, that the owner could not be
-// reached and nothing was written.
+// Replicas forwards requests to the other replicas of the bridge (package replica).
 type Replicas interface {
+	// Forward serves a request for a session another replica holds there. forwarded
+	// reports that it did; gone, that the owner could not be reached and nothing was
+	// written.
 	Forward(w http.ResponseWriter, r *http.Request, sessionID string) (forwarded, gone bool)
+	// ForwardUser serves a 2026-07-28 request (body already read) at the replica that
+	// serves user, when that is another one, and reports whether it did.
+	ForwardUser(w http.ResponseWriter, r *http.Request, user string, body []byte) bool
 }
 
 // Options configure a [Handler].
@@ -238,7 +242,7 @@ func (h *Handler) post(w *recorder, r *http.Request) error {
 	}
 	w.rpc = methods(msgs)
 	if len(h.modern) > 0 && h.isModern(r, msgs) {
-		return h.postModern(w, r, msgs, batch, acceptJSON, acceptSSE)
+		return h.postModern(w, r, body, msgs, batch, acceptJSON, acceptSSE)
 	}
 	if isInitialize(msgs) {
 		if batch {

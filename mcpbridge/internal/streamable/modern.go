@@ -54,7 +54,7 @@ func (h *Handler) isModern(r *http.Request, msgs []*jsonrpc.Message) bool {
 // status and code the specification gives: a header that is missing or does not match
 // the body 400/-32020, _meta without its required fields 400/-32602, an unsupported
 // version 400/-32022 with the supported ones, a removed method 404/-32601.
-func (h *Handler) postModern(w *recorder, r *http.Request, msgs []*jsonrpc.Message, batch, acceptJSON, acceptSSE bool) error {
+func (h *Handler) postModern(w *recorder, r *http.Request, body []byte, msgs []*jsonrpc.Message, batch, acceptJSON, acceptSSE bool) error {
 	if batch {
 		return badRequest("Bad Request: JSON-RPC batches are not part of protocol version 2026-07-28")
 	}
@@ -143,6 +143,11 @@ func (h *Handler) postModern(w *recorder, r *http.Request, msgs []*jsonrpc.Messa
 			}
 			return h.respondModern(w, r, st, acceptJSON)
 		}
+	}
+	// With replicas sharing users, the user's children (and the listen streams their
+	// notifications go to) are on one replica: serve the request there.
+	if h.replicas != nil && h.replicas.ForwardUser(w, r, user, body) {
+		return nil
 	}
 	s, err := h.sessions.Pooled(r.Context(), user)
 	if err != nil {

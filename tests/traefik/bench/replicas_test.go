@@ -24,7 +24,8 @@ import (
 )
 
 // BenchmarkBridgeReplicas measures 2026-07-28 tool calls (server-everything's echo)
-// through a real Traefik to 1, 2 and 3 replicas of one bridge, side by side in one
+// through a real Traefik to 1, 2 and 3 replicas of one bridge, each count with every
+// replica serving every user and with the users shared (--peers), side by side in one
 // run: the same workers, users and duration each time, the identity signed as the
 // mcpauth plugin signs it (the plugin itself is left out: BenchmarkPluginWrk measures
 // it). On one machine the replicas share its cores, so the figure to read is the
@@ -46,16 +47,30 @@ func BenchmarkBridgeReplicas(b *testing.B) {
 
 	type row struct {
 		replicas      int
+		shared        bool // --peers: each user's requests served by one replica
 		calls, errors int64
 		p50, p99      time.Duration
 	}
 	var rows []row
-	for _, n := range []int{1, 2, 3} {
+	for _, setup := range []struct {
+		n      int
+		shared bool
+	}{{1, false}, {2, false}, {2, true}, {3, false}, {3, true}} {
+		n := setup.n
+		addrs := make([]string, n)
+		for i := range addrs {
+			addrs[i] = freeAddr(b)
+		}
+		var peers []string
+		if setup.shared {
+			for _, a := range addrs {
+				peers = append(peers, "http://"+a)
+			}
+		}
 		var servers []any
 		var stops []func()
-		for range n {
-			addr, stop := startReplica(b, bin, secret, n > 1, server)
-			stops = append(stops, stop)
+		for _, addr := range addrs {
+			stops = append(stops, startReplica(b, bin, secret, addr, n > 1, peers, server))
 			servers = append(servers, map[string]any{"url": "http://" + addr})
 		}
 		dyn, _ := yaml.Marshal(map[string]any{"http": map[string]any{
@@ -124,7 +139,7 @@ func BenchmarkBridgeReplicas(b *testing.B) {
 		wg.Wait()
 		cancel()
 		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-		r := row{replicas: n, calls: calls.Load(), errors: errs.Load()}
+		r := row{replicas: n, shared: setup.shared, calls: calls.Load(), errors: errs.Load()}
 		if len(lat) > 0 {
 			r.p50, r.p99 = lat[len(lat)/2], lat[len(lat)*99/100]
 		}
@@ -134,28 +149,42 @@ func BenchmarkBridgeReplicas(b *testing.B) {
 		}
 	}
 	fmt.Printf("\n2026-07-28 tools/call (echo) through Traefik, %d workers, 4 users, %s each, on this machine's %d cores\n\n", workers, duration, runtime.NumCPU())
-	fmt.Println("| bridge replicas | calls/s | vs 1 replica | p50 | p99 | errors |")
-	fmt.Println("|---|---|---|---|---|---|")
+	fmt.Println("| bridge replicas | users | calls/s | vs 1 replica | p50 | p99 | errors |")
+	fmt.Println("|---|---|---|---|---|---|---|")
 	base := float64(rows[0].calls)
 	for _, r := range rows {
-		fmt.Printf("| %d | %.0f | %.2f× | %s | %s | %d |\n", r.replicas, float64(r.calls)/duration.Seconds(), float64(r.calls)/base,
+		users := "every replica serves every user"
+		if r.shared {
+			users = "shared (--peers): one replica per user"
+		} else if r.replicas == 1 {
+			users = "—"
+		}
+		fmt.Printf("| %d | %s | %.0f | %.2f× | %s | %s | %d |\n", r.replicas, users, float64(r.calls)/duration.Seconds(), float64(r.calls)/base,
 			r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), r.errors)
 	}
 }
 
-// startReplica runs one mcpbridge replica on a free loopback port and waits until it
-// answers /health; stop ends it.
-func startReplica(b *testing.B, bin string, secret []byte, forward bool, server []string) (string, func()) {
+// freeAddr returns a loopback address with a port free a moment ago.
+func freeAddr(b *testing.B) string {
 	b.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
-	addr := l.Addr().String()
-	l.Close()
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// startReplica runs one mcpbridge replica on addr (with peers, sharing the users with
+// them) and waits until it answers /health; the function it returns ends it.
+func startReplica(b *testing.B, bin string, secret []byte, addr string, forward bool, peers []string, server []string) func() {
+	b.Helper()
 	args := []string{"--listen", addr, "--log-level", "warn", "--spares", "1", "--pool-size", env("BENCH_POOL_SIZE", "2")}
 	if forward {
 		args = append(args, "--replica-url", "http://"+addr)
+	}
+	if len(peers) > 0 {
+		args = append(args, "--peers", strings.Join(peers, ","))
 	}
 	cmd := exec.Command(bin, append(append(args, "--"), server...)...)
 	cmd.Env = append(os.Environ(), "MCPBRIDGE_IDENTITY_SECRET="+string(secret))
@@ -169,7 +198,7 @@ func startReplica(b *testing.B, bin string, secret []byte, forward bool, server 
 		resp, err := http.Get("http://" + addr + "/health")
 		if err == nil {
 			resp.Body.Close()
-			return addr, stop
+			return stop
 		}
 		if time.Now().After(deadline) {
 			stop()
