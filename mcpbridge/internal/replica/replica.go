@@ -61,6 +61,10 @@ type Peers struct {
 
 	mu    sync.RWMutex
 	peers []string // every replica's URL, this one's included; nil: no user affinity
+
+	// writeTimeout bounds each write of a forwarded answer to the client (see
+	// deadlineWriter); 30 s, like the bridge's own streams.
+	writeTimeout time.Duration
 }
 
 // New returns the Peers of the replica reachable at self (http://host:port) that
@@ -89,7 +93,8 @@ func New(self string, secret []byte, log *slog.Logger) (*Peers, error) {
 			MaxIdleConnsPerHost: 64,
 			IdleConnTimeout:     90 * time.Second,
 		},
-		log: log,
+		log:          log,
+		writeTimeout: 30 * time.Second,
 	}, nil
 }
 
@@ -186,9 +191,27 @@ func (p *Peers) forwardTo(w http.ResponseWriter, r *http.Request, owner string) 
 		FlushInterval: -1, // event streams go through as they come
 		ErrorHandler:  func(_ http.ResponseWriter, _ *http.Request, err error) { failed = err },
 	}
-	proxy.ServeHTTP(w, r)
+	proxy.ServeHTTP(deadlineWriter{ResponseWriter: w, rc: http.NewResponseController(w), timeout: p.writeTimeout}, r)
 	return failed
 }
+
+// deadlineWriter gives each write of a forwarded answer a deadline, as the bridge's
+// own streams have: a client that stops reading an event stream (its TCP window full)
+// loses it, instead of holding this replica's connection and the owner's stream for
+// ever.
+type deadlineWriter struct {
+	http.ResponseWriter
+	rc      *http.ResponseController
+	timeout time.Duration
+}
+
+func (d deadlineWriter) Write(b []byte) (int, error) {
+	_ = d.rc.SetWriteDeadline(time.Now().Add(d.timeout))
+	return d.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController (the proxy's flushes) reach the connection.
+func (d deadlineWriter) Unwrap() http.ResponseWriter { return d.ResponseWriter }
 
 // SetPeers sets the replicas (their URLs) that share the 2026-07-28 traffic by user:
 // each user's requests are served by one of them (UserOwner), so that the user's warm

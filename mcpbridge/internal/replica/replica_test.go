@@ -289,3 +289,52 @@ func TestDiscover(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// TestForwardedStreamNotReadEnds: a client that stops reading a forwarded event stream
+// loses it once a write has waited for the write timeout; it does not hold the
+// forwarding replica (and the owner's stream) for ever.
+func TestForwardedStreamNotReadEnds(t *testing.T) {
+	chunk := []byte("data: " + strings.Repeat("x", 64<<10) + "\n\n")
+	owner := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		for r.Context().Err() == nil {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+			http.NewResponseController(w).Flush()
+		}
+	}))
+	defer owner.Close()
+	here, err := New("http://127.0.0.1:1", secret, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	here.writeTimeout = 300 * time.Millisecond
+	here.SetPeers([]string{owner.URL})
+	user := ""
+	for i := 0; user == ""; i++ {
+		if u := fmt.Sprintf("user-%d", i); here.UserOwner(u) == owner.URL {
+			user = u
+		}
+	}
+	returned := make(chan struct{})
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer close(returned)
+		here.ForwardUser(w, r, user, []byte("{}"))
+	}))
+	defer front.Close()
+	c, err := net.Dial("tcp", front.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, "POST /mcp HTTP/1.1\r\nHost: gw\r\nContent-Length: 2\r\n\r\n{}"); err != nil {
+		t.Fatal(err)
+	}
+	// The client reads nothing from here on.
+	select {
+	case <-returned:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the forwarding handler still holds a stream its client stopped reading")
+	}
+}
