@@ -19,7 +19,7 @@ import (
 //
 // It is not the rule for which redirect URIs may change port between registration and
 // use: RFC 8252 §7.3 lets only the literal loopback hosts (127.0.0.1, [::1], localhost)
-// do that, and authsvc's authorize package applies that narrower rule itself.
+// do that, and authsvc's auth package (MatchRedirect) applies that narrower rule itself.
 func IsLoopbackHost(host string) bool {
 	h := strings.ToLower(strings.TrimSuffix(host, "."))
 	if h == "localhost" || strings.HasSuffix(h, ".localhost") {

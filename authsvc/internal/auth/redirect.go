@@ -219,12 +219,15 @@ func MatchRedirect(registered []string, uri string) bool {
 	return false
 }
 
-// LoopbackRedirect reports whether uri sends the browser to this computer.
+// LoopbackRedirect reports whether uri sends the browser to this computer (any
+// loopback host registration accepts over http: contract.IsLoopbackHost), for the
+// consent page's warning.
 func LoopbackRedirect(uri string) bool {
-	u, err := url.Parse(uri)
-	return err == nil && loopbackHost(u.Hostname())
+	return contract.IsLoopbackURL(uri)
 }
 
+// loopbackHost is RFC 8252 §7.3's narrower rule: the literal loopback hosts whose
+// redirect URIs may change port between registration and use.
 func loopbackHost(host string) bool {
 	return host == "127.0.0.1" || host == "::1" || host == "localhost"
 }

@@ -123,3 +123,22 @@ func FuzzValidateRedirectURI(f *testing.F) {
 		}
 	})
 }
+
+// TestLoopbackRedirect: the consent page warns for every redirect to this computer that
+// registration accepts, not only the literal loopback hosts.
+func TestLoopbackRedirect(t *testing.T) {
+	for uri, want := range map[string]bool{
+		"http://127.0.0.1:8976/callback": true,
+		"http://[::1]/cb":                true,
+		"http://localhost:3000/cb":       true,
+		"http://127.0.0.2:9/cb":          true,
+		"http://app.localhost:8080/cb":   true,
+		"https://app.example.com/cb":     false,
+		"com.example.app:/cb":            false,
+		"http://localhost.example.com/":  false,
+	} {
+		if got := LoopbackRedirect(uri); got != want {
+			t.Errorf("LoopbackRedirect(%q) = %v, want %v", uri, got, want)
+		}
+	}
+}
