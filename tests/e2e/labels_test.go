@@ -14,7 +14,7 @@ import (
 )
 
 // TestLabelDerivedTraefik runs a second real Traefik on exactly the configuration
-// the compose labels decode to (tests/internal/labels), in front of this run's
+// the compose labels decode to (internal/labels), in front of this run's
 // authsvc and bridges, with BASE_DOMAIN=localhost and host-based routing on one port
 // as in production. Only what cannot exist outside Docker changes: backends are the
 // loopback processes, `websecure`/`internal` become one plain-HTTP entry point, and

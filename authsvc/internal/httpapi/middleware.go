@@ -1,7 +1,6 @@
 // middleware.go holds the HTTP plumbing that is not OAuth: middleware (request
 // log, panic recovery, body limit, security headers), the request-scoped log fields
-// handlers can add to, source-address extraction behind trusted proxies and the
-// loopback-host rule shared by configuration and redirect-URI validation.
+// handlers can add to, and source-address extraction behind trusted proxies.
 
 package httpapi
 
