@@ -1,6 +1,6 @@
 // Package httpapi is authsvc's HTTP edge: every handler, the one route table
-// ([New], server.go), the middleware chain and the one place that writes OAuth
-// responses and errors ([WriteError], write.go).
+// (endpoints.routes in server.go, served by [New]), the middleware chain and the one
+// place that writes OAuth responses and errors ([WriteError], write.go).
 //
 // The handlers apply the rules of package auth and keep state through package store;
 // they never decide a protocol error's wire form themselves: they return or pass an

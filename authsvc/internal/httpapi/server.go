@@ -62,6 +62,45 @@ func New(d Deps) (http.Handler, error) {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
+	e, err := newEndpoints(d)
+	if err != nil {
+		return nil, err
+	}
+	r := mux.NewRouter()
+	for _, rt := range e.routes() {
+		h := namedRoute(rt.Path, rt.Handler)
+		methods := rt.Methods
+		if rt.CORS {
+			h = CORS(h)
+			methods = append(methods, http.MethodOptions)
+		}
+		if slices.Contains(methods, http.MethodGet) {
+			methods = append(methods, http.MethodHead)
+		}
+		r.Handle(rt.Path, h).Methods(methods...)
+	}
+	r.NotFoundHandler = errorHandler(d.Logger, auth.ErrEndpointNotFound.WithDescription("no such endpoint"))
+	r.MethodNotAllowedHandler = errorHandler(d.Logger, auth.ErrMethodNotAllowed)
+
+	return Chain(r,
+		Logging(d.Logger),
+		Recover(d.Logger),
+		SecurityHeaders,
+		LimitBody(d.Config.MaxBodyBytes),
+	), nil
+}
+
+// endpoints are the handlers the routes serve.
+type endpoints struct {
+	health, meta, jwks http.Handler
+	reg                *registerHandler
+	az                 *authorizeHandler
+	tk                 *tokenHandler
+	vf                 *verifyHandler
+}
+
+// newEndpoints builds every handler from the configuration, the store and the keys.
+func newEndpoints(d Deps) (*endpoints, error) {
 	cfg := d.Config
 	secret := cfg.SessionSecret
 	if len(secret) == 0 {
@@ -91,12 +130,12 @@ func New(d Deps) (http.Handler, error) {
 	// registered ids.
 	cl := clients{Store: d.Store, r: cimd.New(d.Store, cimd.Options{AllowPrivate: cfg.CIMDAllowPrivate,
 		Transport: d.CIMDTransport, Now: d.Now, Log: d.Logger})}
-	az, err := newAuthorize(cl, gh, authorizeOptions{
+	e := &endpoints{health: health(d.Store), meta: NewMetadataHandler(cfg.IssuerURL), jwks: NewJWKSHandler(d.Keys, d.Logger)}
+	if e.az, err = newAuthorize(cl, gh, authorizeOptions{
 		Issuer: cfg.IssuerURL, AllowedUsers: cfg.AllowedGitHubUsers,
 		SessionLifetime: cfg.SessionLifetime, CodeLifetime: cfg.AuthCodeLifetime,
 		Cookies: cookies, Now: d.Now, Log: d.Logger,
-	})
-	if err != nil {
+	}); err != nil {
 		return nil, err
 	}
 	grants, err := auth.NewGrants(d.Store, codec, auth.GrantOptions{
@@ -107,17 +146,15 @@ func New(d Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	tk, err := newToken(cl, grants, codec, d.Now, d.Logger)
-	if err != nil {
+	if e.tk, err = newToken(cl, grants, codec, d.Now, d.Logger); err != nil {
 		return nil, err
 	}
-	vf, err := newVerify(d.Store, codec, verifyOptions{
+	if e.vf, err = newVerify(d.Store, codec, verifyOptions{
 		FeedToken: cfg.RevocationFeedToken, AccessLifetime: cfg.AccessTokenLifetime, Now: d.Now, Log: d.Logger,
-	})
-	if err != nil {
+	}); err != nil {
 		return nil, err
 	}
-	reg, err := newRegister(d.Store, registerOptions{
+	if e.reg, err = newRegister(d.Store, registerOptions{
 		Issuer:         cfg.IssuerURL,
 		ClientLifetime: cfg.ClientLifetime,
 		RateLimit:      cfg.RegistrationRateLimit,
@@ -125,62 +162,39 @@ func New(d Deps) (http.Handler, error) {
 		MaxBodyBytes:   cfg.MaxBodyBytes,
 		Now:            d.Now,
 		Logger:         d.Logger,
-	})
-	if err != nil {
+	}); err != nil {
 		return nil, err
 	}
-	meta := NewMetadataHandler(cfg.IssuerURL)
-	jwks := NewJWKSHandler(d.Keys, d.Logger)
+	return e, nil
+}
 
-	// Every route authsvc serves. The router adds HEAD to each GET route, and OPTIONS
-	// (the CORS preflight) to each CORS route. CORS routes are what a browser-based
-	// client calls cross-origin, without credentials; /authorize, /callback and
-	// /consent are navigations and /verify and the revocation feed server-to-server,
-	// so they send no CORS headers.
+// routes is every route authsvc serves. The router adds HEAD to each GET route, and
+// OPTIONS (the CORS preflight) to each CORS route. CORS routes are what a browser-based
+// client calls cross-origin, without credentials; /authorize, /callback and /consent
+// are navigations and /verify and the revocation feed server-to-server, so they send
+// no CORS headers.
+func (e *endpoints) routes() []Route {
 	get, post := http.MethodGet, http.MethodPost
-	routes := []Route{
-		{Methods: []string{get}, Path: contract.PathHealth, Handler: health(d.Store)},
+	return []Route{
+		{Methods: []string{get}, Path: contract.PathHealth, Handler: e.health},
 		{Methods: []string{get}, Path: contract.PathHealthLive, Handler: live},
-		{Methods: []string{get}, Path: contract.PathMetadata, Handler: meta, CORS: true},
-		{Methods: []string{get}, Path: contract.PathOpenIDConfig, Handler: meta, CORS: true},
-		{Methods: []string{get}, Path: contract.PathJWKS, Handler: jwks, CORS: true},
-		{Methods: []string{post}, Path: contract.PathRegister, Handler: http.HandlerFunc(reg.Create), CORS: true},
-		{Methods: []string{get}, Path: contract.PathRegister + "/{client_id}", Handler: http.HandlerFunc(reg.Read), CORS: true},
-		{Methods: []string{http.MethodPut}, Path: contract.PathRegister + "/{client_id}", Handler: http.HandlerFunc(reg.Update), CORS: true},
-		{Methods: []string{http.MethodDelete}, Path: contract.PathRegister + "/{client_id}", Handler: http.HandlerFunc(reg.Delete), CORS: true},
-		{Methods: []string{get}, Path: contract.PathAuthorize, Handler: http.HandlerFunc(az.Authorize)},
-		{Methods: []string{get}, Path: contract.PathCallback, Handler: http.HandlerFunc(az.Callback)},
-		{Methods: []string{post}, Path: contract.PathConsent, Handler: http.HandlerFunc(az.ConsentDecision)},
-		{Methods: []string{post}, Path: contract.PathToken, Handler: http.HandlerFunc(tk.Token), CORS: true},
-		{Methods: []string{post}, Path: contract.PathRevoke, Handler: http.HandlerFunc(tk.Revoke), CORS: true},
-		{Methods: []string{post}, Path: contract.PathIntrospect, Handler: http.HandlerFunc(tk.Introspect), CORS: true},
+		{Methods: []string{get}, Path: contract.PathMetadata, Handler: e.meta, CORS: true},
+		{Methods: []string{get}, Path: contract.PathOpenIDConfig, Handler: e.meta, CORS: true},
+		{Methods: []string{get}, Path: contract.PathJWKS, Handler: e.jwks, CORS: true},
+		{Methods: []string{post}, Path: contract.PathRegister, Handler: http.HandlerFunc(e.reg.Create), CORS: true},
+		{Methods: []string{get}, Path: contract.PathRegister + "/{client_id}", Handler: http.HandlerFunc(e.reg.Read), CORS: true},
+		{Methods: []string{http.MethodPut}, Path: contract.PathRegister + "/{client_id}", Handler: http.HandlerFunc(e.reg.Update), CORS: true},
+		{Methods: []string{http.MethodDelete}, Path: contract.PathRegister + "/{client_id}", Handler: http.HandlerFunc(e.reg.Delete), CORS: true},
+		{Methods: []string{get}, Path: contract.PathAuthorize, Handler: http.HandlerFunc(e.az.Authorize)},
+		{Methods: []string{get}, Path: contract.PathCallback, Handler: http.HandlerFunc(e.az.Callback)},
+		{Methods: []string{post}, Path: contract.PathConsent, Handler: http.HandlerFunc(e.az.ConsentDecision)},
+		{Methods: []string{post}, Path: contract.PathToken, Handler: http.HandlerFunc(e.tk.Token), CORS: true},
+		{Methods: []string{post}, Path: contract.PathRevoke, Handler: http.HandlerFunc(e.tk.Revoke), CORS: true},
+		{Methods: []string{post}, Path: contract.PathIntrospect, Handler: http.HandlerFunc(e.tk.Introspect), CORS: true},
 		// ForwardAuth sends the method of the request it checks.
-		{Methods: []string{get, post, http.MethodPut, http.MethodDelete, http.MethodPatch, http.MethodOptions}, Path: contract.PathVerify, Handler: http.HandlerFunc(vf.Verify)},
-		{Methods: []string{get}, Path: contract.PathRevocationFeed, Handler: http.HandlerFunc(vf.Feed)},
+		{Methods: []string{get, post, http.MethodPut, http.MethodDelete, http.MethodPatch, http.MethodOptions}, Path: contract.PathVerify, Handler: http.HandlerFunc(e.vf.Verify)},
+		{Methods: []string{get}, Path: contract.PathRevocationFeed, Handler: http.HandlerFunc(e.vf.Feed)},
 	}
-
-	r := mux.NewRouter()
-	for _, rt := range routes {
-		h := namedRoute(rt.Path, rt.Handler)
-		methods := rt.Methods
-		if rt.CORS {
-			h = CORS(h)
-			methods = append(methods, http.MethodOptions)
-		}
-		if slices.Contains(methods, get) {
-			methods = append(methods, http.MethodHead)
-		}
-		r.Handle(rt.Path, h).Methods(methods...)
-	}
-	r.NotFoundHandler = errorHandler(d.Logger, auth.ErrEndpointNotFound.WithDescription("no such endpoint"))
-	r.MethodNotAllowedHandler = errorHandler(d.Logger, auth.ErrMethodNotAllowed)
-
-	return Chain(r,
-		Logging(d.Logger),
-		Recover(d.Logger),
-		SecurityHeaders,
-		LimitBody(cfg.MaxBodyBytes),
-	), nil
 }
 
 // DeriveSessionSecret is the cookie-signing key when SESSION_SECRET is not set:
