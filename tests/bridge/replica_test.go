@@ -26,6 +26,7 @@ import (
 	"github.com/mcp-oauth-gateway/gateway/internal/contract"
 	"github.com/mcp-oauth-gateway/gateway/tests/internal/mcpservers"
 	"github.com/mcp-oauth-gateway/gateway/tests/internal/proxytest"
+	"github.com/mcp-oauth-gateway/gateway/tests/internal/traefiktest"
 )
 
 // roundRobin is a load balancer in front of bridge replicas that knows nothing of
@@ -109,12 +110,7 @@ func signIdentity(secret []byte, h http.Header, method, host, path string) {
 func startReplicas(t *testing.T, n int, secret string, sharePeers bool) []*bridge {
 	var addrs []string
 	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addrs = append(addrs, l.Addr().String())
-		l.Close()
+		addrs = append(addrs, fmt.Sprintf("127.0.0.1:%d", traefiktest.FreePort(t)))
 	}
 	var peers []string
 	for _, addr := range addrs {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -59,7 +58,7 @@ func BenchmarkBridgeReplicas(b *testing.B) {
 		n := setup.n
 		addrs := make([]string, n)
 		for i := range addrs {
-			addrs[i] = freeAddr(b)
+			addrs[i] = fmt.Sprintf("127.0.0.1:%d", traefiktest.FreePort(b))
 		}
 		var peers []string
 		if setup.shared {
@@ -162,17 +161,6 @@ func BenchmarkBridgeReplicas(b *testing.B) {
 		fmt.Printf("| %d | %s | %.0f | %.2f× | %s | %s | %d |\n", r.replicas, users, float64(r.calls)/duration.Seconds(), float64(r.calls)/base,
 			r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), r.errors)
 	}
-}
-
-// freeAddr returns a loopback address with a port free a moment ago.
-func freeAddr(b *testing.B) string {
-	b.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // startReplica runs one mcpbridge replica on addr (with peers, sharing the users with
