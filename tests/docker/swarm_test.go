@@ -83,15 +83,18 @@ func TestSwarm(t *testing.T) {
 				}
 			}
 			// Both replicas logged the session's requests: the one that holds it, and
-			// the one that forwarded what Traefik sent it.
-			if n := tasksThatServed(t, ctx, svc, c.legacy.ID()); n != 2 {
-				t.Errorf("%s: the 2025 session's requests were logged by %d replicas, want 2 (Traefik spreads them)", svc, n)
-			}
-			// Each replica found both through Swarm's DNS (tasks.<service>), so they
-			// share the 2026-07-28 users.
-			if lists := peerLists(t, ctx, svc); len(lists) != 2 || lists[0] != 2 || lists[1] != 2 {
-				t.Errorf("%s: the replicas' last peer lists hold %v replicas, want 2 each", svc, lists)
-			}
+			// the one that forwarded what Traefik sent it. (docker service logs can lag
+			// the tasks' output by a moment: read again until it shows.)
+			eventually(t, 30*time.Second, svc+": the 2025 session's requests logged by both replicas (Traefik spreads them)", func() (bool, string) {
+				n := tasksThatServed(t, ctx, svc, c.legacy.ID())
+				return n == 2, fmt.Sprintf("logged by %d replicas", n)
+			})
+			// Each replica found both through Swarm's DNS (tasks.<service>, resolved
+			// every 5 s), so they share the 2026-07-28 users.
+			eventually(t, 30*time.Second, svc+": each replica's last peer list holds both replicas", func() (bool, string) {
+				lists := peerLists(t, ctx, svc)
+				return len(lists) == 2 && lists[0] == 2 && lists[1] == 2, fmt.Sprintf("the lists hold %v replicas", lists)
+			})
 		}
 	})
 	if t.Failed() {
