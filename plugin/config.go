@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -25,6 +26,12 @@ type Config struct {
 	// HMACSecret switches to HS256 compatibility mode (GATEWAY_JWT_SECRET). It is
 	// exclusive with JWKSURL and JWKS so HS* can never be used with asymmetric keys.
 	HMACSecret string `json:"hmacSecret,omitempty"`
+	// HMACSecretFile, IdentitySecretFile and RevocationTokenFile read hmacSecret,
+	// identitySecret and revocationToken from a file instead (a Docker or Swarm secret
+	// mounted into Traefik under /run/secrets), so that the value is not in the
+	// middleware's labels or dynamic configuration. One trailing line break is removed.
+	// Each excludes its plain option.
+	HMACSecretFile string `json:"hmacSecretFile,omitempty"`
 	// Resource is this MCP service's URL: the audience tokens must name and the
 	// `resource` of the protected-resource metadata.
 	Resource string `json:"resource,omitempty"`
@@ -58,7 +65,8 @@ type Config struct {
 	// expire). See docs/plugin.md for the trade-off.
 	RevocationMaxStale string `json:"revocationMaxStale,omitempty"`
 	// RevocationToken is sent as a Bearer token to the revocation feed.
-	RevocationToken string `json:"revocationToken,omitempty"`
+	RevocationToken     string `json:"revocationToken,omitempty"`
+	RevocationTokenFile string `json:"revocationTokenFile,omitempty"`
 	// ForwardAuthorization keeps the Authorization header for the backend. Default false.
 	ForwardAuthorization bool `json:"forwardAuthorization,omitempty"`
 	// Headers renames the injected headers; keys: userId, userLogin, userName,
@@ -73,7 +81,8 @@ type Config struct {
 	// the same secret (MCPBRIDGE_IDENTITY_SECRET). A caller that reaches a bridge
 	// without passing Traefik then cannot name a user. Put mcpauth after any middleware
 	// that rewrites the path.
-	IdentitySecret string `json:"identitySecret,omitempty"`
+	IdentitySecret     string `json:"identitySecret,omitempty"`
+	IdentitySecretFile string `json:"identitySecretFile,omitempty"`
 }
 
 // CreateConfig returns the default configuration. Slices stay nil on purpose:
@@ -147,6 +156,9 @@ func parseConfig(cfg *Config) (*settings, error) {
 	}
 	var p problems
 	bad := p.add
+	hmacSecret := secretOption("hmacSecret", cfg.HMACSecret, cfg.HMACSecretFile, bad)
+	identitySecret := secretOption("identitySecret", cfg.IdentitySecret, cfg.IdentitySecretFile, bad)
+	revocationToken := secretOption("revocationToken", cfg.RevocationToken, cfg.RevocationTokenFile, bad)
 	s := &settings{
 		audiences:    map[string]bool{},
 		algorithms:   map[string]bool{},
@@ -190,26 +202,26 @@ func parseConfig(cfg *Config) (*settings, error) {
 		}
 		s.inlineKeys = keys
 	}
-	if cfg.HMACSecret != "" {
+	if hmacSecret != "" {
 		sources++
-		if len(cfg.HMACSecret) < minHMACSecretBytes {
+		if len(hmacSecret) < minHMACSecretBytes {
 			bad("hmacSecret: must be at least %d bytes", minHMACSecretBytes)
 		}
-		s.hmacKey = []byte(cfg.HMACSecret)
+		s.hmacKey = []byte(hmacSecret)
 	}
 	if sources != 1 {
 		bad("exactly one of jwksURL, jwks and hmacSecret must be set (got %d)", sources)
 	}
-	if cfg.IdentitySecret != "" {
-		if len(cfg.IdentitySecret) < minHMACSecretBytes {
+	if identitySecret != "" {
+		if len(identitySecret) < minHMACSecretBytes {
 			bad("identitySecret: must be at least %d bytes", minHMACSecretBytes)
 		}
-		s.identityKey = []byte(cfg.IdentitySecret)
+		s.identityKey = []byte(identitySecret)
 	}
 
 	algs := cfg.Algorithms
 	if len(algs) == 0 {
-		if cfg.HMACSecret != "" {
+		if hmacSecret != "" {
 			algs = []string{algHS256}
 		} else {
 			algs = []string{algRS256, algES256}
@@ -218,11 +230,11 @@ func parseConfig(cfg *Config) (*settings, error) {
 	for _, a := range algs {
 		switch a {
 		case algRS256, algES256:
-			if cfg.HMACSecret != "" {
+			if hmacSecret != "" {
 				bad("algorithms: %s needs jwksURL or jwks, not hmacSecret", a)
 			}
 		case algHS256:
-			if cfg.HMACSecret == "" {
+			if hmacSecret == "" {
 				bad("algorithms: HS256 is only allowed with hmacSecret (never with asymmetric keys)")
 			}
 		default:
@@ -245,7 +257,7 @@ func parseConfig(cfg *Config) (*settings, error) {
 			bad("revocationURL: %v", err)
 		}
 		s.revURL = cfg.RevocationURL
-		s.revToken = cfg.RevocationToken
+		s.revToken = revocationToken
 		iv := cfg.RevocationInterval
 		if iv == "" {
 			iv = "5s"
@@ -411,4 +423,49 @@ func validHeaderName(name string) bool {
 		}
 	}
 	return true
+}
+
+// maxSecretFileBytes bounds a secret file (contract.MaxSecretFileBytes: the plugin
+// keeps its own copy, since Traefik loads it from its directory alone).
+const maxSecretFileBytes = 64 << 10
+
+// secretOption returns a secret given inline (value) or in a file (path), reporting
+// both set, or a file that cannot be read, as a problem of option name. It reads the
+// file as authsvc and the bridges read their NAME_FILE variables: one trailing line
+// break removed, empty refused.
+func secretOption(name, value, path string, bad func(string, ...interface{})) string {
+	if path == "" {
+		return value
+	}
+	if value != "" {
+		bad("%s and %sFile are both set: set one", name, name)
+		return value
+	}
+	st, err := os.Stat(path)
+	switch {
+	case err != nil:
+		bad("%sFile: %v", name, err)
+		return ""
+	case !st.Mode().IsRegular():
+		bad("%sFile: %s is not a regular file", name, path)
+		return ""
+	case st.Size() > maxSecretFileBytes:
+		bad("%sFile: %s holds %d bytes, more than a secret's %d", name, path, st.Size(), maxSecretFileBytes)
+		return ""
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		bad("%sFile: %v", name, err)
+		return ""
+	}
+	v := string(b)
+	if strings.HasSuffix(v, "\r\n") {
+		v = v[:len(v)-2]
+	} else {
+		v = strings.TrimSuffix(v, "\n")
+	}
+	if v == "" {
+		bad("%sFile: %s is empty", name, path)
+	}
+	return v
 }

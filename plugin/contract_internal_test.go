@@ -2,6 +2,9 @@ package mcpauth
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/mcp-oauth-gateway/gateway/internal/contract"
@@ -56,5 +59,47 @@ func TestFeedDecoderMatchesContract(t *testing.T) {
 	}
 	if len(upd.clients) != 1 || upd.clients["cl"] != 400 {
 		t.Errorf("clients = %v", upd.clients)
+	}
+}
+
+// TestSecretFilesMatchContract: the plugin's …File options read a secret file as
+// authsvc's and the bridges' NAME_FILE variables do (contract.ReadSecretFile): the
+// same value, the same files refused.
+func TestSecretFilesMatchContract(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"plain": "s3cret", "newline": "s3cret\n", "crlf": "s3cret\r\n", "two breaks": "s3cret\n\n",
+		"spaces kept": " s3cret \n", "empty": "", "only a break": "\n",
+		"too big": strings.Repeat("x", contract.MaxSecretFileBytes+1),
+	}
+	paths := map[string]string{"missing": dir + "/missing", "a directory": dir}
+	for name, content := range files {
+		paths[name] = filepath.Join(dir, strings.ReplaceAll(name, " ", "-"))
+		if err := os.WriteFile(paths[name], []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if maxSecretFileBytes != contract.MaxSecretFileBytes {
+		t.Errorf("the plugin reads secrets of up to %d bytes, the contract %d", maxSecretFileBytes, contract.MaxSecretFileBytes)
+	}
+	for name, path := range paths {
+		var p problems
+		got := secretOption("identitySecret", "", path, p.add)
+		want, err := contract.ReadSecretFile(path)
+		switch {
+		case err != nil && len(p.list) == 0:
+			t.Errorf("%s: the plugin accepts %q, the contract refuses it: %v", name, got, err)
+		case err == nil && len(p.list) > 0:
+			t.Errorf("%s: the plugin refuses it (%v), the contract reads %q", name, p.list, want)
+		case err == nil && got != want:
+			t.Errorf("%s: the plugin reads %q, the contract %q", name, got, want)
+		case len(p.list) > 0 && !strings.HasPrefix(p.list[0], "identitySecretFile: "):
+			t.Errorf("%s: problem %q does not name the option", name, p.list[0])
+		}
+	}
+	var p problems
+	secretOption("revocationToken", "inline", paths["plain"], p.add)
+	if len(p.list) != 1 || !strings.Contains(p.list[0], "revocationToken and revocationTokenFile are both set") {
+		t.Errorf("both set: problems %v", p.list)
 	}
 }

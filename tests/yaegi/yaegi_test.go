@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -140,13 +141,30 @@ func TestIdentityHeaders(t *testing.T) {
 func TestIdentitySignature(t *testing.T) {
 	signed := yaegiDoer(t, "", func(m map[string]any) { m["identitySecret"] = jwtvectors.IdentitySecret })
 	jwtvectors.CheckIdentitySignature(t, keys, signed)
+	// The secret from a file (identitySecretFile: a Docker or Swarm secret), as the
+	// Swarm stack passes it.
+	file := filepath.Join(t.TempDir(), "identity_secret")
+	if err := os.WriteFile(file, []byte(jwtvectors.IdentitySecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	jwtvectors.CheckIdentitySignature(t, keys, yaegiDoer(t, "", func(m map[string]any) { m["identitySecretFile"] = file }))
 	jwtvectors.CheckClientSignatureDropped(t, keys, yaegiDoer(t, "", nil))
 }
 
 func TestRevocation(t *testing.T) {
 	var mu sync.Mutex
 	var revokedJTI string
+	// The feed's token comes from a file (revocationTokenFile): the feed answers only
+	// with it.
+	tokenFile := filepath.Join(t.TempDir(), "revocation_token")
+	if err := os.WriteFile(tokenFile, []byte("feed-token-from-a-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer feed-token-from-a-file" {
+			http.Error(w, "wrong token", http.StatusUnauthorized)
+			return
+		}
 		mu.Lock()
 		defer mu.Unlock()
 		tokens := []any{}
@@ -159,6 +177,7 @@ func TestRevocation(t *testing.T) {
 	do := yaegiDoer(t, "", func(m map[string]any) {
 		m["revocationURL"] = srv.URL
 		m["revocationInterval"] = "200ms"
+		m["revocationTokenFile"] = tokenFile
 	})
 	c := jwtvectors.Claims(time.Now(), "55")
 	token := jwtvectors.Sign("RS256", keys.RSA, map[string]any{"typ": "at+jwt", "kid": jwtvectors.RSAKid}, c)

@@ -195,12 +195,41 @@ func Variables() []string {
 	return names
 }
 
+// SecretVariables are the variables whose value may instead be read from a file:
+// NAME_FILE holds the file's path (Docker and Swarm secrets are mounted as files under
+// /run/secrets, so the value never shows in the container's or the service's
+// definition). One trailing line break is removed.
+var SecretVariables = []string{
+	"REDIS_PASSWORD", "REDIS_SENTINEL_PASSWORD", "GITHUB_CLIENT_SECRET", "JWT_PRIVATE_KEY",
+	"GATEWAY_JWT_SECRET", "SESSION_SECRET", "REVOCATION_FEED_TOKEN",
+}
+
 func environment(getenv func(string) string) (map[string]string, error) {
 	m := map[string]string{}
 	for _, k := range Variables() {
 		if v := getenv(k); v != "" {
 			m[k] = v
 		}
+	}
+	var problems Problems
+	for _, k := range SecretVariables {
+		path := getenv(k + "_FILE")
+		if path == "" {
+			continue
+		}
+		if m[k] != "" {
+			problems = append(problems, fmt.Sprintf("%s and %s_FILE are both set: set one", k, k))
+			continue
+		}
+		v, err := contract.ReadSecretFile(path)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s_FILE: %v", k, err))
+			continue
+		}
+		m[k] = v
+	}
+	if len(problems) > 0 {
+		return nil, problems
 	}
 	return m, nil
 }

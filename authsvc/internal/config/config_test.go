@@ -335,3 +335,66 @@ func TestEnvExampleDocumentsEveryVariable(t *testing.T) {
 		}
 	}
 }
+
+// TestSecretFiles: each secret variable can come from a file (NAME_FILE, as Docker and
+// Swarm mount secrets), with one trailing line break removed; setting both, or naming
+// a file that cannot be read, is refused with the variable's name.
+func TestSecretFiles(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := dir + "/" + name
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	env := base()
+	delete(env, "GITHUB_CLIENT_SECRET")
+	env["GITHUB_CLIENT_SECRET_FILE"] = write("gh", "from-a-file\n")
+	env["SESSION_SECRET_FILE"] = write("session", strings.Repeat("s", 40)+"\r\n")
+	env["REDIS_PASSWORD_FILE"] = write("redis", "two words\n\n") // only one break goes
+	env["REVOCATION_FEED_TOKEN_FILE"] = write("feed", "feed-token-from-file")
+	c, err := load(t, env, Serve, nil)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	for name, got := range map[string]string{
+		"GitHubClientSecret": c.GitHubClientSecret, "SessionSecret": string(c.SessionSecret),
+		"RedisPassword": c.RedisPassword, "RevocationFeedToken": c.RevocationFeedToken,
+	} {
+		want := map[string]string{
+			"GitHubClientSecret": "from-a-file", "SessionSecret": strings.Repeat("s", 40),
+			"RedisPassword": "two words\n", "RevocationFeedToken": "feed-token-from-file",
+		}[name]
+		if got != want {
+			t.Errorf("%s = %q, want %q", name, got, want)
+		}
+	}
+
+	cases := map[string]struct {
+		env  map[string]string
+		want string
+	}{
+		"both set":     {map[string]string{"GITHUB_CLIENT_SECRET": "x", "GITHUB_CLIENT_SECRET_FILE": write("gh2", "y")}, "GITHUB_CLIENT_SECRET and GITHUB_CLIENT_SECRET_FILE are both set"},
+		"missing file": {map[string]string{"SESSION_SECRET_FILE": dir + "/nope"}, "SESSION_SECRET_FILE: open " + dir + "/nope"},
+		"empty file":   {map[string]string{"REDIS_PASSWORD_FILE": write("empty", "\n")}, "REDIS_PASSWORD_FILE: " + dir + "/empty is empty"},
+		"a directory":  {map[string]string{"GATEWAY_JWT_SECRET_FILE": dir}, "GATEWAY_JWT_SECRET_FILE: " + dir + " is not a regular file"},
+	}
+	for name, tc := range cases {
+		env := base()
+		for k, v := range tc.env {
+			env[k] = v
+		}
+		_, err := load(t, env, Serve, nil)
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want ErrInvalid containing %q", name, err, tc.want)
+		}
+	}
+	// Every secret variable is one authsvc reads.
+	read := strings.Join(Variables(), " ")
+	for _, k := range SecretVariables {
+		if !strings.Contains(" "+read+" ", " "+k+" ") {
+			t.Errorf("SecretVariables names %s, which authsvc does not read", k)
+		}
+	}
+}

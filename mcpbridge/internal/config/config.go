@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcp-oauth-gateway/gateway/internal/contract"
 	"github.com/mcp-oauth-gateway/gateway/mcpbridge/internal/policy"
 )
 
@@ -94,6 +95,7 @@ func Parse(args []string, getenv func(string) string, usageOut io.Writer) (*Conf
 	logFormat := fs.String("log-format", env("LOG_FORMAT", "text"), "text or json (env LOG_FORMAT)")
 	logLevel := fs.String("log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (env LOG_LEVEL)")
 	idSecret := fs.String("identity-secret", env("MCPBRIDGE_IDENTITY_SECRET", ""), "the secret shared with the mcpauth plugin (identitySecret), at least 32 bytes: only requests whose identity headers it signed are served (env MCPBRIDGE_IDENTITY_SECRET)")
+	idSecretFile := fs.String("identity-secret-file", env("MCPBRIDGE_IDENTITY_SECRET_FILE", ""), "read the identity secret from this file instead (a Docker or Swarm secret under /run/secrets; one trailing line break is removed) (env MCPBRIDGE_IDENTITY_SECRET_FILE)")
 	allowUnsigned := fs.String("allow-unsigned-identity", env("MCPBRIDGE_ALLOW_UNSIGNED_IDENTITY", "false"), "trust the identity headers without a signature: only where nothing but a trusted proxy can reach the bridge, such as loopback (env MCPBRIDGE_ALLOW_UNSIGNED_IDENTITY)")
 	peers := fs.String("peers", env("MCPBRIDGE_PEERS", ""), "with replicas: the replicas that share the 2026-07-28 traffic by user, so that each user's children and listen streams are on one replica: a DNS name whose addresses are the replicas (Docker Swarm's tasks.<service>, a Kubernetes headless Service; resolved every 5 s, each on this replica's port) or a comma-separated list of their URLs. Needs --replica-url (env MCPBRIDGE_PEERS)")
 	replicaURL := fs.String("replica-url", env("MCPBRIDGE_REPLICA_URL", ""), "with several replicas of this bridge: this replica's base URL as the others reach it (http://host:port), or auto (the address the host name resolves to, with the listen port); requests for another replica's session are forwarded there. Needs the identity secret (env MCPBRIDGE_REPLICA_URL)")
@@ -157,6 +159,15 @@ func Parse(args []string, getenv func(string) string, usageOut io.Writer) (*Conf
 	}
 	if len(c.Command) == 0 {
 		problems = append(problems, errors.New("no MCP server command: use mcpbridge [flags] -- <command> [args...]"))
+	}
+	if *idSecretFile != "" {
+		if *idSecret != "" {
+			problems = append(problems, errors.New("identity secret: set MCPBRIDGE_IDENTITY_SECRET (--identity-secret) or MCPBRIDGE_IDENTITY_SECRET_FILE (--identity-secret-file), not both"))
+		} else if v, err := contract.ReadSecretFile(*idSecretFile); err != nil {
+			problems = append(problems, fmt.Errorf("identity secret file: %w", err))
+		} else {
+			*idSecret = v
+		}
 	}
 	switch allow, err := strconv.ParseBool(*allowUnsigned); {
 	case err != nil:

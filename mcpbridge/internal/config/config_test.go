@@ -47,6 +47,14 @@ func TestParse(t *testing.T) {
 // signing secret, or trusting unsigned identity headers.
 func TestIdentityChoice(t *testing.T) {
 	secret := strings.Repeat("s", 32)
+	dir := t.TempDir()
+	secretFile, shortFile := dir+"/secret", dir+"/short"
+	if err := os.WriteFile(secretFile, []byte(secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(shortFile, []byte("short\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		env    map[string]string
 		want   string // error substring; "" = accepted
@@ -61,6 +69,11 @@ func TestIdentityChoice(t *testing.T) {
 		{map[string]string{"MCPBRIDGE_ALLOW_UNSIGNED_IDENTITY": "maybe"}, "want true or false", false},
 		{map[string]string{"MCPBRIDGE_ALLOW_UNSIGNED_IDENTITY": "true", "MCPBRIDGE_REPLICA_URL": "auto"}, "replicas need MCPBRIDGE_IDENTITY_SECRET", false},
 		{map[string]string{"MCPBRIDGE_IDENTITY_SECRET": secret, "MCPBRIDGE_REPLICA_URL": "auto"}, "", true},
+		// From a file (a Docker or Swarm secret), the trailing line break removed.
+		{map[string]string{"MCPBRIDGE_IDENTITY_SECRET_FILE": secretFile}, "", true},
+		{map[string]string{"MCPBRIDGE_IDENTITY_SECRET_FILE": shortFile}, "at least 32 bytes", false},
+		{map[string]string{"MCPBRIDGE_IDENTITY_SECRET_FILE": dir + "/missing"}, "identity secret file: open " + dir + "/missing", false},
+		{map[string]string{"MCPBRIDGE_IDENTITY_SECRET_FILE": secretFile, "MCPBRIDGE_IDENTITY_SECRET": secret}, "not both", false},
 	} {
 		c, err := Parse([]string{"--", "x"}, env(tc.env), io.Discard)
 		switch {
@@ -70,6 +83,8 @@ func TestIdentityChoice(t *testing.T) {
 			t.Errorf("%v: error %v, want it to say %q", tc.env, err, tc.want)
 		case err == nil && (c.IdentitySecret != nil) != tc.signed:
 			t.Errorf("%v: secret set %v, want %v", tc.env, c.IdentitySecret != nil, tc.signed)
+		case err == nil && tc.signed && string(c.IdentitySecret) != secret:
+			t.Errorf("%v: secret %q, want %q", tc.env, c.IdentitySecret, secret)
 		}
 	}
 }
