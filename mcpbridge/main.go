@@ -229,7 +229,13 @@ func healthcheck(ctx context.Context, args []string, getenv func(string) string,
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	client := http.DefaultClient
-	if key := getenv("MCPBRIDGE_IDENTITY_SECRET"); key != "" {
+	key := getenv("MCPBRIDGE_IDENTITY_SECRET")
+	if file := getenv("MCPBRIDGE_IDENTITY_SECRET_FILE"); key == "" && file != "" {
+		if key, err = contract.ReadSecretFile(file); err != nil {
+			return fmt.Errorf("identity secret file: %w", err)
+		}
+	}
+	if key != "" {
 		// The bridge checks the edge's signature: sign the check's (empty) identity.
 		client = &http.Client{Transport: signing{key: []byte(key), next: http.DefaultTransport}}
 	}
@@ -252,12 +258,13 @@ func (s signing) RoundTrip(r *http.Request) (*http.Response, error) {
 	return s.next.RoundTrip(r)
 }
 
-// childEnv is the bridge's environment without the identity secret: a wrapped server
-// (and any tool of it that prints its environment) never sees it.
+// childEnv is the bridge's environment without the identity secret or the name of its
+// file: a wrapped server (and any tool of it that prints its environment) never sees
+// them.
 func childEnv(env []string) []string {
 	out := env[:0:0]
 	for _, kv := range env {
-		if !strings.HasPrefix(kv, "MCPBRIDGE_IDENTITY_SECRET=") {
+		if !strings.HasPrefix(kv, "MCPBRIDGE_IDENTITY_SECRET=") && !strings.HasPrefix(kv, "MCPBRIDGE_IDENTITY_SECRET_FILE=") {
 			out = append(out, kv)
 		}
 	}

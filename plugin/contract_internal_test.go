@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -101,5 +102,21 @@ func TestSecretFilesMatchContract(t *testing.T) {
 	secretOption("revocationToken", "inline", paths["plain"], p.add)
 	if len(p.list) != 1 || !strings.Contains(p.list[0], "revocationToken and revocationTokenFile are both set") {
 		t.Errorf("both set: problems %v", p.list)
+	}
+}
+
+// TestSecretOptionsMatchContract: every option the contract names as a secret has its
+// …File twin in the plugin's configuration (the Swarm stack rewrites labels to them).
+func TestSecretOptionsMatchContract(t *testing.T) {
+	tags := map[string]bool{}
+	ct := reflect.TypeOf(Config{})
+	for i := 0; i < ct.NumField(); i++ {
+		name, _, _ := strings.Cut(ct.Field(i).Tag.Get("json"), ",")
+		tags[name] = true
+	}
+	for _, opt := range contract.PluginSecretOptions {
+		if !tags[opt] || !tags[opt+"File"] {
+			t.Errorf("the plugin's configuration lacks %s or %sFile", opt, opt)
+		}
 	}
 }

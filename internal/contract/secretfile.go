@@ -47,3 +47,18 @@ func ReadSecretFile(path string) (string, error) {
 	}
 	return v, nil
 }
+
+// AuthsvcSecrets are authsvc's variables that hold secrets: each may instead be read
+// from a file named by NAME_FILE (authsvc's configuration), and the Swarm stack passes
+// each as a Swarm secret that way (internal/swarmstack).
+var AuthsvcSecrets = []string{
+	"REDIS_PASSWORD", "REDIS_SENTINEL_PASSWORD", "GITHUB_CLIENT_SECRET", "JWT_PRIVATE_KEY",
+	"GATEWAY_JWT_SECRET", "SESSION_SECRET", "REVOCATION_FEED_TOKEN",
+}
+
+// BridgeSecrets are mcpbridge's variables that hold secrets, read from NAME_FILE alike.
+var BridgeSecrets = []string{"MCPBRIDGE_IDENTITY_SECRET"}
+
+// PluginSecretOptions are the mcpauth options that hold secrets; the plugin reads
+// each from a file given as the option's name with File appended (identitySecretFile).
+var PluginSecretOptions = []string{"hmacSecret", "revocationToken", "identitySecret"}

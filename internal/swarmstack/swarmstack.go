@@ -17,15 +17,26 @@
 //     Swarm static configuration (traefik/traefik.swarm.yml), its ports published on
 //     the node itself;
 //   - what Swarm has no use for dropped: build, depends_on, restart (deploy's restart
-//     policy replaces it).
+//     policy replaces it);
+//   - every secret as a Swarm secret, never as a value in a service's definition: the
+//     secret variables of authsvc and the bridges become NAME_FILE=/run/secrets/…, the
+//     plugin's secret options in the labels become …File options naming secrets
+//     mounted into Traefik, and Redis reads its password from a secret at start.
 package swarmstack
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
+	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/mcp-oauth-gateway/gateway/internal/contract"
 )
 
 // Options tune [Render].
@@ -34,11 +45,44 @@ type Options struct {
 	// authsvc or an MCP bridge, and one otherwise (Traefik, Redis).
 	Replicas        map[string]int
 	DefaultReplicas int // default 2
+	// SecretsDir is where the caller writes [Stack.Secrets] before docker stack deploy
+	// reads the stack: the stack file names each secret's file there.
+	SecretsDir string
 }
 
-// Render returns the stack file (JSON, which docker stack deploy reads as YAML) for
-// the compose configuration config.
-func Render(config []byte, opts Options) ([]byte, error) {
+// Stack is a rendered stack: the stack file, and the secrets it names, each to be
+// written to Options.SecretsDir/<name> (mode 0600) before `docker stack deploy`, which
+// reads them once to create the Swarm secrets (the files can go afterwards).
+type Stack struct {
+	File    []byte
+	Secrets map[string][]byte
+}
+
+// secrets collects the Swarm secrets of a stack. A secret's name carries a hash of
+// its value: Swarm secrets cannot change, so a new value is a new secret, and the
+// services that use it are updated to it.
+type secrets struct {
+	dir    string
+	values map[string][]byte
+}
+
+// add records the secret base=value and returns where a service finds it
+// (/run/secrets/<base>) and the service's reference to it.
+//
+// value is as `docker compose config` prints it, with every $ doubled (so that the
+// output can be interpolated again); the secret holds the value itself.
+func (s *secrets) add(base, value string) (path string, ref map[string]any) {
+	value = strings.ReplaceAll(value, "$$", "$")
+	sum := sha256.Sum256([]byte(value))
+	name := base + "_" + hex.EncodeToString(sum[:4])
+	s.values[name] = []byte(value)
+	// Mode 0444, Swarm's default: the services run as their images' own users.
+	return "/run/secrets/" + base, map[string]any{"source": name, "target": base}
+}
+
+// Render returns the stack (its file is JSON, which docker stack deploy reads as YAML)
+// for the compose configuration config.
+func Render(config []byte, opts Options) (*Stack, error) {
 	var in struct {
 		Name     string                    `json:"name"`
 		Services map[string]map[string]any `json:"services"`
@@ -54,16 +98,39 @@ func Render(config []byte, opts Options) ([]byte, error) {
 	if opts.DefaultReplicas <= 0 {
 		opts.DefaultReplicas = 2
 	}
+	if opts.SecretsDir == "" {
+		return nil, fmt.Errorf("swarmstack: no directory for the secrets (Options.SecretsDir)")
+	}
 	out := map[string]any{"version": "3.9"}
-	services := map[string]any{}
+	sec := &secrets{dir: opts.SecretsDir, values: map[string][]byte{}}
+	services := map[string]map[string]any{}
+	var edge string    // the service that runs Traefik
+	var edgeRefs []any // the secrets the labels' plugin options name, mounted into it
 	for _, name := range sortedKeys(in.Services) {
-		svc, err := service(name, in.Services[name], opts)
+		svc, refs, err := service(name, in.Services[name], opts, sec)
 		if err != nil {
 			return nil, err
 		}
 		services[name] = svc
+		edgeRefs = append(edgeRefs, refs...)
+		if env, ok := svc["environment"].(map[string]any); ok && env["TRAEFIK_STATIC_CONFIG"] != nil {
+			edge = name
+		}
+	}
+	if len(edgeRefs) > 0 {
+		if edge == "" {
+			return nil, fmt.Errorf("swarmstack: the labels configure the mcpauth plugin, but no service runs Traefik (none sets TRAEFIK_STATIC_CONFIG)")
+		}
+		services[edge]["secrets"] = uniqueRefs(edgeRefs)
 	}
 	out["services"] = services
+	if len(sec.values) > 0 {
+		top := map[string]any{}
+		for name := range sec.values {
+			top[name] = map[string]any{"file": filepath.Join(sec.dir, name)}
+		}
+		out["secrets"] = top
+	}
 	networks := map[string]any{}
 	for name, n := range in.Networks {
 		nn := map[string]any{"driver": "overlay", "attachable": true}
@@ -86,16 +153,116 @@ func Render(config []byte, opts Options) ([]byte, error) {
 	if len(volumes) > 0 {
 		out["volumes"] = volumes
 	}
-	return json.MarshalIndent(out, "", "  ")
+	file, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return &Stack{File: file, Secrets: sec.values}, nil
+}
+
+// uniqueRefs drops repeated secret references (two bridges' labels naming the same
+// identity secret), sorted by target.
+func uniqueRefs(refs []any) []any {
+	seen := map[string]bool{}
+	var out []any
+	for _, r := range refs {
+		if t := r.(map[string]any)["target"].(string); !seen[t] {
+			seen[t] = true
+			out = append(out, r)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].(map[string]any)["target"].(string) < out[j].(map[string]any)["target"].(string)
+	})
+	return out
+}
+
+// secretEnv moves the secret variables of env (authsvc's and the bridges') into Swarm
+// secrets: NAME=value becomes NAME_FILE=/run/secrets/<name>.
+func secretEnv(env map[string]any, sec *secrets) []any {
+	var refs []any
+	for _, k := range append(slices.Clone(contract.AuthsvcSecrets), contract.BridgeSecrets...) {
+		v, ok := env[k].(string)
+		if !ok || v == "" {
+			delete(env, k) // empty means unset; a null is a variable compose left unset
+			continue
+		}
+		path, ref := sec.add(strings.ToLower(k), v)
+		delete(env, k)
+		env[k+"_FILE"] = path
+		refs = append(refs, ref)
+	}
+	return refs
+}
+
+// pluginSecretLabel matches a label setting one of the mcpauth plugin's secret options.
+var pluginSecretLabel = regexp.MustCompile(`^traefik\.http\.middlewares\.[^.]+\.plugin\.mcpauth\.(` +
+	strings.Join(contract.PluginSecretOptions, "|") + `)$`)
+
+// secretLabels rewrites the labels that give the plugin a secret into its …File
+// option, naming a secret mounted into Traefik; it returns those secrets.
+func secretLabels(labels map[string]string, sec *secrets) []any {
+	var refs []any
+	for _, k := range sortedKeys(labels) {
+		m := pluginSecretLabel.FindStringSubmatch(k)
+		if m == nil {
+			continue
+		}
+		v := labels[k]
+		delete(labels, k)
+		if v == "" {
+			continue
+		}
+		path, ref := sec.add("mcpauth_"+strings.ToLower(m[1]), v)
+		labels[k+"File"] = path
+		refs = append(refs, ref)
+	}
+	return refs
+}
+
+// redisPassword matches a Redis password that an ACL file line can hold: what
+// `just generate-redis-password` makes, and more.
+var redisPassword = regexp.MustCompile(`^[A-Za-z0-9._~+/=:@%^*!?-]+$`)
+
+// redisSecret rewrites a Redis service that passes its password on the command line
+// (redis-server … --requirepass P, with REDISCLI_AUTH=P for the healthcheck) to read it
+// from secrets: redis-server loads an ACL file (a secret) that gives the default user
+// the password, and the healthcheck reads the password from another. The command still
+// starts with redis-server, so the image's entrypoint runs it as it would (the
+// official one drops root), and every other argument stays.
+func redisSecret(out map[string]any, env map[string]any, sec *secrets) ([]any, error) {
+	cmd, ok := out["command"].([]any)
+	if !ok || len(cmd) == 0 || cmd[0] != "redis-server" {
+		return nil, nil
+	}
+	i := slices.IndexFunc(cmd, func(a any) bool { return a == "--requirepass" })
+	if i < 0 || len(cmd) < i+2 {
+		return nil, nil
+	}
+	password := fmt.Sprint(cmd[i+1])
+	if !redisPassword.MatchString(password) {
+		return nil, fmt.Errorf("swarmstack: the Redis password has characters an ACL file line cannot hold; use letters, digits and ._~+/=:@%%^*!?- (just generate-redis-password)")
+	}
+	aclPath, aclRef := sec.add("redis_users_acl", "user default on >"+password+" ~* &* +@all\n")
+	path, ref := sec.add("redis_password", password)
+	out["command"] = append(slices.Clone(cmd[:i]), append(slices.Clone(cmd[i+2:]), "--aclfile", aclPath)...)
+	delete(env, "REDISCLI_AUTH")
+	if hc, ok := out["healthcheck"].(map[string]any); ok {
+		if test, ok := hc["test"].([]any); ok && len(test) == 2 && test[0] == "CMD-SHELL" {
+			// $$: docker stack deploy interpolates the stack file, as compose does.
+			hc["test"] = []any{"CMD-SHELL", "REDISCLI_AUTH=\"$$(cat " + path + ")\" && export REDISCLI_AUTH && " + fmt.Sprint(test[1])}
+		}
+	}
+	return []any{aclRef, ref}, nil
 }
 
 // kept are the service keys that mean the same under Swarm.
 var kept = []string{"image", "command", "entrypoint", "environment", "networks", "init", "user", "working_dir",
 	"stop_grace_period", "stop_signal", "cap_add", "cap_drop", "read_only", "tmpfs", "ulimits"}
 
-func service(name string, in map[string]any, opts Options) (map[string]any, error) {
+func service(name string, in map[string]any, opts Options, sec *secrets) (svc map[string]any, edgeRefs []any, err error) {
 	if _, ok := in["image"].(string); !ok {
-		return nil, fmt.Errorf("swarmstack: service %s has no image name (Swarm deploys images; the compose file must name the one it builds)", name)
+		return nil, nil, fmt.Errorf("swarmstack: service %s has no image name (Swarm deploys images; the compose file must name the one it builds)", name)
 	}
 	out := map[string]any{}
 	for _, k := range kept {
@@ -134,9 +301,7 @@ func service(name string, in map[string]any, opts Options) (map[string]any, erro
 	if traefik {
 		env["TRAEFIK_STATIC_CONFIG"] = "traefik.swarm.yml"
 	}
-	if len(env) > 0 {
-		out["environment"] = env
-	}
+	refs := secretEnv(env, sec)
 	if hc, ok := in["healthcheck"].(map[string]any); ok {
 		h := map[string]any{}
 		for k, v := range hc {
@@ -186,6 +351,20 @@ func service(name string, in map[string]any, opts Options) (map[string]any, erro
 		}
 	}
 
+	redisRefs, err := redisSecret(out, env, sec)
+	if err != nil {
+		return nil, nil, err
+	}
+	refs = append(refs, redisRefs...)
+	if len(refs) > 0 {
+		out["secrets"] = uniqueRefs(refs)
+	}
+	if len(env) > 0 {
+		out["environment"] = env
+	} else {
+		delete(out, "environment")
+	}
+
 	labels := map[string]string{}
 	switch l := in["labels"].(type) {
 	case map[string]any:
@@ -215,11 +394,12 @@ func service(name string, in map[string]any, opts Options) (map[string]any, erro
 		// One Traefik per node port: a second task could not publish the same port.
 		deploy["update_config"] = map[string]any{"parallelism": 1, "order": "stop-first", "failure_action": "rollback"}
 	}
+	edgeRefs = secretLabels(labels, sec)
 	if len(labels) > 0 {
 		deploy["labels"] = labels
 	}
 	out["deploy"] = deploy
-	return out, nil
+	return out, edgeRefs, nil
 }
 
 // extraHosts turns compose's extra_hosts (a map of host to addresses, or a list of

@@ -23,7 +23,8 @@ const config = `{
     },
     "auth": {
       "build": {"context": "/srv/gw"}, "image": "gw/authsvc:local",
-      "environment": {"REDIS_URL": "redis://redis:6379/0"},
+      "environment": {"REDIS_URL": "redis://redis:6379/0", "REDIS_PASSWORD": "redis-pw-1", "GITHUB_CLIENT_SECRET": "gh-secret-2$$x",
+                      "SESSION_SECRET": "", "GATEWAY_JWT_SECRET": null},
       "healthcheck": {"test": ["CMD", "authsvc", "healthcheck"], "interval": "15s", "start_interval": "1s"},
       "extra_hosts": {"github.localhost": ["host-gateway"]},
       "labels": {"traefik.enable": "true", "traefik.docker.network": "gw_edge",
@@ -33,11 +34,17 @@ const config = `{
     "memory": {
       "image": "gw/mcp-memory:local", "init": true, "command": ["--", "mcp-server-memory"],
       "environment": {"MCPBRIDGE_IDENTITY_SECRET": "s3cret"},
-      "labels": ["traefik.enable=true", "traefik.docker.network=gw_mcp-memory"],
+      "labels": ["traefik.enable=true", "traefik.docker.network=gw_mcp-memory",
+                 "traefik.http.middlewares.mcpauth-memory.plugin.mcpauth.identitySecret=s3cret",
+                 "traefik.http.middlewares.mcpauth-memory.plugin.mcpauth.revocationToken=feed-token-3",
+                 "traefik.http.middlewares.mcpauth-memory.plugin.mcpauth.issuer=https://auth.example.com"],
       "volumes": [{"type": "volume", "source": "memory-data", "target": "/data", "volume": {}}],
       "networks": {"mcp-memory": null}
     },
-    "redis": {"image": "redis:8.2-alpine", "command": ["redis-server"], "networks": {"backend": null}}
+    "redis": {"image": "redis:8.2-alpine", "command": ["redis-server", "--appendonly", "yes", "--requirepass", "redis-pw-1"],
+              "environment": {"REDISCLI_AUTH": "redis-pw-1"},
+              "healthcheck": {"test": ["CMD-SHELL", "redis-cli ping | grep -q PONG"]},
+              "networks": {"backend": null}}
   },
   "networks": {"edge": {"name": "gw_edge", "ipam": {}}, "backend": {"name": "gw_backend"}, "mcp-memory": {"name": "gw_mcp-memory"}},
   "volumes": {"memory-data": {"name": "gw_memory-data"}}
@@ -48,19 +55,31 @@ type stackFile struct {
 	Services map[string]map[string]any `json:"services"`
 	Networks map[string]map[string]any `json:"networks"`
 	Volumes  map[string]map[string]any `json:"volumes"`
+	Secrets  map[string]map[string]any `json:"secrets"`
 }
+
+const secretsDir = "/tmp/gw-secrets"
 
 func render(t *testing.T, opts Options) stackFile {
 	t.Helper()
-	b, err := Render([]byte(config), opts)
+	st, _ := renderStack(t, opts)
+	return st
+}
+
+func renderStack(t *testing.T, opts Options) (stackFile, *Stack) {
+	t.Helper()
+	if opts.SecretsDir == "" {
+		opts.SecretsDir = secretsDir
+	}
+	out, err := Render([]byte(config), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var st stackFile
-	if err := json.Unmarshal(b, &st); err != nil {
-		t.Fatalf("the stack file is not JSON: %v\n%s", err, b)
+	if err := json.Unmarshal(out.File, &st); err != nil {
+		t.Fatalf("the stack file is not JSON: %v\n%s", err, out.File)
 	}
-	return st
+	return st, out
 }
 
 func get(m map[string]any, path ...string) any {
@@ -129,9 +148,6 @@ func TestRender(t *testing.T) {
 	if got := get(mem, "environment", "MCPBRIDGE_SHUTDOWN_DELAY"); got != "5s" || mem["stop_grace_period"] != "30s" {
 		t.Errorf("memory MCPBRIDGE_SHUTDOWN_DELAY = %v, stop_grace_period %v; want 5s within 30s", got, mem["stop_grace_period"])
 	}
-	if got := get(mem, "environment", "MCPBRIDGE_IDENTITY_SECRET"); got != "s3cret" {
-		t.Errorf("memory lost its identity secret: %v", got)
-	}
 	if mem["init"] != true || !reflect.DeepEqual(mem["command"], []any{"--", "mcp-server-memory"}) {
 		t.Errorf("memory init %v command %v", mem["init"], mem["command"])
 	}
@@ -150,9 +166,6 @@ func TestRender(t *testing.T) {
 	}
 	if got := tr["ports"]; !reflect.DeepEqual(got, []any{map[string]any{"target": float64(443), "published": float64(8443), "protocol": "tcp", "mode": "host"}}) {
 		t.Errorf("traefik ports %v", got)
-	}
-	if get(st.Services["redis"], "environment") != nil {
-		t.Error("redis got an environment it did not have")
 	}
 
 	// Networks overlay and attachable, names kept; volumes keep their names.
@@ -189,8 +202,116 @@ func TestRenderRefuses(t *testing.T) {
 		"no services": `{"services": {}}`,
 		"no image":    `{"services": {"a": {"build": {"context": "."}}}}`,
 	} {
-		if _, err := Render([]byte(in), Options{}); err == nil || !strings.Contains(err.Error(), "swarmstack") {
+		if _, err := Render([]byte(in), Options{SecretsDir: secretsDir}); err == nil || !strings.Contains(err.Error(), "swarmstack") {
 			t.Errorf("%s: %v, want a swarmstack error", name, err)
 		}
+	}
+}
+
+// TestRenderSecrets: no secret is a value in the stack file. The secret variables of
+// authsvc and the bridges become NAME_FILE naming a mounted Swarm secret; the plugin's
+// secret options in the labels become …File options naming secrets mounted into
+// Traefik; Redis reads its password from a secret. Each secret's file is in the
+// secrets directory, its name changes with its value.
+func TestRenderSecrets(t *testing.T) {
+	st, out := renderStack(t, Options{})
+	for _, v := range []string{"redis-pw-1", "gh-secret-2", "s3cret", "feed-token-3"} {
+		if strings.Contains(string(out.File), v) {
+			t.Errorf("the stack file holds the secret %q:\n%s", v, out.File)
+		}
+	}
+	byTarget := map[string]string{} // target -> value, through the stack's names
+	check := func(svc string, want ...string) {
+		t.Helper()
+		refs, _ := st.Services[svc]["secrets"].([]any)
+		var got []string
+		for _, r := range refs {
+			m := r.(map[string]any)
+			src, target := m["source"].(string), m["target"].(string)
+			got = append(got, target)
+			if st.Secrets[src]["file"] != secretsDir+"/"+src {
+				t.Errorf("secret %s: file %v, want %s", src, st.Secrets[src]["file"], secretsDir+"/"+src)
+			}
+			if !strings.HasPrefix(src, target+"_") {
+				t.Errorf("secret %s mounted as %s", src, target)
+			}
+			byTarget[target] = string(out.Secrets[src])
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s mounts the secrets %v, want %v", svc, got, want)
+		}
+	}
+	check("auth", "github_client_secret", "redis_password")
+	check("memory", "mcpbridge_identity_secret")
+	check("traefik", "mcpauth_identitysecret", "mcpauth_revocationtoken")
+	check("redis", "redis_password", "redis_users_acl")
+	for target, want := range map[string]string{
+		"github_client_secret": "gh-secret-2$x", "redis_password": "redis-pw-1", "mcpbridge_identity_secret": "s3cret",
+		"mcpauth_identitysecret": "s3cret", "mcpauth_revocationtoken": "feed-token-3",
+		"redis_users_acl": "user default on >redis-pw-1 ~* &* +@all\n",
+	} {
+		if byTarget[target] != want {
+			t.Errorf("the secret mounted as %s holds %q, want %q", target, byTarget[target], want)
+		}
+	}
+	if len(out.Secrets) != 6 || len(st.Secrets) != 6 {
+		t.Errorf("%d secrets to write, %d in the stack file; want 6", len(out.Secrets), len(st.Secrets))
+	}
+
+	auth := st.Services["auth"]
+	for k, want := range map[string]any{
+		"GITHUB_CLIENT_SECRET_FILE": "/run/secrets/github_client_secret", "REDIS_PASSWORD_FILE": "/run/secrets/redis_password",
+		"GITHUB_CLIENT_SECRET": nil, "REDIS_PASSWORD": nil, "SESSION_SECRET": nil, "SESSION_SECRET_FILE": nil,
+		"GATEWAY_JWT_SECRET": nil, "REDIS_URL": "redis://redis:6379/0",
+	} {
+		if got := get(auth, "environment", k); got != want {
+			t.Errorf("auth %s = %v, want %v", k, got, want)
+		}
+	}
+	mem := st.Services["memory"]
+	if got := get(mem, "environment", "MCPBRIDGE_IDENTITY_SECRET_FILE"); got != "/run/secrets/mcpbridge_identity_secret" {
+		t.Errorf("memory MCPBRIDGE_IDENTITY_SECRET_FILE = %v", got)
+	}
+	prefix := "traefik.http.middlewares.mcpauth-memory.plugin.mcpauth."
+	for k, want := range map[string]any{
+		"identitySecretFile": "/run/secrets/mcpauth_identitysecret", "revocationTokenFile": "/run/secrets/mcpauth_revocationtoken",
+		"identitySecret": nil, "revocationToken": nil, "issuer": "https://auth.example.com",
+	} {
+		if got := get(mem, "deploy", "labels", prefix+k); got != want {
+			t.Errorf("memory label %s = %v, want %v", k, got, want)
+		}
+	}
+
+	redis := st.Services["redis"]
+	if got := redis["command"]; !reflect.DeepEqual(got, []any{"redis-server", "--appendonly", "yes", "--aclfile", "/run/secrets/redis_users_acl"}) {
+		t.Errorf("redis command %v", got)
+	}
+	if get(redis, "environment") != nil {
+		t.Errorf("redis keeps an environment: %v", redis["environment"])
+	}
+	if got := get(redis, "healthcheck", "test"); !reflect.DeepEqual(got, []any{"CMD-SHELL",
+		`REDISCLI_AUTH="$$(cat /run/secrets/redis_password)" && export REDISCLI_AUTH && redis-cli ping | grep -q PONG`}) {
+		t.Errorf("redis healthcheck %v", got)
+	}
+
+	// Another value, another name: Swarm secrets cannot change, so a new value must
+	// be a new secret for docker stack deploy to update the services.
+	other, err := Render([]byte(strings.ReplaceAll(config, "gh-secret-2", "gh-secret-9")), Options{SecretsDir: secretsDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range out.Secrets {
+		_, same := other.Secrets[name]
+		if strings.HasPrefix(name, "github_client_secret_") == same {
+			t.Errorf("secret %s: kept %v after the GitHub secret changed", name, same)
+		}
+	}
+
+	if _, err := Render([]byte(strings.ReplaceAll(config, "redis-pw-1", `pw with space`)), Options{SecretsDir: secretsDir}); err == nil ||
+		!strings.Contains(err.Error(), "Redis password") {
+		t.Errorf("a Redis password a configuration line cannot hold: %v", err)
+	}
+	if _, err := Render([]byte(config), Options{}); err == nil || !strings.Contains(err.Error(), "SecretsDir") {
+		t.Errorf("no secrets directory: %v", err)
 	}
 }

@@ -82,9 +82,9 @@ func startBridge(t *testing.T, args []string, command []string, env ...string) *
 	t.Helper()
 	all := append([]string{"--listen", "127.0.0.1:0", "--log-format", "json"}, args...)
 	// The bridge alone, on loopback: trust unsigned identity headers unless the test
-	// configures the edge's secret (TestIdentitySignature).
+	// configures the edge's secret (TestIdentitySignature, TestIdentitySecretFile).
 	if !slices.Contains(args, "--identity-secret") && !slices.ContainsFunc(env, func(kv string) bool {
-		return strings.HasPrefix(kv, "MCPBRIDGE_IDENTITY_SECRET=")
+		return strings.HasPrefix(kv, "MCPBRIDGE_IDENTITY_SECRET=") || strings.HasPrefix(kv, "MCPBRIDGE_IDENTITY_SECRET_FILE=")
 	}) {
 		all = append(all, "--allow-unsigned-identity", "true")
 	}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -57,6 +58,13 @@ func TestSwarm(t *testing.T) {
 		h              *auth.AuthorizationCodeHandler
 	}
 	clients := map[string]*client{}
+
+	// Every secret reached its service as a Swarm secret (the flows below prove the
+	// services read them): none is a value in a service's definition or in a task's
+	// container, where `docker service inspect` or `docker inspect` would show it.
+	t.Run("secrets are Swarm secrets, not values in definitions", func(t *testing.T) {
+		checkNoSecretValues(t, ctx, sw.envFile)
+	})
 	call := func(cs *mcp.ClientSession, svc string) error {
 		tool := swarmTools[svc]
 		res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: tool.name, Arguments: tool.args})
@@ -434,4 +442,58 @@ func shortErr(err error) string {
 		s = s[:120]
 	}
 	return s
+}
+
+// checkNoSecretValues fails when a secret of the env file (REDIS_PASSWORD,
+// REVOCATION_FEED_TOKEN, SESSION_SECRET, IDENTITY_SECRET, GITHUB_CLIENT_SECRET) appears
+// in the swarm stack's service definitions or its containers' configuration, and when
+// the stack has no Swarm secrets at all.
+func checkNoSecretValues(t *testing.T, ctx context.Context, envFile string) {
+	t.Helper()
+	env, err := os.ReadFile(envFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secretNames := []string{"REDIS_PASSWORD", "REVOCATION_FEED_TOKEN", "SESSION_SECRET", "IDENTITY_SECRET", "GITHUB_CLIENT_SECRET"}
+	values := map[string]string{}
+	for _, line := range strings.Split(string(env), "\n") {
+		k, v, _ := strings.Cut(line, "=")
+		if slices.Contains(secretNames, k) && v != "" {
+			values[k] = v
+		}
+	}
+	if len(values) != len(secretNames) {
+		t.Fatalf("the env file has %d of the %d secrets", len(values), len(secretNames))
+	}
+	services, err := output(ctx, nil, "docker", "service", "ls", "-q", "--filter", "label=com.docker.stack.namespace="+swarmStack)
+	if err != nil || len(strings.Fields(services)) == 0 {
+		t.Fatalf("docker service ls: %q (%v)", services, err)
+	}
+	containers, err := output(ctx, nil, "docker", "ps", "-q", "--filter", "label=com.docker.stack.namespace="+swarmStack)
+	if err != nil || len(strings.Fields(containers)) == 0 {
+		t.Fatalf("docker ps: %q (%v)", containers, err)
+	}
+	for what, args := range map[string][]string{
+		"the services (docker service inspect)": append([]string{"service", "inspect"}, strings.Fields(services)...),
+		"the containers (docker inspect)":       append([]string{"inspect"}, strings.Fields(containers)...),
+	} {
+		out, err := output(ctx, nil, "docker", args...)
+		if err != nil {
+			t.Fatalf("docker %s: %v", args[0], err)
+		}
+		for k, v := range values {
+			if strings.Contains(out, v) {
+				t.Errorf("%s show the value of %s", what, k)
+			}
+		}
+	}
+	secrets, err := output(ctx, nil, "docker", "secret", "ls", "--format", "{{.Name}}", "--filter", "label=com.docker.stack.namespace="+swarmStack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"github_client_secret_", "redis_password_", "redis_users_acl_", "mcpbridge_identity_secret_", "mcpauth_identitysecret_", "mcpauth_revocationtoken_", "revocation_feed_token_", "session_secret_"} {
+		if !strings.Contains(secrets, swarmStack+"_"+want) {
+			t.Errorf("no Swarm secret %s…; the stack's secrets: %s", swarmStack+"_"+want, strings.Fields(secrets))
+		}
+	}
 }

@@ -198,11 +198,8 @@ func Variables() []string {
 // SecretVariables are the variables whose value may instead be read from a file:
 // NAME_FILE holds the file's path (Docker and Swarm secrets are mounted as files under
 // /run/secrets, so the value never shows in the container's or the service's
-// definition). One trailing line break is removed.
-var SecretVariables = []string{
-	"REDIS_PASSWORD", "REDIS_SENTINEL_PASSWORD", "GITHUB_CLIENT_SECRET", "JWT_PRIVATE_KEY",
-	"GATEWAY_JWT_SECRET", "SESSION_SECRET", "REVOCATION_FEED_TOKEN",
-}
+// definition). One trailing line break is removed (contract.ReadSecretFile).
+var SecretVariables = contract.AuthsvcSecrets
 
 func environment(getenv func(string) string) (map[string]string, error) {
 	m := map[string]string{}
