@@ -49,6 +49,7 @@ func BenchmarkBridgeReplicas(b *testing.B) {
 		shared        bool // --peers: each user's requests served by one replica
 		calls, errors int64
 		p50, p99      time.Duration
+		cpu           cpuSplit // used during the measured window
 	}
 	var rows []row
 	for _, setup := range []struct {
@@ -68,8 +69,10 @@ func BenchmarkBridgeReplicas(b *testing.B) {
 		}
 		var servers []any
 		var stops []func()
+		var pids []int
 		for _, addr := range addrs {
-			stops = append(stops, startReplica(b, bin, secret, addr, n > 1, peers, server))
+			stop, pid := startReplica(b, bin, secret, addr, n > 1, peers, server)
+			stops, pids = append(stops, stop), append(pids, pid)
 			servers = append(servers, map[string]any{"url": "http://" + addr})
 		}
 		dyn, _ := yaml.Marshal(map[string]any{"http": map[string]any{
@@ -112,6 +115,7 @@ func BenchmarkBridgeReplicas(b *testing.B) {
 			}
 		}
 		var calls, errs atomic.Int64
+		before := sampleCPU(tr.PID(), pids)
 		var mu sync.Mutex
 		var lat []time.Duration
 		ctx, cancel := context.WithTimeout(context.Background(), duration)
@@ -137,8 +141,9 @@ func BenchmarkBridgeReplicas(b *testing.B) {
 		}
 		wg.Wait()
 		cancel()
+		used := sampleCPU(tr.PID(), pids).sub(before)
 		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-		r := row{replicas: n, shared: setup.shared, calls: calls.Load(), errors: errs.Load()}
+		r := row{replicas: n, shared: setup.shared, calls: calls.Load(), errors: errs.Load(), cpu: used}
 		if len(lat) > 0 {
 			r.p50, r.p99 = lat[len(lat)/2], lat[len(lat)*99/100]
 		}
@@ -161,11 +166,36 @@ func BenchmarkBridgeReplicas(b *testing.B) {
 		fmt.Printf("| %d | %s | %.0f | %.2f× | %s | %s | %d |\n", r.replicas, users, float64(r.calls)/duration.Seconds(), float64(r.calls)/base,
 			r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), r.errors)
 	}
+	// Where the machine's time went: CPU per call of each part (the 2 cores give
+	// 2 s of CPU a second, so calls/s ≈ 2 s / the total, when the cores are busy).
+	fmt.Println()
+	fmt.Println("CPU per call (µs): Traefik, the bridges, their children (the MCP servers), the benchmark's clients")
+	fmt.Println()
+	fmt.Println("| bridge replicas | users | Traefik | bridges | children | clients | total | CPU busy |")
+	fmt.Println("|---|---|---|---|---|---|---|---|")
+	for _, r := range rows {
+		users := "every replica"
+		if r.shared {
+			users = "shared"
+		} else if r.replicas == 1 {
+			users = "—"
+		}
+		per := func(d time.Duration) string {
+			if r.calls == 0 {
+				return "—"
+			}
+			return fmt.Sprintf("%.0f", float64(d.Microseconds())/float64(r.calls))
+		}
+		total := r.cpu.edge + r.cpu.bridges + r.cpu.children + r.cpu.clients
+		fmt.Printf("| %d | %s | %s | %s | %s | %s | %s | %.0f%% |\n", r.replicas, users, per(r.cpu.edge), per(r.cpu.bridges),
+			per(r.cpu.children), per(r.cpu.clients), per(total), 100*total.Seconds()/(duration.Seconds()*float64(runtime.NumCPU())))
+	}
 }
 
 // startReplica runs one mcpbridge replica on addr (with peers, sharing the users with
-// them) and waits until it answers /health; the function it returns ends it.
-func startReplica(b *testing.B, bin string, secret []byte, addr string, forward bool, peers []string, server []string) func() {
+// them) and waits until it answers /health; it returns a function that ends it, and
+// its pid.
+func startReplica(b *testing.B, bin string, secret []byte, addr string, forward bool, peers []string, server []string) (func(), int) {
 	b.Helper()
 	args := []string{"--listen", addr, "--log-level", "warn", "--spares", "1", "--pool-size", env("BENCH_POOL_SIZE", "2")}
 	if forward {
@@ -186,7 +216,7 @@ func startReplica(b *testing.B, bin string, secret []byte, addr string, forward 
 		resp, err := http.Get("http://" + addr + "/health")
 		if err == nil {
 			resp.Body.Close()
-			return stop
+			return stop, cmd.Process.Pid
 		}
 		if time.Now().After(deadline) {
 			stop()
