@@ -4,9 +4,9 @@
 //	  mcpgw-swarm --secrets-dir DIR [--replicas auth=3,memory=2] [--default-replicas 2] |
 //	  docker stack deploy --resolve-image never -c - NAME
 //
-// It writes the stack's secrets into DIR (mode 0600) before it prints the stack file;
-// docker stack deploy reads them from there to create the Swarm secrets, after which
-// DIR can go.
+// It writes the stack's secrets and configs into DIR (mode 0600) before it prints the
+// stack file; docker stack deploy reads them from there to create the Swarm secrets
+// and configs, after which DIR can go.
 // `just swarm-deploy` runs exactly that; docs/stack.md "Docker Swarm" explains it.
 package main
 
@@ -64,9 +64,11 @@ func run(args []string, in io.Reader, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	for name, value := range stack.Secrets {
-		if err := os.WriteFile(filepath.Join(dir, name), value, 0o600); err != nil {
-			return fmt.Errorf("writing the secret %s: %w", name, err)
+	for _, files := range []map[string][]byte{stack.Secrets, stack.Configs} {
+		for name, value := range files {
+			if err := os.WriteFile(filepath.Join(dir, name), value, 0o600); err != nil {
+				return fmt.Errorf("writing %s: %w", name, err)
+			}
 		}
 	}
 	_, err = out.Write(append(stack.File, '\n'))

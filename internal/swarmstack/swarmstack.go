@@ -21,14 +21,21 @@
 //   - every secret as a Swarm secret, never as a value in a service's definition: the
 //     secret variables of authsvc and the bridges become NAME_FILE=/run/secrets/…, the
 //     plugin's secret options in the labels become …File options naming secrets
-//     mounted into Traefik, and Redis reads its password from a secret at start.
+//     mounted into Traefik, and Redis reads its password from a secret at start;
+//   - no path of the deploying machine: the files of read-only bind mounts (Traefik's
+//     configuration, the plugin's source, the local certificates) become Swarm
+//     configs (secrets for private keys) mounted at the same places, and writable bind
+//     mounts named volumes, so that a task runs on any node.
 package swarmstack
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -56,14 +63,30 @@ type Options struct {
 type Stack struct {
 	File    []byte
 	Secrets map[string][]byte
+	// Configs are the Swarm configs, written alike: the files of the read-only bind
+	// mounts, which a task on another node could not find on its host.
+	Configs map[string][]byte
 }
 
 // secrets collects the Swarm secrets of a stack. A secret's name carries a hash of
 // its value: Swarm secrets cannot change, so a new value is a new secret, and the
 // services that use it are updated to it.
 type secrets struct {
-	dir    string
-	values map[string][]byte
+	dir     string
+	values  map[string][]byte
+	configs map[string][]byte // Swarm configs: the files of read-only bind mounts
+	volumes map[string]bool   // named volumes that replace writable bind mounts
+}
+
+// objectName names a Swarm secret or config after base and a hash of what else
+// identifies it (its value, and its target for configs).
+func objectName(base string, parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return base + "_" + hex.EncodeToString(h.Sum(nil)[:4])
 }
 
 // add records the secret base=value and returns where a service finds it
@@ -73,8 +96,7 @@ type secrets struct {
 // output can be interpolated again); the secret holds the value itself.
 func (s *secrets) add(base, value string) (path string, ref map[string]any) {
 	value = strings.ReplaceAll(value, "$$", "$")
-	sum := sha256.Sum256([]byte(value))
-	name := base + "_" + hex.EncodeToString(sum[:4])
+	name := objectName(base, value)
 	s.values[name] = []byte(value)
 	// Mode 0444, Swarm's default: the services run as their images' own users.
 	return "/run/secrets/" + base, map[string]any{"source": name, "target": base}
@@ -102,7 +124,7 @@ func Render(config []byte, opts Options) (*Stack, error) {
 		return nil, fmt.Errorf("swarmstack: no directory for the secrets (Options.SecretsDir)")
 	}
 	out := map[string]any{"version": "3.9"}
-	sec := &secrets{dir: opts.SecretsDir, values: map[string][]byte{}}
+	sec := &secrets{dir: opts.SecretsDir, values: map[string][]byte{}, configs: map[string][]byte{}, volumes: map[string]bool{}}
 	services := map[string]map[string]any{}
 	var edge string    // the service that runs Traefik
 	var edgeRefs []any // the secrets the labels' plugin options name, mounted into it
@@ -121,7 +143,8 @@ func Render(config []byte, opts Options) (*Stack, error) {
 		if edge == "" {
 			return nil, fmt.Errorf("swarmstack: the labels configure the mcpauth plugin, but no service runs Traefik (none sets TRAEFIK_STATIC_CONFIG)")
 		}
-		services[edge]["secrets"] = uniqueRefs(edgeRefs)
+		own, _ := services[edge]["secrets"].([]any)
+		services[edge]["secrets"] = uniqueRefs(append(own, edgeRefs...))
 	}
 	out["services"] = services
 	if len(sec.values) > 0 {
@@ -130,6 +153,13 @@ func Render(config []byte, opts Options) (*Stack, error) {
 			top[name] = map[string]any{"file": filepath.Join(sec.dir, name)}
 		}
 		out["secrets"] = top
+	}
+	if len(sec.configs) > 0 {
+		top := map[string]any{}
+		for name := range sec.configs {
+			top[name] = map[string]any{"file": filepath.Join(sec.dir, name)}
+		}
+		out["configs"] = top
 	}
 	networks := map[string]any{}
 	for name, n := range in.Networks {
@@ -143,6 +173,9 @@ func Render(config []byte, opts Options) (*Stack, error) {
 		out["networks"] = networks
 	}
 	volumes := map[string]any{}
+	for name := range sec.volumes {
+		volumes[name] = map[string]any{}
+	}
 	for name, v := range in.Volumes {
 		vv := map[string]any{}
 		if n, ok := v["name"]; ok {
@@ -157,7 +190,11 @@ func Render(config []byte, opts Options) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Stack{File: file, Secrets: sec.values}, nil
+	files := map[string][]byte{}
+	for name, v := range sec.configs {
+		files[name] = v
+	}
+	return &Stack{File: file, Secrets: sec.values, Configs: files}, nil
 }
 
 // uniqueRefs drops repeated secret references (two bridges' labels naming the same
@@ -311,6 +348,7 @@ func service(name string, in map[string]any, opts Options, sec *secrets) (svc ma
 		}
 		out["healthcheck"] = h
 	}
+	var fileRefs, configRefs []any
 	if vols, ok := in["volumes"].([]any); ok {
 		var vs []any
 		for _, v := range vols {
@@ -324,9 +362,25 @@ func service(name string, in map[string]any, opts Options, sec *secrets) (svc ma
 					c[k] = x
 				}
 			}
+			if c["type"] == "bind" {
+				kept, secretRefs, cfgRefs, err := carryBind(name, c, sec)
+				if err != nil {
+					return nil, nil, err
+				}
+				fileRefs, configRefs = append(fileRefs, secretRefs...), append(configRefs, cfgRefs...)
+				if kept == nil {
+					continue
+				}
+				c = kept
+			}
 			vs = append(vs, c)
 		}
-		out["volumes"] = vs
+		if len(vs) > 0 {
+			out["volumes"] = vs
+		}
+	}
+	if len(configRefs) > 0 {
+		out["configs"] = configRefs
 	}
 	if hosts := extraHosts(in["extra_hosts"]); len(hosts) > 0 {
 		out["extra_hosts"] = hosts
@@ -358,6 +412,10 @@ func service(name string, in map[string]any, opts Options, sec *secrets) (svc ma
 	refs = append(refs, redisRefs...)
 	if len(refs) > 0 {
 		out["secrets"] = uniqueRefs(refs)
+	}
+	if len(fileRefs) > 0 {
+		all, _ := out["secrets"].([]any)
+		out["secrets"] = append(all, fileRefs...)
 	}
 	if len(env) > 0 {
 		out["environment"] = env
@@ -434,4 +492,75 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// carryBind turns a bind mount of the compose file (a path on the machine that
+// deploys) into what a task on any node has: a read-only regular file becomes a Swarm
+// config mounted at the same place, or a Swarm secret when it holds a private key; a
+// read-only directory, each regular file under it so (Go test files and testdata
+// left out); a writable bind mount, a named volume of the service. What is not a
+// regular file or directory (the Docker socket) stays a bind mount, as does a path
+// that does not exist here (nothing to carry: a node has it or not). It returns the
+// mount to keep (nil when none) and the secrets and configs to mount.
+func carryBind(service string, m map[string]any, sec *secrets) (kept map[string]any, secretRefs, configRefs []any, err error) {
+	src, _ := m["source"].(string)
+	target, _ := m["target"].(string)
+	if m["read_only"] != true {
+		vol := service + "-" + strings.Trim(strings.ReplaceAll(target, "/", "-"), "-")
+		sec.volumes[vol] = true
+		return map[string]any{"type": "volume", "source": vol, "target": target}, nil, nil, nil
+	}
+	st, statErr := os.Stat(src)
+	switch {
+	case statErr != nil:
+		return m, nil, nil, nil
+	case st.Mode().IsRegular():
+		s, c, err := carryFile(src, target, sec)
+		return nil, s, c, err
+	case !st.IsDir():
+		return m, nil, nil, nil
+	}
+	err = filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && d.Name() == "testdata" {
+			return filepath.SkipDir
+		}
+		if !d.Type().IsRegular() || strings.HasSuffix(d.Name(), "_test.go") {
+			return nil
+		}
+		rel, _ := filepath.Rel(src, path)
+		s, c, err := carryFile(path, filepath.ToSlash(filepath.Join(target, rel)), sec)
+		secretRefs, configRefs = append(secretRefs, s...), append(configRefs, c...)
+		return err
+	})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("swarmstack: service %s mounts %s: %w", service, src, err)
+	}
+	return nil, secretRefs, configRefs, nil
+}
+
+// maxConfigBytes is Swarm's limit on a config or a secret (500 KB).
+const maxConfigBytes = 500 * 1024
+
+// carryFile makes the file at path a Swarm config (a secret when it holds a private
+// key) mounted at target.
+func carryFile(path, target string, sec *secrets) (secretRefs, configRefs []any, err error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(b) > maxConfigBytes {
+		return nil, nil, fmt.Errorf("swarmstack: %s holds %d bytes, more than a Swarm config's %d", path, len(b), maxConfigBytes)
+	}
+	base := strings.Trim(regexp.MustCompile(`[^A-Za-z0-9_.-]+`).ReplaceAllString(filepath.Base(target), "_"), "._-")
+	name := objectName(base, target, string(b))
+	ref := map[string]any{"source": name, "target": target}
+	if strings.HasSuffix(path, ".key") || bytes.Contains(b, []byte("PRIVATE KEY-----")) {
+		sec.values[name] = b
+		return []any{ref}, nil, nil
+	}
+	sec.configs[name] = b
+	return nil, []any{ref}, nil
 }

@@ -2,6 +2,8 @@ package swarmstack
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -313,5 +315,102 @@ func TestRenderSecrets(t *testing.T) {
 	}
 	if _, err := Render([]byte(config), Options{}); err == nil || !strings.Contains(err.Error(), "SecretsDir") {
 		t.Errorf("no secrets directory: %v", err)
+	}
+}
+
+// TestRenderBindMounts: a task must not need the deploying machine's files. A read-only
+// bind of a file becomes a Swarm config at the same place (a secret when it holds a
+// private key), of a directory one per file (test files and testdata left out); a
+// writable bind becomes a named volume; the Docker socket and a missing path stay.
+func TestRenderBindMounts(t *testing.T) {
+	dir := t.TempDir()
+	write := func(rel, content string) {
+		p := filepath.Join(dir, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("traefik.yml", "entryPoints: {}\n")
+	write("plugin/mcpauth.go", "package mcpauth\n")
+	write("plugin/mcpauth_test.go", "package mcpauth\n")
+	write("plugin/testdata/fuzz/x", "fuzz\n")
+	write("tls/gateway.crt", "-----BEGIN CERTIFICATE-----\n")
+	write("tls/gateway.key", "key bytes\n")
+	write("tls/other.pem", "-----BEGIN EC PRIVATE KEY-----\n")
+	bind := func(src, target string, ro bool) string {
+		b, _ := json.Marshal(map[string]any{"type": "bind", "source": src, "target": target, "read_only": ro})
+		return string(b)
+	}
+	cfg := `{"services": {"traefik": {"image": "t", "environment": {"TRAEFIK_STATIC_CONFIG": "traefik.yml"}, "volumes": [` +
+		strings.Join([]string{
+			bind("/var/run/docker.sock", "/var/run/docker.sock", true),
+			bind(filepath.Join(dir, "traefik.yml"), "/etc/traefik/traefik.yml", true),
+			bind(filepath.Join(dir, "plugin"), "/plugins-local/src/x/plugin", true),
+			bind(filepath.Join(dir, "tls"), "/etc/traefik/dynamic/local-tls", true),
+			bind(filepath.Join(dir, "missing"), "/etc/missing", true),
+			bind(filepath.Join(dir, "logs"), "/logs", false),
+		}, ",") + `]},
+		"memory": {"image": "m", "labels": {"traefik.http.middlewares.m.plugin.mcpauth.identitySecret": "label-secret"}}}}`
+	out, err := Render([]byte(cfg), Options{SecretsDir: secretsDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Services map[string]map[string]any `json:"services"`
+		Configs  map[string]map[string]any `json:"configs"`
+		Secrets  map[string]map[string]any `json:"secrets"`
+		Volumes  map[string]map[string]any `json:"volumes"`
+	}
+	if err := json.Unmarshal(out.File, &st); err != nil {
+		t.Fatal(err)
+	}
+	tr := st.Services["traefik"]
+	mounted := map[string]string{} // target -> content, through configs and secrets
+	for kind, refs := range map[string]any{"config": tr["configs"], "secret": tr["secrets"]} {
+		list, _ := refs.([]any)
+		for _, r := range list {
+			m := r.(map[string]any)
+			src, target := m["source"].(string), m["target"].(string)
+			content := map[string][]byte{"config": out.Configs[src], "secret": out.Secrets[src]}[kind]
+			if content == nil {
+				t.Errorf("%s %s (at %s) is not to be written", kind, src, target)
+			}
+			mounted[kind+" "+target] = string(content)
+		}
+	}
+	want := map[string]string{
+		"config /etc/traefik/traefik.yml":                   "entryPoints: {}\n",
+		"config /plugins-local/src/x/plugin/mcpauth.go":     "package mcpauth\n",
+		"config /etc/traefik/dynamic/local-tls/gateway.crt": "-----BEGIN CERTIFICATE-----\n",
+		"secret /etc/traefik/dynamic/local-tls/gateway.key": "key bytes\n",
+		"secret /etc/traefik/dynamic/local-tls/other.pem":   "-----BEGIN EC PRIVATE KEY-----\n",
+		// Traefik also gets the secrets the labels' plugin options name.
+		"secret mcpauth_identitysecret": "label-secret",
+	}
+	if !reflect.DeepEqual(mounted, want) {
+		t.Errorf("mounted %v\nwant %v", mounted, want)
+	}
+	if len(st.Configs) != 3 || len(st.Secrets) != 3 {
+		t.Errorf("the stack file names %d configs and %d secrets, want 3 and 3", len(st.Configs), len(st.Secrets))
+	}
+	wantVols := []any{
+		map[string]any{"type": "bind", "source": "/var/run/docker.sock", "target": "/var/run/docker.sock", "read_only": true},
+		map[string]any{"type": "bind", "source": filepath.Join(dir, "missing"), "target": "/etc/missing", "read_only": true},
+		map[string]any{"type": "volume", "source": "traefik-logs", "target": "/logs"},
+	}
+	if !reflect.DeepEqual(tr["volumes"], wantVols) {
+		t.Errorf("volumes %v\nwant %v", tr["volumes"], wantVols)
+	}
+	if _, ok := st.Volumes["traefik-logs"]; !ok {
+		t.Errorf("no named volume traefik-logs: %v", st.Volumes)
+	}
+	// A file Swarm cannot hold is refused, naming it.
+	write("big/huge.bin", strings.Repeat("x", 500*1024+1))
+	big := `{"services": {"a": {"image": "a", "volumes": [` + bind(filepath.Join(dir, "big"), "/big", true) + `]}}}`
+	if _, err := Render([]byte(big), Options{SecretsDir: secretsDir}); err == nil || !strings.Contains(err.Error(), "huge.bin") {
+		t.Errorf("a 500 KiB + 1 file: %v", err)
 	}
 }

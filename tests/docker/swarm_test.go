@@ -61,9 +61,13 @@ func TestSwarm(t *testing.T) {
 
 	// Every secret reached its service as a Swarm secret (the flows below prove the
 	// services read them): none is a value in a service's definition or in a task's
-	// container, where `docker service inspect` or `docker inspect` would show it.
-	t.Run("secrets are Swarm secrets, not values in definitions", func(t *testing.T) {
+	// container, where `docker service inspect` or `docker inspect` would show it. And
+	// no task mounts a path of this machine but the Docker socket: Traefik's
+	// configuration, the plugin and the local certificates came as Swarm configs (the
+	// flows below go through that Traefik, its plugin and its certificate).
+	t.Run("secrets and files are Swarm secrets and configs", func(t *testing.T) {
 		checkNoSecretValues(t, ctx, sw.envFile)
+		checkNoHostPaths(t, ctx)
 	})
 	call := func(cs *mcp.ClientSession, svc string) error {
 		tool := swarmTools[svc]
@@ -495,5 +499,38 @@ func checkNoSecretValues(t *testing.T, ctx context.Context, envFile string) {
 		if !strings.Contains(secrets, swarmStack+"_"+want) {
 			t.Errorf("no Swarm secret %s…; the stack's secrets: %s", swarmStack+"_"+want, strings.Fields(secrets))
 		}
+	}
+}
+
+// checkNoHostPaths fails when a service of the swarm stack bind-mounts a path of the
+// machine other than the Docker socket (a task on another node would not find it).
+func checkNoHostPaths(t *testing.T, ctx context.Context) {
+	t.Helper()
+	out, err := output(ctx, nil, "docker", "service", "ls", "--format", "{{.Name}}", "--filter", "label=com.docker.stack.namespace="+swarmStack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	configs := 0
+	for _, svc := range strings.Fields(out) {
+		spec, err := output(ctx, nil, "docker", "service", "inspect", "--format", "{{json .Spec.TaskTemplate.ContainerSpec}}", svc)
+		if err != nil {
+			t.Fatalf("docker service inspect %s: %v", svc, err)
+		}
+		var cs struct {
+			Mounts  []struct{ Type, Source, Target string }
+			Configs []struct{ File struct{ Name string } }
+		}
+		if err := json.Unmarshal([]byte(spec), &cs); err != nil {
+			t.Fatalf("%s: %v: %s", svc, err, spec)
+		}
+		for _, m := range cs.Mounts {
+			if m.Type == "bind" && m.Source != "/var/run/docker.sock" {
+				t.Errorf("%s bind-mounts %s (at %s) from the deploying machine", svc, m.Source, m.Target)
+			}
+		}
+		configs += len(cs.Configs)
+	}
+	if configs < 5 {
+		t.Errorf("the stack's services mount %d Swarm configs; Traefik alone should have its configuration and the plugin's files", configs)
 	}
 }
