@@ -156,14 +156,22 @@ func BenchmarkBridgeReplicas(b *testing.B) {
 	fmt.Println("| bridge replicas | users | calls/s | vs 1 replica | p50 | p99 | errors |")
 	fmt.Println("|---|---|---|---|---|---|---|")
 	base := float64(rows[0].calls)
-	for _, r := range rows {
-		users := "every replica serves every user"
-		if r.shared {
-			users = "shared (--peers): one replica per user"
-		} else if r.replicas == 1 {
-			users = "—"
+	// users names how a row's replicas share the users, long or short.
+	users := func(r row, long bool) string {
+		switch {
+		case r.replicas == 1:
+			return "—"
+		case r.shared && long:
+			return "shared (--peers): one replica per user"
+		case r.shared:
+			return "shared"
+		case long:
+			return "every replica serves every user"
 		}
-		fmt.Printf("| %d | %s | %.0f | %.2f× | %s | %s | %d |\n", r.replicas, users, float64(r.calls)/duration.Seconds(), float64(r.calls)/base,
+		return "every replica"
+	}
+	for _, r := range rows {
+		fmt.Printf("| %d | %s | %.0f | %.2f× | %s | %s | %d |\n", r.replicas, users(r, true), float64(r.calls)/duration.Seconds(), float64(r.calls)/base,
 			r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), r.errors)
 	}
 	// Where the machine's time went: CPU per call of each part (the 2 cores give
@@ -174,12 +182,6 @@ func BenchmarkBridgeReplicas(b *testing.B) {
 	fmt.Println("| bridge replicas | users | Traefik | bridges | children | clients | total | CPU busy |")
 	fmt.Println("|---|---|---|---|---|---|---|---|")
 	for _, r := range rows {
-		users := "every replica"
-		if r.shared {
-			users = "shared"
-		} else if r.replicas == 1 {
-			users = "—"
-		}
 		per := func(d time.Duration) string {
 			if r.calls == 0 {
 				return "—"
@@ -187,7 +189,7 @@ func BenchmarkBridgeReplicas(b *testing.B) {
 			return fmt.Sprintf("%.0f", float64(d.Microseconds())/float64(r.calls))
 		}
 		total := r.cpu.edge + r.cpu.bridges + r.cpu.children + r.cpu.clients
-		fmt.Printf("| %d | %s | %s | %s | %s | %s | %s | %.0f%% |\n", r.replicas, users, per(r.cpu.edge), per(r.cpu.bridges),
+		fmt.Printf("| %d | %s | %s | %s | %s | %s | %s | %.0f%% |\n", r.replicas, users(r, false), per(r.cpu.edge), per(r.cpu.bridges),
 			per(r.cpu.children), per(r.cpu.clients), per(total), 100*total.Seconds()/(duration.Seconds()*float64(runtime.NumCPU())))
 	}
 }
