@@ -144,7 +144,11 @@ func Render(config []byte, opts Options) (*Stack, error) {
 			return nil, fmt.Errorf("swarmstack: the labels configure the mcpauth plugin, but no service runs Traefik (none sets TRAEFIK_STATIC_CONFIG)")
 		}
 		own, _ := services[edge]["secrets"].([]any)
-		services[edge]["secrets"] = uniqueRefs(append(own, edgeRefs...))
+		refs, err := uniqueRefs(append(own, edgeRefs...))
+		if err != nil {
+			return nil, err
+		}
+		services[edge]["secrets"] = refs
 	}
 	out["services"] = services
 	if len(sec.values) > 0 {
@@ -198,20 +202,28 @@ func Render(config []byte, opts Options) (*Stack, error) {
 }
 
 // uniqueRefs drops repeated secret references (two bridges' labels naming the same
-// identity secret), sorted by target.
-func uniqueRefs(refs []any) []any {
-	seen := map[string]bool{}
+// identity secret), sorted by target. Two different secrets for one target (two
+// bridges' labels with different identity secrets) cannot both be mounted there: that
+// is an error, not a silent pick.
+func uniqueRefs(refs []any) ([]any, error) {
+	seen := map[string]string{} // target -> source
 	var out []any
 	for _, r := range refs {
-		if t := r.(map[string]any)["target"].(string); !seen[t] {
-			seen[t] = true
-			out = append(out, r)
+		m := r.(map[string]any)
+		target, source := m["target"].(string), m["source"].(string)
+		if prev, ok := seen[target]; ok {
+			if prev != source {
+				return nil, fmt.Errorf("swarmstack: two different secrets would be mounted as %s (do the services' labels give the plugin different values of one option?)", target)
+			}
+			continue
 		}
+		seen[target] = source
+		out = append(out, r)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		return out[i].(map[string]any)["target"].(string) < out[j].(map[string]any)["target"].(string)
 	})
-	return out
+	return out, nil
 }
 
 // secretEnv moves the secret variables of env (authsvc's and the bridges') into Swarm
@@ -233,11 +245,13 @@ func secretEnv(env map[string]any, sec *secrets) []any {
 }
 
 // pluginSecretLabel matches a label setting one of the mcpauth plugin's secret options.
-var pluginSecretLabel = regexp.MustCompile(`^traefik\.http\.middlewares\.[^.]+\.plugin\.mcpauth\.(` +
+var pluginSecretLabel = regexp.MustCompile(`^traefik\.http\.middlewares\.([^.]+)\.plugin\.mcpauth\.(` +
 	strings.Join(contract.PluginSecretOptions, "|") + `)$`)
 
 // secretLabels rewrites the labels that give the plugin a secret into its …File
-// option, naming a secret mounted into Traefik; it returns those secrets.
+// option, naming a secret mounted into Traefik as <middleware>_<option>, so that each
+// middleware reads its own value (bridges may have different identity secrets); it
+// returns those secrets.
 func secretLabels(labels map[string]string, sec *secrets) []any {
 	var refs []any
 	for _, k := range sortedKeys(labels) {
@@ -250,7 +264,8 @@ func secretLabels(labels map[string]string, sec *secrets) []any {
 		if v == "" {
 			continue
 		}
-		path, ref := sec.add("mcpauth_"+strings.ToLower(m[1]), v)
+		middleware := regexp.MustCompile(`[^A-Za-z0-9_.-]+`).ReplaceAllString(m[1], "_")
+		path, ref := sec.add(middleware+"_"+strings.ToLower(m[2]), v)
 		labels[k+"File"] = path
 		refs = append(refs, ref)
 	}
@@ -411,7 +426,9 @@ func service(name string, in map[string]any, opts Options, sec *secrets) (svc ma
 	}
 	refs = append(refs, redisRefs...)
 	if len(refs) > 0 {
-		out["secrets"] = uniqueRefs(refs)
+		if out["secrets"], err = uniqueRefs(refs); err != nil {
+			return nil, nil, err
+		}
 	}
 	if len(fileRefs) > 0 {
 		all, _ := out["secrets"].([]any)

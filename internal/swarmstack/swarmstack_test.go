@@ -245,11 +245,11 @@ func TestRenderSecrets(t *testing.T) {
 	}
 	check("auth", "github_client_secret", "redis_password")
 	check("memory", "mcpbridge_identity_secret")
-	check("traefik", "mcpauth_identitysecret", "mcpauth_revocationtoken")
+	check("traefik", "mcpauth-memory_identitysecret", "mcpauth-memory_revocationtoken")
 	check("redis", "redis_password", "redis_users_acl")
 	for target, want := range map[string]string{
 		"github_client_secret": "gh-secret-2$x", "redis_password": "redis-pw-1", "mcpbridge_identity_secret": "s3cret",
-		"mcpauth_identitysecret": "s3cret", "mcpauth_revocationtoken": "feed-token-3",
+		"mcpauth-memory_identitysecret": "s3cret", "mcpauth-memory_revocationtoken": "feed-token-3",
 		"redis_users_acl": "user default on >redis-pw-1 ~* &* +@all\n",
 	} {
 		if byTarget[target] != want {
@@ -276,7 +276,7 @@ func TestRenderSecrets(t *testing.T) {
 	}
 	prefix := "traefik.http.middlewares.mcpauth-memory.plugin.mcpauth."
 	for k, want := range map[string]any{
-		"identitySecretFile": "/run/secrets/mcpauth_identitysecret", "revocationTokenFile": "/run/secrets/mcpauth_revocationtoken",
+		"identitySecretFile": "/run/secrets/mcpauth-memory_identitysecret", "revocationTokenFile": "/run/secrets/mcpauth-memory_revocationtoken",
 		"identitySecret": nil, "revocationToken": nil, "issuer": "https://auth.example.com",
 	} {
 		if got := get(mem, "deploy", "labels", prefix+k); got != want {
@@ -315,6 +315,39 @@ func TestRenderSecrets(t *testing.T) {
 	}
 	if _, err := Render([]byte(config), Options{}); err == nil || !strings.Contains(err.Error(), "SecretsDir") {
 		t.Errorf("no secrets directory: %v", err)
+	}
+	// Two bridges whose labels give the plugin different identity secrets: each
+	// middleware reads its own file in Traefik.
+	two := `{"services": {"traefik": {"image": "t", "environment": {"TRAEFIK_STATIC_CONFIG": "traefik.yml"}},
+		"a": {"image": "a", "labels": {"traefik.http.middlewares.mw-a.plugin.mcpauth.identitySecret": "one-secret"}},
+		"b": {"image": "b", "labels": {"traefik.http.middlewares.mw-b.plugin.mcpauth.identitySecret": "another-secret"}}}}`
+	out2, err := Render([]byte(two), Options{SecretsDir: secretsDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st2 stackFile
+	if err := json.Unmarshal(out2.File, &st2); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, r := range st2.Services["traefik"]["secrets"].([]any) {
+		m := r.(map[string]any)
+		got[m["target"].(string)] = string(out2.Secrets[m["source"].(string)])
+	}
+	if want := map[string]string{"mw-a_identitysecret": "one-secret", "mw-b_identitysecret": "another-secret"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Traefik mounts %v, want %v", got, want)
+	}
+	for svc, file := range map[string]string{"a": "/run/secrets/mw-a_identitysecret", "b": "/run/secrets/mw-b_identitysecret"} {
+		mw := map[string]string{"a": "mw-a", "b": "mw-b"}[svc]
+		if v := get(st2.Services[svc], "deploy", "labels", "traefik.http.middlewares."+mw+".plugin.mcpauth.identitySecretFile"); v != file {
+			t.Errorf("%s: identitySecretFile = %v, want %s", svc, v, file)
+		}
+	}
+	// One middleware given two different values by two services' labels: Traefik could
+	// mount only one, so it is refused rather than picked.
+	clash := strings.ReplaceAll(two, "mw-b", "mw-a")
+	if _, err := Render([]byte(clash), Options{SecretsDir: secretsDir}); err == nil || !strings.Contains(err.Error(), "two different secrets would be mounted as mw-a_identitysecret") {
+		t.Errorf("one middleware, two identity secrets: %v", err)
 	}
 }
 
@@ -388,7 +421,7 @@ func TestRenderBindMounts(t *testing.T) {
 		"secret /etc/traefik/dynamic/local-tls/gateway.key": "key bytes\n",
 		"secret /etc/traefik/dynamic/local-tls/other.pem":   "-----BEGIN EC PRIVATE KEY-----\n",
 		// Traefik also gets the secrets the labels' plugin options name.
-		"secret mcpauth_identitysecret": "label-secret",
+		"secret m_identitysecret": "label-secret",
 	}
 	if !reflect.DeepEqual(mounted, want) {
 		t.Errorf("mounted %v\nwant %v", mounted, want)

@@ -495,7 +495,7 @@ func checkNoSecretValues(t *testing.T, ctx context.Context, envFile string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"github_client_secret_", "redis_password_", "redis_users_acl_", "mcpbridge_identity_secret_", "mcpauth_identitysecret_", "mcpauth_revocationtoken_", "revocation_feed_token_", "session_secret_"} {
+	for _, want := range []string{"github_client_secret_", "redis_password_", "redis_users_acl_", "mcpbridge_identity_secret_", "mcpauth-memory_identitysecret_", "mcpauth-memory_revocationtoken_", "mcpauth-everything_identitysecret_", "revocation_feed_token_", "session_secret_"} {
 		if !strings.Contains(secrets, swarmStack+"_"+want) {
 			t.Errorf("no Swarm secret %s…; the stack's secrets: %s", swarmStack+"_"+want, strings.Fields(secrets))
 		}
