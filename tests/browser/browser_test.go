@@ -24,9 +24,11 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
 	"github.com/mcp-oauth-gateway/gateway/tests/internal/browsertest"
 
 	"github.com/mcp-oauth-gateway/gateway/internal/githubstub"
+	"github.com/mcp-oauth-gateway/gateway/internal/localstack"
 	"github.com/mcp-oauth-gateway/gateway/internal/testsupport/redistest"
 )
 
@@ -67,7 +69,7 @@ func run(m *testing.M) (int, error) {
 	stub = githubstub.New(&githubstub.Options{LoginPage: true, Users: []githubstub.User{{ID: 9001, Login: "alice", Name: "Alice"}}})
 	defer stub.Close()
 
-	port, err := freePort()
+	port, err := localstack.FreePort()
 	if err != nil {
 		return 0, err
 	}
@@ -118,15 +120,6 @@ func tail(b []byte, n int) []byte {
 		return b[len(b)-n:]
 	}
 	return b
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func waitHealthy(u string, limit time.Duration) error {

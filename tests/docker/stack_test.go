@@ -26,6 +26,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -37,6 +38,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/mcp-oauth-gateway/gateway/internal/githubstub"
+	"github.com/mcp-oauth-gateway/gateway/internal/localstack"
 	"github.com/mcp-oauth-gateway/gateway/internal/localtls"
 	"github.com/mcp-oauth-gateway/gateway/tests/internal/formbrowser"
 )
@@ -344,13 +346,8 @@ func eventually(t *testing.T, within time.Duration, what string, cond func() (bo
 }
 
 func freePort() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	_, p, _ := net.SplitHostPort(l.Addr().String())
-	return p, nil
+	p, err := localstack.FreePort()
+	return strconv.Itoa(p), err
 }
 
 func randomBytes(n int) []byte {

@@ -28,6 +28,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mcp-oauth-gateway/gateway/internal/localstack"
 	"github.com/mcp-oauth-gateway/gateway/tests/internal/mcpservers"
 )
 
@@ -138,7 +139,7 @@ func benchServer(o options, sgw string, argv []string, tool string) error {
 		return err
 	}
 	defer b.stop()
-	port, err := freePort()
+	port, err := localstack.FreePort()
 	if err != nil {
 		return err
 	}
@@ -535,7 +536,7 @@ type proc struct {
 // startBridge starts mcpbridge wrapping argv, logging errors only (a log line per
 // request would be part of what is measured otherwise).
 func startBridge(bin string, argv []string, flags ...string) (*proc, error) {
-	port, err := freePort()
+	port, err := localstack.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -580,15 +581,6 @@ func (p *proc) stop() {
 		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 		<-done
 	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func shellJoin(argv []string) string {
