@@ -52,8 +52,8 @@ type Options struct {
 	// authsvc or an MCP bridge, and one otherwise (Traefik, Redis).
 	Replicas        map[string]int
 	DefaultReplicas int // default 2
-	// SecretsDir is where the caller writes [Stack.Secrets] before docker stack deploy
-	// reads the stack: the stack file names each secret's file there.
+	// SecretsDir is where the caller writes [Stack.Secrets] and [Stack.Configs] before
+	// docker stack deploy reads the stack: the stack file names each file there.
 	SecretsDir string
 }
 
@@ -68,13 +68,12 @@ type Stack struct {
 	Configs map[string][]byte
 }
 
-// secrets collects the Swarm secrets of a stack. A secret's name carries a hash of
-// its value: Swarm secrets cannot change, so a new value is a new secret, and the
-// services that use it are updated to it.
-type secrets struct {
-	dir     string
-	values  map[string][]byte
-	configs map[string][]byte // Swarm configs: the files of read-only bind mounts
+// objects collects what a stack adds beside its services. A secret's or config's
+// name carries a hash of its value: Swarm secrets and configs cannot change, so a new
+// value is a new object, and the services that use it are updated to it.
+type objects struct {
+	secrets map[string][]byte
+	configs map[string][]byte // the files of read-only bind mounts
 	volumes map[string]bool   // named volumes that replace writable bind mounts
 }
 
@@ -94,10 +93,10 @@ func objectName(base string, parts ...string) string {
 //
 // value is as `docker compose config` prints it, with every $ doubled (so that the
 // output can be interpolated again); the secret holds the value itself.
-func (s *secrets) add(base, value string) (path string, ref map[string]any) {
+func (s *objects) add(base, value string) (path string, ref map[string]any) {
 	value = strings.ReplaceAll(value, "$$", "$")
 	name := objectName(base, value)
-	s.values[name] = []byte(value)
+	s.secrets[name] = []byte(value)
 	// Mode 0444, Swarm's default: the services run as their images' own users.
 	return "/run/secrets/" + base, map[string]any{"source": name, "target": base}
 }
@@ -124,12 +123,12 @@ func Render(config []byte, opts Options) (*Stack, error) {
 		return nil, fmt.Errorf("swarmstack: no directory for the secrets (Options.SecretsDir)")
 	}
 	out := map[string]any{"version": "3.9"}
-	sec := &secrets{dir: opts.SecretsDir, values: map[string][]byte{}, configs: map[string][]byte{}, volumes: map[string]bool{}}
+	objs := &objects{secrets: map[string][]byte{}, configs: map[string][]byte{}, volumes: map[string]bool{}}
 	services := map[string]map[string]any{}
 	var edge string    // the service that runs Traefik
 	var edgeRefs []any // the secrets the labels' plugin options name, mounted into it
 	for _, name := range sortedKeys(in.Services) {
-		svc, refs, err := service(name, in.Services[name], opts, sec)
+		svc, refs, err := service(name, in.Services[name], opts, objs)
 		if err != nil {
 			return nil, err
 		}
@@ -151,19 +150,14 @@ func Render(config []byte, opts Options) (*Stack, error) {
 		services[edge]["secrets"] = refs
 	}
 	out["services"] = services
-	if len(sec.values) > 0 {
-		top := map[string]any{}
-		for name := range sec.values {
-			top[name] = map[string]any{"file": filepath.Join(sec.dir, name)}
+	for key, files := range map[string]map[string][]byte{"secrets": objs.secrets, "configs": objs.configs} {
+		if len(files) > 0 {
+			top := map[string]any{}
+			for name := range files {
+				top[name] = map[string]any{"file": filepath.Join(opts.SecretsDir, name)}
+			}
+			out[key] = top
 		}
-		out["secrets"] = top
-	}
-	if len(sec.configs) > 0 {
-		top := map[string]any{}
-		for name := range sec.configs {
-			top[name] = map[string]any{"file": filepath.Join(sec.dir, name)}
-		}
-		out["configs"] = top
 	}
 	networks := map[string]any{}
 	for name, n := range in.Networks {
@@ -177,7 +171,7 @@ func Render(config []byte, opts Options) (*Stack, error) {
 		out["networks"] = networks
 	}
 	volumes := map[string]any{}
-	for name := range sec.volumes {
+	for name := range objs.volumes {
 		volumes[name] = map[string]any{}
 	}
 	for name, v := range in.Volumes {
@@ -194,11 +188,7 @@ func Render(config []byte, opts Options) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	files := map[string][]byte{}
-	for name, v := range sec.configs {
-		files[name] = v
-	}
-	return &Stack{File: file, Secrets: sec.values, Configs: files}, nil
+	return &Stack{File: file, Secrets: objs.secrets, Configs: objs.configs}, nil
 }
 
 // uniqueRefs drops repeated secret references (two bridges' labels naming the same
@@ -228,7 +218,7 @@ func uniqueRefs(refs []any) ([]any, error) {
 
 // secretEnv moves the secret variables of env (authsvc's and the bridges') into Swarm
 // secrets: NAME=value becomes NAME_FILE=/run/secrets/<name>.
-func secretEnv(env map[string]any, sec *secrets) []any {
+func secretEnv(env map[string]any, objs *objects) []any {
 	var refs []any
 	for _, k := range append(slices.Clone(contract.AuthsvcSecrets), contract.BridgeSecrets...) {
 		v, ok := env[k].(string)
@@ -236,13 +226,16 @@ func secretEnv(env map[string]any, sec *secrets) []any {
 			delete(env, k) // empty means unset; a null is a variable compose left unset
 			continue
 		}
-		path, ref := sec.add(strings.ToLower(k), v)
+		path, ref := objs.add(strings.ToLower(k), v)
 		delete(env, k)
 		env[k+"_FILE"] = path
 		refs = append(refs, ref)
 	}
 	return refs
 }
+
+// unsafeName matches what a Swarm secret's or config's name cannot hold.
+var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
 
 // pluginSecretLabel matches a label setting one of the mcpauth plugin's secret options.
 var pluginSecretLabel = regexp.MustCompile(`^traefik\.http\.middlewares\.([^.]+)\.plugin\.mcpauth\.(` +
@@ -252,7 +245,7 @@ var pluginSecretLabel = regexp.MustCompile(`^traefik\.http\.middlewares\.([^.]+)
 // option, naming a secret mounted into Traefik as <middleware>_<option>, so that each
 // middleware reads its own value (bridges may have different identity secrets); it
 // returns those secrets.
-func secretLabels(labels map[string]string, sec *secrets) []any {
+func secretLabels(labels map[string]string, objs *objects) []any {
 	var refs []any
 	for _, k := range sortedKeys(labels) {
 		m := pluginSecretLabel.FindStringSubmatch(k)
@@ -264,8 +257,8 @@ func secretLabels(labels map[string]string, sec *secrets) []any {
 		if v == "" {
 			continue
 		}
-		middleware := regexp.MustCompile(`[^A-Za-z0-9_.-]+`).ReplaceAllString(m[1], "_")
-		path, ref := sec.add(middleware+"_"+strings.ToLower(m[2]), v)
+		middleware := unsafeName.ReplaceAllString(m[1], "_")
+		path, ref := objs.add(middleware+"_"+strings.ToLower(m[2]), v)
 		labels[k+"File"] = path
 		refs = append(refs, ref)
 	}
@@ -282,7 +275,7 @@ var redisPassword = regexp.MustCompile(`^[A-Za-z0-9._~+/=:@%^*!?-]+$`)
 // the password, and the healthcheck reads the password from another. The command still
 // starts with redis-server, so the image's entrypoint runs it as it would (the
 // official one drops root), and every other argument stays.
-func redisSecret(out map[string]any, env map[string]any, sec *secrets) ([]any, error) {
+func redisSecret(out map[string]any, env map[string]any, objs *objects) ([]any, error) {
 	cmd, ok := out["command"].([]any)
 	if !ok || len(cmd) == 0 || cmd[0] != "redis-server" {
 		return nil, nil
@@ -295,8 +288,8 @@ func redisSecret(out map[string]any, env map[string]any, sec *secrets) ([]any, e
 	if !redisPassword.MatchString(password) {
 		return nil, fmt.Errorf("swarmstack: the Redis password has characters an ACL file line cannot hold; use letters, digits and ._~+/=:@%%^*!?- (just generate-redis-password)")
 	}
-	aclPath, aclRef := sec.add("redis_users_acl", "user default on >"+password+" ~* &* +@all\n")
-	path, ref := sec.add("redis_password", password)
+	aclPath, aclRef := objs.add("redis_users_acl", "user default on >"+password+" ~* &* +@all\n")
+	path, ref := objs.add("redis_password", password)
 	out["command"] = append(slices.Clone(cmd[:i]), append(slices.Clone(cmd[i+2:]), "--aclfile", aclPath)...)
 	delete(env, "REDISCLI_AUTH")
 	if hc, ok := out["healthcheck"].(map[string]any); ok {
@@ -312,7 +305,7 @@ func redisSecret(out map[string]any, env map[string]any, sec *secrets) ([]any, e
 var kept = []string{"image", "command", "entrypoint", "environment", "networks", "init", "user", "working_dir",
 	"stop_grace_period", "stop_signal", "cap_add", "cap_drop", "read_only", "tmpfs", "ulimits"}
 
-func service(name string, in map[string]any, opts Options, sec *secrets) (svc map[string]any, edgeRefs []any, err error) {
+func service(name string, in map[string]any, opts Options, objs *objects) (svc map[string]any, edgeRefs []any, err error) {
 	if _, ok := in["image"].(string); !ok {
 		return nil, nil, fmt.Errorf("swarmstack: service %s has no image name (Swarm deploys images; the compose file must name the one it builds)", name)
 	}
@@ -353,7 +346,7 @@ func service(name string, in map[string]any, opts Options, sec *secrets) (svc ma
 	if traefik {
 		env["TRAEFIK_STATIC_CONFIG"] = "traefik.swarm.yml"
 	}
-	refs := secretEnv(env, sec)
+	refs := secretEnv(env, objs)
 	if hc, ok := in["healthcheck"].(map[string]any); ok {
 		h := map[string]any{}
 		for k, v := range hc {
@@ -378,7 +371,7 @@ func service(name string, in map[string]any, opts Options, sec *secrets) (svc ma
 				}
 			}
 			if c["type"] == "bind" {
-				kept, secretRefs, cfgRefs, err := carryBind(name, c, sec)
+				kept, secretRefs, cfgRefs, err := carryBind(name, c, objs)
 				if err != nil {
 					return nil, nil, err
 				}
@@ -420,7 +413,7 @@ func service(name string, in map[string]any, opts Options, sec *secrets) (svc ma
 		}
 	}
 
-	redisRefs, err := redisSecret(out, env, sec)
+	redisRefs, err := redisSecret(out, env, objs)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -469,7 +462,7 @@ func service(name string, in map[string]any, opts Options, sec *secrets) (svc ma
 		// One Traefik per node port: a second task could not publish the same port.
 		deploy["update_config"] = map[string]any{"parallelism": 1, "order": "stop-first", "failure_action": "rollback"}
 	}
-	edgeRefs = secretLabels(labels, sec)
+	edgeRefs = secretLabels(labels, objs)
 	if len(labels) > 0 {
 		deploy["labels"] = labels
 	}
@@ -519,12 +512,12 @@ func sortedKeys[V any](m map[string]V) []string {
 // regular file or directory (the Docker socket) stays a bind mount, as does a path
 // that does not exist here (nothing to carry: a node has it or not). It returns the
 // mount to keep (nil when none) and the secrets and configs to mount.
-func carryBind(service string, m map[string]any, sec *secrets) (kept map[string]any, secretRefs, configRefs []any, err error) {
+func carryBind(service string, m map[string]any, objs *objects) (kept map[string]any, secretRefs, configRefs []any, err error) {
 	src, _ := m["source"].(string)
 	target, _ := m["target"].(string)
 	if m["read_only"] != true {
 		vol := service + "-" + strings.Trim(strings.ReplaceAll(target, "/", "-"), "-")
-		sec.volumes[vol] = true
+		objs.volumes[vol] = true
 		return map[string]any{"type": "volume", "source": vol, "target": target}, nil, nil, nil
 	}
 	st, statErr := os.Stat(src)
@@ -532,7 +525,7 @@ func carryBind(service string, m map[string]any, sec *secrets) (kept map[string]
 	case statErr != nil:
 		return m, nil, nil, nil
 	case st.Mode().IsRegular():
-		s, c, err := carryFile(src, target, sec)
+		s, c, err := carryFile(src, target, objs)
 		return nil, s, c, err
 	case !st.IsDir():
 		return m, nil, nil, nil
@@ -548,7 +541,7 @@ func carryBind(service string, m map[string]any, sec *secrets) (kept map[string]
 			return nil
 		}
 		rel, _ := filepath.Rel(src, path)
-		s, c, err := carryFile(path, filepath.ToSlash(filepath.Join(target, rel)), sec)
+		s, c, err := carryFile(path, filepath.ToSlash(filepath.Join(target, rel)), objs)
 		secretRefs, configRefs = append(secretRefs, s...), append(configRefs, c...)
 		return err
 	})
@@ -563,7 +556,7 @@ const maxConfigBytes = 500 * 1024
 
 // carryFile makes the file at path a Swarm config (a secret when it holds a private
 // key) mounted at target.
-func carryFile(path, target string, sec *secrets) (secretRefs, configRefs []any, err error) {
+func carryFile(path, target string, objs *objects) (secretRefs, configRefs []any, err error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, nil, err
@@ -571,13 +564,13 @@ func carryFile(path, target string, sec *secrets) (secretRefs, configRefs []any,
 	if len(b) > maxConfigBytes {
 		return nil, nil, fmt.Errorf("swarmstack: %s holds %d bytes, more than a Swarm config's %d", path, len(b), maxConfigBytes)
 	}
-	base := strings.Trim(regexp.MustCompile(`[^A-Za-z0-9_.-]+`).ReplaceAllString(filepath.Base(target), "_"), "._-")
+	base := strings.Trim(unsafeName.ReplaceAllString(filepath.Base(target), "_"), "._-")
 	name := objectName(base, target, string(b))
 	ref := map[string]any{"source": name, "target": target}
 	if strings.HasSuffix(path, ".key") || bytes.Contains(b, []byte("PRIVATE KEY-----")) {
-		sec.values[name] = b
+		objs.secrets[name] = b
 		return []any{ref}, nil, nil
 	}
-	sec.configs[name] = b
+	objs.configs[name] = b
 	return nil, []any{ref}, nil
 }
