@@ -278,10 +278,13 @@ func swarmUp(t *testing.T, ctx context.Context, s *stack) *stack {
 		// The stack's networks and volumes (docker stack rm keeps volumes) go once its
 		// tasks are gone, the bridges after their shutdown delay: nothing of the test
 		// stays, and the next run needs the names.
-		deadline := time.Now().Add(90 * time.Second)
+		// On a loaded machine the engine takes its time removing the tasks' containers
+		// (a clean-clone CI run once needed more than 90 s): wait up to 3 minutes.
+		deadline := time.Now().Add(3 * time.Minute)
+		var nets, vols string
 		for time.Now().Before(deadline) {
-			nets, _ := output(context.Background(), nil, "docker", "network", "ls", "-q", "--filter", "label=com.docker.stack.namespace="+swarmStack)
-			vols, _ := output(context.Background(), nil, "docker", "volume", "ls", "-q", "--filter", "name="+swarmStack+"_")
+			nets, _ = output(context.Background(), nil, "docker", "network", "ls", "-q", "--filter", "label=com.docker.stack.namespace="+swarmStack)
+			vols, _ = output(context.Background(), nil, "docker", "volume", "ls", "-q", "--filter", "name="+swarmStack+"_")
 			if v := strings.Fields(vols); len(v) > 0 {
 				_, _ = output(context.Background(), nil, "docker", append([]string{"volume", "rm", "-f"}, v...)...)
 			} else if strings.TrimSpace(nets) == "" {
@@ -289,7 +292,9 @@ func swarmUp(t *testing.T, ctx context.Context, s *stack) *stack {
 			}
 			time.Sleep(time.Second)
 		}
-		t.Errorf("the swarm stack's networks or volumes were still there 90 s after docker stack rm")
+		tasks, _ := output(context.Background(), nil, "docker", "ps", "-a", "--filter", "label=com.docker.stack.namespace="+swarmStack, "--format", "{{.Names}} {{.Status}}")
+		t.Errorf("the swarm stack's networks or volumes were still there 3 minutes after docker stack rm: networks %q, volumes %q; its containers:\n%s",
+			strings.Fields(nets), strings.Fields(vols), tasks)
 	})
 	t0 := time.Now()
 	out, err := sw.just(ctx, append([]string{"swarm-deploy", swarmStack, ""}, strings.Fields(services)...)...)
