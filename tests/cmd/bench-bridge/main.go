@@ -30,6 +30,7 @@ import (
 
 	"github.com/mcp-oauth-gateway/gateway/internal/localstack"
 	"github.com/mcp-oauth-gateway/gateway/tests/internal/mcpservers"
+	"github.com/mcp-oauth-gateway/gateway/tests/internal/proccpu"
 )
 
 func main() {
@@ -68,7 +69,15 @@ func run() error {
 	flag.IntVar(&o.firstClients, "first-clients", 15, "new clients for the time-to-first-result figures")
 	flag.IntVar(&o.memUsers, "mem-users", 20, "users for the children's memory figure")
 	flag.IntVar(&o.memClients, "mem-clients", 10, "clients per user for the children's memory figure")
+	serveFloor := flag.String("serve-floor", "", "only serve the HTTP round trip's floor at this address (the benchmark starts itself so)")
+	serveRelayAt := flag.String("serve-relay", "", "only serve the minimal relay at this address for the stdio server given as arguments (the benchmark starts itself so)")
 	flag.Parse()
+	if *serveFloor != "" {
+		return http.ListenAndServe(*serveFloor, floorHandler())
+	}
+	if *serveRelayAt != "" {
+		return serveRelay(*serveRelayAt, flag.Args())
+	}
 	if o.bridge == "" {
 		return errors.New("-bridge is required")
 	}
@@ -120,14 +129,42 @@ func run() error {
 	return memory(o, goServer)
 }
 
-// floorName labels the HTTP round trip alone: an in-process net/http server answering
-// at once, no MCP server and no process behind it.
-const floorName = "HTTP round trip alone (in-process net/http, no MCP server)"
+// floorName and floorProcName label the HTTP round trip alone: a net/http server
+// answering at once, no MCP server behind it, in this process and in a process of its
+// own (this program run with -serve-floor).
+const (
+	floorName     = "HTTP round trip alone (in-process net/http, no MCP server)"
+	floorProcName = "HTTP round trip alone (net/http in another process, no MCP server)"
+	relayName     = "minimal relay (HTTP → one child per session, nothing else)"
+)
+
+// floorHandler answers every MCP POST at once: an empty result for a request, 202 for
+// a notification.
+func floorHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m struct {
+			ID json.RawMessage `json:"id"`
+		}
+		body, _ := io.ReadAll(r.Body)
+		_ = json.Unmarshal(body, &m)
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Mcp-Session-Id", "floor")
+		if m.ID == nil {
+			w.WriteHeader(http.StatusAccepted)
+			return
+		}
+		fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%s,"result":{}}`, m.ID)
+	})
+}
 
 // path is one way of reaching the server.
 type path struct {
 	name      string
 	newClient func() (client, error)
+	// server is the pid of the process that serves the path over HTTP (0 for direct
+	// stdio; this process for the HTTP round trip alone); its descendants are the
+	// path's MCP server processes.
+	server int
 }
 
 // benchServer measures the three paths to one server. Latency calls are interleaved
@@ -149,36 +186,63 @@ func benchServer(o options, sgw string, argv []string, tool string) error {
 		return err
 	}
 	defer sg.stop()
-	// The floor: an HTTP server in this process that answers every POST at once, as
-	// the bridge's HTTP exchange does, with no MCP server behind it. What any HTTP
-	// wrapper pays before doing anything.
-	floor := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var m struct {
-			ID json.RawMessage `json:"id"`
-		}
-		body, _ := io.ReadAll(r.Body)
-		_ = json.Unmarshal(body, &m)
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Mcp-Session-Id", "floor")
-		if m.ID == nil {
-			w.WriteHeader(http.StatusAccepted)
-			return
-		}
-		fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%s,"result":{}}`, m.ID)
-	}))
+	// The floor: an HTTP server that answers every POST at once, as the bridge's HTTP
+	// exchange does, with no MCP server behind it: what any HTTP wrapper pays before
+	// doing anything. Once in this process, and once in a process of its own, which,
+	// like a wrapper, has to be woken up for every call.
+	floor := httptest.NewServer(floorHandler())
 	defer floor.Close()
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	fport, err := localstack.FreePort()
+	if err != nil {
+		return err
+	}
+	faddr := fmt.Sprintf("127.0.0.1:%d", fport)
+	floorProc, err := startHTTP(self, []string{"-serve-floor", faddr}, "http://"+faddr+"/mcp")
+	if err != nil {
+		return err
+	}
+	defer floorProc.stop()
+	rport, err := localstack.FreePort()
+	if err != nil {
+		return err
+	}
+	raddr := fmt.Sprintf("127.0.0.1:%d", rport)
+	relay, err := startHTTP(self, append([]string{"-serve-relay", raddr, "--"}, argv...), "http://"+raddr+"/mcp")
+	if err != nil {
+		return err
+	}
+	defer relay.stop()
 	paths := []path{
-		{"direct stdio", func() (client, error) { return newStdio(argv, tool) }},
-		{floorName, func() (client, error) { return newHTTPClient(floor.URL, tool) }},
-		{"mcpbridge (2025-11-25 sessions)", func() (client, error) { return newHTTPClient(b.url, tool) }},
-		{"mcpbridge (2026-07-28, one user each)", func() (client, error) { return newModernClient(b.url, newUser(), tool) }},
-		{"supergateway 4.0.0 --stateful", func() (client, error) { return newHTTPClient(sg.url, tool) }},
+		{"direct stdio", func() (client, error) { return newStdio(argv, tool) }, 0},
+		{floorName, func() (client, error) { return newHTTPClient(floor.URL, tool) }, os.Getpid()},
+		{floorProcName, func() (client, error) { return newHTTPClient(floorProc.url, tool) }, floorProc.pid()},
+		{relayName, func() (client, error) { return newHTTPClient(relay.url, tool) }, relay.pid()},
+		{"mcpbridge (2025-11-25 sessions)", func() (client, error) { return newHTTPClient(b.url, tool) }, b.pid()},
+		{"mcpbridge (2026-07-28, one user each)", func() (client, error) { return newModernClient(b.url, newUser(), tool) }, b.pid()},
+		{"supergateway 4.0.0 --stateful", func() (client, error) { return newHTTPClient(sg.url, tool) }, sg.pid()},
 	}
 	lat, err := latencies(o, paths)
 	if err != nil {
 		return err
 	}
-	tputs, err := throughputs(o, paths)
+	// The same direct stdio with each caller pausing, between calls, for as long as the
+	// bridge adds: the pace at which the children get calls through the bridge. What a
+	// child costs per call depends on that pace (it sleeps and is woken up for each).
+	const bridged = 4 // mcpbridge (2025-11-25 sessions)
+	pause := lat[bridged][len(lat[bridged])/2] - lat[0][len(lat[0])/2]
+	pacedName := fmt.Sprintf("direct stdio, callers pausing %s between calls", ms(pause))
+	tpaths := append(paths, path{pacedName, func() (client, error) {
+		c, err := newStdio(argv, tool)
+		if err != nil {
+			return nil, err
+		}
+		return &pacedStdio{c.(*stdioClient), pause}, nil
+	}, 0})
+	tputs, cpu, err := throughputs(o, tpaths)
 	if err != nil {
 		return err
 	}
@@ -187,10 +251,19 @@ func benchServer(o options, sgw string, argv []string, tool string) error {
 	for i, p := range paths {
 		tput := tputs[i]
 		added := "—"
-		if i > 0 && p.name != floorName {
+		if i > 0 && p.name != floorName && p.name != floorProcName {
 			added = ms(lat[i][len(lat[i])/2] - lat[0][len(lat[0])/2])
 		}
 		fmt.Printf("| %s | %s | %s | %s | %.0f |\n", p.name, ms(lat[i][len(lat[i])/2]), ms(lat[i][len(lat[i])*99/100]), added, tput)
+	}
+	fmt.Println()
+	fmt.Println("CPU per call in the throughput run, µs (clients: this process, with the HTTP round trip's server):")
+	fmt.Println()
+	fmt.Println("| path | calls/s | clients | HTTP server process | MCP server processes | total |")
+	fmt.Println("|---|---|---|---|---|---|")
+	for i, p := range tpaths {
+		c := cpu[i]
+		fmt.Printf("| %s | %.0f | %s | %s | %s | %s |\n", p.name, tputs[i], us(c.clients), us(c.server), us(c.children), us(c.total()))
 	}
 	return nil
 }
@@ -236,8 +309,9 @@ func latencies(o options, paths []path) ([][]time.Duration, error) {
 
 // throughputs runs o.workers sessions per path, one caller each. The paths take turns
 // in rounds of one second until each ran for o.duration, so load from anything else on
-// the machine is spread over all of them.
-func throughputs(o options, paths []path) ([]float64, error) {
+// the machine is spread over all of them. It also returns the CPU time each part of a
+// path used per call.
+func throughputs(o options, paths []path) ([]float64, []cpuParts, error) {
 	ctx := context.Background()
 	clients := make([][]client, len(paths))
 	defer func() {
@@ -251,7 +325,7 @@ func throughputs(o options, paths []path) ([]float64, error) {
 		for j := range o.workers {
 			c, err := p.newClient()
 			if err != nil {
-				return nil, fmt.Errorf("%s: session %d: %w", p.name, j, err)
+				return nil, nil, fmt.Errorf("%s: session %d: %w", p.name, j, err)
 			}
 			clients[i] = append(clients[i], c)
 			for range 20 {
@@ -261,22 +335,72 @@ func throughputs(o options, paths []path) ([]float64, error) {
 	}
 	calls := make([]int64, len(paths))
 	elapsed := make([]time.Duration, len(paths))
+	used := make([]cpuParts, len(paths))
 	for elapsed[len(paths)-1] < o.duration {
 		for i, p := range paths {
+			before := sampleCPU(p, clients[i])
 			n, d, err := round(ctx, clients[i], time.Second)
 			if err != nil {
-				return nil, fmt.Errorf("%s: throughput: %w", p.name, err)
+				return nil, nil, fmt.Errorf("%s: throughput: %w", p.name, err)
 			}
+			used[i] = used[i].add(sampleCPU(p, clients[i]).sub(before))
 			calls[i] += n
 			elapsed[i] += d
 		}
 	}
 	out := make([]float64, len(paths))
+	perCall := make([]cpuParts, len(paths))
 	for i := range paths {
 		out[i] = float64(calls[i]) / elapsed[i].Seconds()
+		perCall[i] = used[i].per(calls[i])
 	}
-	return out, nil
+	return out, perCall, nil
 }
+
+// cpuParts is the CPU time used by the benchmark's clients (this process, which also
+// runs the HTTP round trip's server), the process serving HTTP (the bridge or
+// supergateway), and the MCP server processes.
+type cpuParts struct{ clients, server, children time.Duration }
+
+// sampleCPU reads the CPU time used so far by each part of path p.
+func sampleCPU(p path, cs []client) cpuParts {
+	parts := cpuParts{clients: proccpu.Self()}
+	switch p.server {
+	case 0: // direct stdio: the servers are this process's children, one per client
+		var pids []int
+		for _, c := range cs {
+			if s, ok := c.(interface{ pid() int }); ok {
+				pids = append(pids, s.pid())
+			}
+		}
+		parts.children = proccpu.Of(append(pids, proccpu.Descendants(pids...)...)...)
+	case os.Getpid(): // in-process: counted with the clients
+	default:
+		parts.server = proccpu.Of(p.server)
+		parts.children = proccpu.Of(proccpu.Descendants(p.server)...)
+	}
+	return parts
+}
+
+func (a cpuParts) sub(b cpuParts) cpuParts {
+	return cpuParts{a.clients - b.clients, a.server - b.server, a.children - b.children}
+}
+
+func (a cpuParts) add(b cpuParts) cpuParts {
+	return cpuParts{a.clients + b.clients, a.server + b.server, a.children + b.children}
+}
+
+func (a cpuParts) per(calls int64) cpuParts {
+	if calls == 0 {
+		return cpuParts{}
+	}
+	n := time.Duration(calls)
+	return cpuParts{a.clients / n, a.server / n, a.children / n}
+}
+
+func (a cpuParts) total() time.Duration { return a.clients + a.server + a.children }
+
+func us(d time.Duration) string { return strconv.FormatInt(d.Microseconds(), 10) }
 
 // round has every client call in a loop for d and returns the calls made and the time
 // taken.
@@ -440,6 +564,20 @@ func (c *stdioClient) call(context.Context) error {
 	return err
 }
 
+func (c *stdioClient) pid() int { return c.cmd.Process.Pid }
+
+// pacedStdio is a stdio client that pauses after each call.
+type pacedStdio struct {
+	*stdioClient
+	pause time.Duration
+}
+
+func (c *pacedStdio) call(ctx context.Context) error {
+	err := c.stdioClient.call(ctx)
+	time.Sleep(c.pause)
+	return err
+}
+
 func (c *stdioClient) close() {
 	_ = c.in.Close()
 	_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
@@ -570,6 +708,8 @@ func startHTTP(bin string, args []string, url string) (*proc, error) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+func (p *proc) pid() int { return p.cmd.Process.Pid }
 
 func (p *proc) stop() {
 	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
