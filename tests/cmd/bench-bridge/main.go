@@ -1,7 +1,10 @@
 // Command bench-bridge measures mcpbridge against talking stdio to the same MCP server
 // directly and against supergateway 4.x (--stateful), side by side in one run: the
 // round-trip latency (p50/p99) of a cheap tool call, throughput with several sessions
-// at once, and the bridge's own memory per session at 100 and 500 sessions.
+// at once and the CPU each process spends per call, the time to a new client's first
+// result, and the bridge's own memory per session at 100 and 500 sessions. Beside them,
+// references: the HTTP round trip alone (in this process and in another), a minimal
+// relay (relay.go), and direct stdio paced at the bridge's added latency.
 //
 //	go run ./cmd/bench-bridge -bridge ../bin/mcpbridge   (from tests/; `just bench-bridge`)
 package main
@@ -167,21 +170,18 @@ type path struct {
 	server int
 }
 
-// benchServer measures the three paths to one server. Latency calls are interleaved
-// (one call on each path in turn), so load from anything else on the machine affects
-// every path alike; throughput runs one path after the other.
+// benchServer measures the paths to one server and the references beside them.
+// Latency calls are interleaved (one call on each path in turn), so load from anything
+// else on the machine affects every path alike; throughput runs the paths in turns.
 func benchServer(o options, sgw string, argv []string, tool string) error {
 	b, err := startBridge(o.bridge, argv)
 	if err != nil {
 		return err
 	}
 	defer b.stop()
-	port, err := localstack.FreePort()
-	if err != nil {
-		return err
-	}
-	sg, err := startHTTP(sgw, []string{"--stdio", shellJoin(argv), "--outputTransport", "streamableHttp", "--stateful",
-		"--port", strconv.Itoa(port), "--logLevel", "none"}, fmt.Sprintf("http://127.0.0.1:%d/mcp", port))
+	sg, err := startOnFreePort(sgw, func(_, port string) []string {
+		return []string{"--stdio", shellJoin(argv), "--outputTransport", "streamableHttp", "--stateful", "--port", port, "--logLevel", "none"}
+	})
 	if err != nil {
 		return err
 	}
@@ -196,22 +196,14 @@ func benchServer(o options, sgw string, argv []string, tool string) error {
 	if err != nil {
 		return err
 	}
-	fport, err := localstack.FreePort()
-	if err != nil {
-		return err
-	}
-	faddr := fmt.Sprintf("127.0.0.1:%d", fport)
-	floorProc, err := startHTTP(self, []string{"-serve-floor", faddr}, "http://"+faddr+"/mcp")
+	floorProc, err := startOnFreePort(self, func(addr, _ string) []string { return []string{"-serve-floor", addr} })
 	if err != nil {
 		return err
 	}
 	defer floorProc.stop()
-	rport, err := localstack.FreePort()
-	if err != nil {
-		return err
-	}
-	raddr := fmt.Sprintf("127.0.0.1:%d", rport)
-	relay, err := startHTTP(self, append([]string{"-serve-relay", raddr, "--"}, argv...), "http://"+raddr+"/mcp")
+	relay, err := startOnFreePort(self, func(addr, _ string) []string {
+		return append([]string{"-serve-relay", addr, "--"}, argv...)
+	})
 	if err != nil {
 		return err
 	}
@@ -517,7 +509,8 @@ type stdioClient struct {
 
 func newStdio(argv []string, tool string) (client, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Pdeathsig: the minimal relay's children end with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
@@ -544,10 +537,16 @@ func newStdio(argv []string, tool string) (client, error) {
 func (c *stdioClient) roundTrip(method string, params json.RawMessage) ([]byte, error) {
 	c.id++
 	req, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": c.id, "method": method, "params": params})
-	if _, err := c.in.Write(append(req, '\n')); err != nil {
+	return c.exchange(req, json.RawMessage(strconv.Itoa(c.id)))
+}
+
+// exchange writes one message and returns the server's answer to id, skipping anything
+// else the server writes.
+func (c *stdioClient) exchange(msg []byte, id json.RawMessage) ([]byte, error) {
+	if _, err := c.in.Write(append(bytes.TrimSpace(msg), '\n')); err != nil {
 		return nil, err
 	}
-	want := []byte(`"id":` + strconv.Itoa(c.id))
+	want := append([]byte(`"id":`), id...)
 	for {
 		line, err := c.out.ReadBytes('\n')
 		if err != nil {
@@ -674,15 +673,23 @@ type proc struct {
 // startBridge starts mcpbridge wrapping argv, logging errors only (a log line per
 // request would be part of what is measured otherwise).
 func startBridge(bin string, argv []string, flags ...string) (*proc, error) {
+	return startOnFreePort(bin, func(addr, _ string) []string {
+		// Unsigned identity: the benchmark measures the relay (compose deployments add
+		// one HMAC check per request, see docs/bridge.md).
+		args := append([]string{"--listen", addr, "--log-level", "error", "--max-sessions", "1000", "--max-sessions-per-user", "0", "--allow-unsigned-identity", "true"}, flags...)
+		return append(append(args, "--"), argv...)
+	})
+}
+
+// startOnFreePort starts a server process on a free loopback port; args gets its
+// address (host:port) and port.
+func startOnFreePort(bin string, args func(addr, port string) []string) (*proc, error) {
 	port, err := localstack.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	// Unsigned identity: the benchmark measures the relay (compose deployments add one
-	// HMAC check per request, see docs/bridge.md).
-	args := append([]string{"--listen", fmt.Sprintf("127.0.0.1:%d", port), "--log-level", "error", "--max-sessions", "1000", "--max-sessions-per-user", "0", "--allow-unsigned-identity", "true"}, flags...)
-	args = append(append(args, "--"), argv...)
-	return startHTTP(bin, args, fmt.Sprintf("http://127.0.0.1:%d/mcp", port))
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	return startHTTP(bin, args(addr, strconv.Itoa(port)), "http://"+addr+"/mcp")
 }
 
 // startHTTP starts a server process and waits until it accepts connections at url.

@@ -1,17 +1,12 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"os/exec"
 	"strconv"
 	"sync"
-	"syscall"
 )
 
 // The minimal relay: the least an HTTP wrapper of a stdio server can do. One child per
@@ -22,12 +17,17 @@ import (
 // the bridge's own cost, not a server anyone should run: this program serves it with
 // -serve-relay.
 
-// relayChild is the child of one session; one request at a time.
+// relayChild is the child of one session, started and initialized as direct stdio's;
+// one request at a time.
 type relayChild struct {
-	mu  sync.Mutex
-	cmd *exec.Cmd
-	in  io.WriteCloser
-	out *bufio.Reader
+	mu sync.Mutex
+	c  *stdioClient
+}
+
+func (r *relayChild) roundTrip(msg []byte, id json.RawMessage) ([]byte, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.c.exchange(msg, id)
 }
 
 // serveRelay serves the minimal relay for the stdio server argv at addr.
@@ -50,14 +50,14 @@ func serveRelay(addr string, argv []string) error {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		if m.Method == "initialize" {
-			c, err := startRelayChild(argv)
+			c, err := newStdio(argv, "")
 			if err != nil {
 				http.Error(w, err.Error(), http.StatusBadGateway)
 				return
 			}
 			mu.Lock()
 			sid := "relay-" + strconv.Itoa(len(children))
-			children[sid] = c
+			children[sid] = &relayChild{c: c.(*stdioClient)}
 			mu.Unlock()
 			w.Header().Set("Mcp-Session-Id", sid)
 			fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%s,"result":{"protocolVersion":"2025-11-25","capabilities":{},"serverInfo":{"name":"relay","version":"1"}}}`, m.ID)
@@ -81,50 +81,4 @@ func serveRelay(addr string, argv []string) error {
 		}
 		_, _ = w.Write(answer)
 	}))
-}
-
-// startRelayChild starts and initializes one child; it ends with this process.
-func startRelayChild(argv []string) (*relayChild, error) {
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	c := &relayChild{cmd: cmd, in: in, out: bufio.NewReaderSize(out, 1<<20)}
-	init := `{"jsonrpc":"2.0","id":"relay-init","method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"relay","version":"1"}}}`
-	if _, err := c.roundTrip([]byte(init), json.RawMessage(`"relay-init"`)); err != nil {
-		return nil, err
-	}
-	if _, err := io.WriteString(in, `{"jsonrpc":"2.0","method":"notifications/initialized"}`+"\n"); err != nil {
-		return nil, err
-	}
-	return c, nil
-}
-
-// roundTrip writes one message and returns the child's answer to id, skipping
-// anything else the child writes.
-func (c *relayChild) roundTrip(msg []byte, id json.RawMessage) ([]byte, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, err := c.in.Write(append(bytes.TrimSpace(msg), '\n')); err != nil {
-		return nil, err
-	}
-	want := append([]byte(`"id":`), id...)
-	for {
-		line, err := c.out.ReadBytes('\n')
-		if err != nil {
-			return nil, errors.Join(errors.New("relay: child output"), err)
-		}
-		if bytes.Contains(line, want) && !bytes.Contains(line, []byte(`"method"`)) {
-			return line, nil
-		}
-	}
 }
