@@ -165,6 +165,14 @@ func TestSentinelFailover(t *testing.T) {
 			if lost {
 				t.Logf("without WAIT a rotation was lost: the client's newest refresh token is unknown to the new master")
 			}
+			// Anything else than a rotation, a 503 asking to retry, or (without WAIT) the
+			// lost token's invalid_grant is an answer a client should never get: a 500, a
+			// hang (the client gives up after 30 s), a dropped connection.
+			for k := range counts {
+				if k != "ok" && k != "503 temporarily_unavailable" && !(wait == 0 && k == "400 invalid_grant") {
+					t.Errorf("during the failover the client got %q", k)
+				}
+			}
 		})
 	}
 }

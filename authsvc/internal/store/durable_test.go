@@ -17,8 +17,8 @@ import (
 // with WaitReplicas every operation whose loss in a failover would undo what a client
 // or an administrator was told returns only once the replica has it: with the replica
 // paused the operation does not return; once it runs again, the replica already holds
-// the operation's effect when the call returns. Grants (Redeem) are covered by
-// TestSentinelFailover in httpapi.
+// the operation's effect when the call returns: grants from a code and refresh-token
+// rotations, client changes, consent and revocations.
 func TestWaitReplicasCoversWhatClientsAreTold(t *testing.T) {
 	sn := redistest.StartSentinel(t)
 	rdb, err := Dial(Conn{URL: "redis://sentinel/0", Sentinels: sn.Sentinels, MasterName: sn.MasterName})
@@ -53,6 +53,12 @@ func TestWaitReplicasCoversWhatClientsAreTold(t *testing.T) {
 			return v == "1", err
 		}
 	}
+	onReplicaKey := func(key string, want bool) func() (bool, error) {
+		return func() (bool, error) {
+			n, err := replica.Exists(ctx, key).Result()
+			return (n == 1) == want, err
+		}
+	}
 	updated := testClient("c-upd")
 	updated.Metadata.ClientName = "Renamed"
 
@@ -63,6 +69,35 @@ func TestWaitReplicasCoversWhatClientsAreTold(t *testing.T) {
 		// onReplica reports whether the replica holds the operation's effect.
 		onReplica func() (bool, error)
 	}{
+		{
+			name:  "Redeem a code",
+			setup: func(t *testing.T) { must(t, s.PutCode(ctx, "code-g1", &auth.Code{FamilyID: "g1"}, time.Minute)) },
+			op: func() error {
+				_, err := s.Redeem(ctx, &auth.Redemption{Kind: "code", Hash: auth.HashSecret("code-g1"),
+					Grant: grant("g1", "jg1", "11", "c11"), MarkerTTL: time.Minute})
+				return err
+			},
+			// The refresh token the client was given.
+			onReplica: onReplicaKey(Key("refresh", auth.HashSecret("rt-g1")), true),
+		},
+		{
+			name:  "Redeem a refresh token (rotation)",
+			setup: func(t *testing.T) { redeem(t, "code-g2", grant("g2", "jg2", "12", "c12")) },
+			op: func() error {
+				next := grant("g2", "jg2b", "12", "c12")
+				next.RefreshHash = auth.HashSecret("rt-g2-rotated")
+				_, err := s.Redeem(ctx, &auth.Redemption{Kind: "refresh", Hash: auth.HashSecret("rt-g2"),
+					Grant: next, MarkerTTL: time.Minute})
+				return err
+			},
+			onReplica: func() (bool, error) {
+				rotated, err := onReplicaKey(Key("refresh", auth.HashSecret("rt-g2-rotated")), true)()
+				if !rotated || err != nil {
+					return false, err
+				}
+				return onReplicaKey(Key("refresh", auth.HashSecret("rt-g2")), false)()
+			},
+		},
 		{
 			name: "CreateClient",
 			op:   func() error { return s.CreateClient(ctx, testClient("c-new"), 0) },
