@@ -11,6 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/metrics"
+
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/keys"
 	"github.com/mcp-oauth-gateway/gateway/internal/testsupport/redistest"
 	"github.com/mcp-oauth-gateway/gateway/internal/testsupport/syncbuf"
@@ -147,6 +151,7 @@ func TestRedisDownKeepsPublicEndpoints(t *testing.T) {
 	if code, body := get("/.well-known/jwks.json"); code != 200 || !strings.Contains(body, `"kid"`) {
 		t.Errorf("JWKS with Redis down: %d %s", code, body)
 	}
+	redisErrors := testutil.ToFloat64(metrics.RedisErrors)
 	resp, err := http.Post("http://"+addr+"/register", "application/json",
 		strings.NewReader(`{"redirect_uris":["http://127.0.0.1:9/cb"]}`))
 	if err != nil {
@@ -157,6 +162,9 @@ func TestRedisDownKeepsPublicEndpoints(t *testing.T) {
 	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(b), `"temporarily_unavailable"`) ||
 		resp.Header.Get("Content-Type") != "application/json" {
 		t.Errorf("register with Redis down: %d %s %s", resp.StatusCode, resp.Header.Get("Content-Type"), b)
+	}
+	if d := testutil.ToFloat64(metrics.RedisErrors) - redisErrors; d != 1 {
+		t.Errorf("authsvc_redis_errors_total moved by %v for the refused registration, want 1", d)
 	}
 }
 

@@ -108,6 +108,24 @@ type GrantOptions struct {
 	// OnRefreshReuse, if set, is called when a reused refresh token revokes its family
 	// (the metrics count it).
 	OnRefreshReuse func()
+	// OnRevoke, if set, is called after each revocation Grants makes, with its reason:
+	// RevokedRefreshToken, RevokedAccessToken, RevokedForReuse, RevokedForCodeReplay.
+	OnRevoke func(reason string)
+}
+
+// Reasons a revocation is reported with (GrantOptions.OnRevoke).
+const (
+	RevokedRefreshToken  = "revoke_refresh_token" // a client revoked a refresh token (its family)
+	RevokedAccessToken   = "revoke_access_token"  // a client revoked an access token
+	RevokedForReuse      = "refresh_reuse"        // a rotated refresh token came back
+	RevokedForCodeReplay = "code_replay"          // a spent authorization code came back
+)
+
+// revoked reports a revocation that succeeded.
+func (g *Grants) revoked(reason string, err error) {
+	if err == nil && g.opts.OnRevoke != nil {
+		g.opts.OnRevoke(reason)
+	}
 }
 
 // Grants issues tokens for authorization codes and refresh tokens.
@@ -290,6 +308,7 @@ func (g *Grants) replayedCode(ctx context.Context, code string) {
 		return
 	}
 	n, err := g.store.RevokeFamily(ctx, fid)
+	g.revoked(RevokedForCodeReplay, err)
 	g.log.Warn("token: authorization code replayed; family revoked", "tokens_revoked", n, "error", err)
 }
 
@@ -303,6 +322,7 @@ func (g *Grants) reusedRefresh(ctx context.Context, hash string) {
 		return
 	}
 	n, err := g.store.RevokeFamily(ctx, fid)
+	g.revoked(RevokedForReuse, err)
 	g.log.Warn("token: refresh token reused; family revoked", "tokens_revoked", n, "error", err)
 }
 
@@ -409,6 +429,7 @@ func (g *Grants) Revoke(ctx context.Context, client *Client, token string) error
 		}
 		if rec.ClientID == client.ID {
 			_, err = g.store.RevokeFamily(ctx, rec.FamilyID)
+			g.revoked(RevokedRefreshToken, err)
 		}
 		return err
 	}
@@ -420,5 +441,7 @@ func (g *Grants) Revoke(ctx context.Context, client *Client, token string) error
 	if err != nil || a.ClientID != client.ID {
 		return nil
 	}
-	return g.store.RevokeAccess(ctx, a)
+	err = g.store.RevokeAccess(ctx, a)
+	g.revoked(RevokedAccessToken, err)
+	return err
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/auth"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/github"
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/metrics"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/store"
 )
 
@@ -422,6 +423,7 @@ func (h *authorizeHandler) redirectError(w http.ResponseWriter, r *http.Request,
 }
 
 func (h *authorizeHandler) redirectErrorStatus(w http.ResponseWriter, r *http.Request, req *auth.AuthRequest, code, desc string, status int) {
+	metrics.OAuthErrors.WithLabelValues(code).Inc()
 	h.redirect(w, r, req, url.Values{"error": {code}, "error_description": {desc}}, status)
 }
 

@@ -1,11 +1,15 @@
 package httpapi_test
 
 import (
+	"context"
 	"net/url"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"golang.org/x/oauth2"
 
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/auth"
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/httpapi"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/metrics"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/oauthtest"
 )
@@ -18,6 +22,7 @@ func TestMetricsCountGrants(t *testing.T) {
 	code0 := testutil.ToFloat64(metrics.TokensIssued.WithLabelValues("authorization_code"))
 	refresh0 := testutil.ToFloat64(metrics.TokensIssued.WithLabelValues("refresh_token"))
 	reuse0 := testutil.ToFloat64(metrics.RefreshReuse)
+	revoked0 := testutil.ToFloat64(metrics.Revocations.WithLabelValues(auth.RevokedForReuse))
 	grant0 := testutil.ToFloat64(metrics.OAuthErrors.WithLabelValues("invalid_grant"))
 
 	tok := obtain(t, env, env.NewBrowser(), c)
@@ -32,10 +37,78 @@ func TestMetricsCountGrants(t *testing.T) {
 		"tokens issued by code":    testutil.ToFloat64(metrics.TokensIssued.WithLabelValues("authorization_code")) - code0,
 		"tokens issued by refresh": testutil.ToFloat64(metrics.TokensIssued.WithLabelValues("refresh_token")) - refresh0,
 		"refresh reuse":            testutil.ToFloat64(metrics.RefreshReuse) - reuse0,
+		"revocations for reuse":    testutil.ToFloat64(metrics.Revocations.WithLabelValues(auth.RevokedForReuse)) - revoked0,
 		"invalid_grant errors":     testutil.ToFloat64(metrics.OAuthErrors.WithLabelValues("invalid_grant")) - grant0,
 	} {
 		if d != 1 {
 			t.Errorf("%s moved by %v, want 1", name, d)
+		}
+	}
+}
+
+// TestMetricsCountRegistrationsRevocationsRefusals: registrations, each kind of
+// revocation a client can cause, and a refusal sent back as a redirect from
+// /authorize move their counters.
+func TestMetricsCountRegistrationsRevocationsRefusals(t *testing.T) {
+	env := oauthtest.New(t, nil)
+	revocations := func(reason string) float64 {
+		return testutil.ToFloat64(metrics.Revocations.WithLabelValues(reason))
+	}
+	reasons := []string{auth.RevokedRefreshToken, auth.RevokedAccessToken, auth.RevokedForCodeReplay,
+		auth.RevokedForReuse, httpapi.RevokedClientDeleted}
+	before := map[string]float64{
+		"registrations": testutil.ToFloat64(metrics.Registrations),
+		"access_denied": testutil.ToFloat64(metrics.OAuthErrors.WithLabelValues("access_denied")),
+	}
+	for _, r := range reasons {
+		before[r] = revocations(r)
+	}
+
+	c := env.Register(t, "none", authorizeRedirect, nil)
+	other := env.Register(t, "none", authorizeRedirect, nil)
+	b := env.NewBrowser()
+	revoke := func(token string) {
+		t.Helper()
+		form := url.Values{"token": {token}, "client_id": {c.ID}}
+		if status, body, _ := env.PostForm(t, "/revoke", form, "", ""); status != 200 {
+			t.Fatalf("revoke: %d %v", status, body)
+		}
+	}
+	revoke(obtain(t, env, b, c).RefreshToken)
+	revoke(obtain(t, env, b, c).AccessToken)
+	// A code exchanged twice: the second exchange revokes what the first issued.
+	cfg := env.OAuth2(c)
+	verifier := oauth2.GenerateVerifier()
+	code := b.Code(t, cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier)), "s")
+	if _, err := cfg.Exchange(context.Background(), code, oauth2.VerifierOption(verifier)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cfg.Exchange(context.Background(), code, oauth2.VerifierOption(verifier)); err == nil {
+		t.Fatal("a code was exchanged twice")
+	}
+	// The user denies another client: the refusal goes back as a redirect.
+	p := b.Get(t, authURL(env, other.ID, nil))
+	id, csrf, ok := oauthtest.ConsentForm(p)
+	if !ok {
+		t.Fatalf("no consent page: %d", p.Status)
+	}
+	if got := b.Decide(t, id, csrf, "deny"); got.Location == nil || got.Location.Query().Get("error") != "access_denied" {
+		t.Fatalf("deny: %+v", got)
+	}
+	env.DeleteClient(t, other)
+
+	want := map[string]float64{"registrations": 2, "access_denied": 1, auth.RevokedRefreshToken: 1,
+		auth.RevokedAccessToken: 1, auth.RevokedForCodeReplay: 1, auth.RevokedForReuse: 0, httpapi.RevokedClientDeleted: 1}
+	after := map[string]float64{
+		"registrations": testutil.ToFloat64(metrics.Registrations),
+		"access_denied": testutil.ToFloat64(metrics.OAuthErrors.WithLabelValues("access_denied")),
+	}
+	for _, r := range reasons {
+		after[r] = revocations(r)
+	}
+	for name, w := range want {
+		if d := after[name] - before[name]; d != w {
+			t.Errorf("%s moved by %v, want %v", name, d, w)
 		}
 	}
 }

@@ -36,6 +36,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/auth"
+	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/metrics"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/store"
 )
 
@@ -164,6 +165,7 @@ func (h *registerHandler) create(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	metrics.Registrations.Inc()
 	SetClientID(r.Context(), c.ID)
 	resp := h.response(c)
 	resp.ClientSecret = secret
@@ -220,6 +222,10 @@ func (h *registerHandler) update(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// RevokedClientDeleted is the revocation reason of a client that deleted itself
+// (authsvc_revocations_total).
+const RevokedClientDeleted = "client_deleted"
+
 // Delete serves DELETE /register/{client_id}: ends the client (auth.DeleteClient:
 // its tokens, consents and codes die with it) and answers 204.
 func (h *registerHandler) Delete(w http.ResponseWriter, r *http.Request) {
@@ -228,6 +234,8 @@ func (h *registerHandler) Delete(w http.ResponseWriter, r *http.Request) {
 		_, err = auth.DeleteClient(r.Context(), h.store, c.ID)
 		if errors.Is(err, auth.ErrNotFound) {
 			err = invalidToken()
+		} else if err == nil {
+			metrics.Revocations.WithLabelValues(RevokedClientDeleted).Inc()
 		}
 	}
 	if err != nil {

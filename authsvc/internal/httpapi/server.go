@@ -142,6 +142,7 @@ func newEndpoints(d Deps) (*endpoints, error) {
 		AccessLifetime: cfg.AccessTokenLifetime, RefreshLifetime: cfg.RefreshTokenLifetime,
 		CodeLifetime: cfg.AuthCodeLifetime, DefaultAudience: cfg.DefaultAudience, RetryWindow: cfg.TokenRetryWindow,
 		Now: d.Now, Log: d.Logger, OnRefreshReuse: metrics.RefreshReuse.Inc,
+		OnRevoke: func(reason string) { metrics.Revocations.WithLabelValues(reason).Inc() },
 	})
 	if err != nil {
 		return nil, err

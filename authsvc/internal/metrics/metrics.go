@@ -37,6 +37,15 @@ var (
 	TokensIssued = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "authsvc_tokens_issued_total", Help: "Access tokens issued, by grant type.",
 	}, []string{"grant_type"})
+	// Registrations counts clients registered through POST /register.
+	Registrations = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "authsvc_client_registrations_total", Help: "Clients registered through POST /register.",
+	})
+	// Revocations counts what this process revoked, by reason.
+	Revocations = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "authsvc_revocations_total",
+		Help: "Revocations made by this process, by reason: revoke_refresh_token and revoke_access_token (POST /revoke), refresh_reuse, code_replay, client_deleted (DELETE /register/{client_id}).",
+	}, []string{"reason"})
 	// RefreshReuse counts refresh tokens presented again after their rotation (the
 	// family is revoked).
 	RefreshReuse = prometheus.NewCounter(prometheus.CounterOpts{
@@ -47,7 +56,7 @@ var (
 // Registry holds every authsvc metric and the Go and process collectors.
 var Registry = func() *prometheus.Registry {
 	r := prometheus.NewRegistry()
-	r.MustRegister(Requests, Duration, OAuthErrors, RedisErrors, TokensIssued, RefreshReuse,
+	r.MustRegister(Requests, Duration, OAuthErrors, RedisErrors, TokensIssued, RefreshReuse, Registrations, Revocations,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return r
 }()
