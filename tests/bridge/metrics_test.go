@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -15,7 +16,8 @@ import (
 
 // TestMetrics: with --metrics-listen the bridge serves Prometheus metrics on that
 // address only, and real traffic moves them: requests by JSON-RPC method and status,
-// the children by state, child start times.
+// the children by state, the users with a pool, child start times, and child exits
+// told apart from crashes.
 func TestMetrics(t *testing.T) {
 	b := startBridge(t, []string{"--metrics-listen", "127.0.0.1:0"}, mcpservers.Everything(t))
 	var metricsAddr string
@@ -81,6 +83,43 @@ func TestMetrics(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	// A 2026-07-28 request of another user: a pool.
+	if r := do(t, "POST", b.URL, modernHeaders("bob", "tools/list", ""), modernBody(1, "tools/list", "")); r.Status != 200 {
+		t.Fatalf("2026-07-28 tools/list: %d %s", r.Status, r.Body)
+	}
+	body = scrape()
+	if got := value(body, "mcpbridge_pools"); got != 1 {
+		t.Errorf("mcpbridge_pools = %v, want 1", got)
+	}
+	if got := value(body, `mcpbridge_children{state="pooled"}`); got < 1 {
+		t.Errorf(`mcpbridge_children{state="pooled"} = %v, want at least 1`, got)
+	}
+	// An ended session's child is an exit, not a crash; a killed one is both.
+	waitFor := func(series string, want float64) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for value(scrape(), series) != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s never reached %v:\n%s", series, want, scrape())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	if r := do(t, "DELETE", b.URL, sessionHeaders("alice", sid), ""); r.Status != 204 && r.Status != 200 {
+		t.Fatalf("DELETE: %d %s", r.Status, r.Body)
+	}
+	waitFor(`mcpbridge_child_exits_total{kind="serving"}`, 1)
+	if got := value(scrape(), `mcpbridge_child_crashes_total{kind="serving"}`); got > 0 {
+		t.Errorf("a session ended by DELETE counted as a crash (%v)", got)
+	}
+	initSession(t, b, "carol")
+	pids := b.childPIDs()
+	pid, _ := strconv.Atoi(pids[len(pids)-1])
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatalf("killing carol's child: %v", err)
+	}
+	waitFor(`mcpbridge_child_crashes_total{kind="serving"}`, 1)
+	waitFor(`mcpbridge_child_exits_total{kind="serving"}`, 2)
 	// Not on the /mcp listener.
 	resp, err := http.Get(strings.TrimSuffix(b.URL, "/mcp") + "/metrics")
 	if err != nil {

@@ -33,32 +33,46 @@ var (
 	ChildExits = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "mcpbridge_child_exits_total", Help: "Child processes that ended, by what they were (serving or spare).",
 	}, []string{"kind"})
-	// Forwarded counts requests for a session of another replica, by outcome:
-	// forwarded, or owner_unreachable (answered 404).
+	// ChildCrashes counts children that exited without the bridge asking them to (a
+	// crash, or a server that cannot start), by what they were.
+	ChildCrashes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "mcpbridge_child_crashes_total", Help: "Child processes that exited without the bridge asking them to, by what they were (serving or spare).",
+	}, []string{"kind"})
+	// Forwarded counts requests served by another replica, by outcome: forwarded and
+	// owner_unreachable (answered 404) for another replica's 2025 session, user_owner
+	// and user_owner_unreachable (served here instead) for a 2026-07-28 request of a
+	// user another replica serves (--peers).
 	Forwarded = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "mcpbridge_forwarded_requests_total", Help: "Requests for another replica's session, by outcome (forwarded or owner_unreachable).",
+		Name: "mcpbridge_forwarded_requests_total",
+		Help: "Requests for another replica, by outcome: forwarded or owner_unreachable (a 2025 session), user_owner or user_owner_unreachable (a 2026-07-28 user's replica).",
 	}, []string{"outcome"})
 )
 
-// Counts reports the children by state: serving 2025 sessions, serving 2026-07-28
-// pools, and spares.
-type Counts func() (sessions, pooled, spares int)
+// Counts reports the children by state (serving 2025 sessions, serving 2026-07-28
+// pools, and spares) and the users that have a pool.
+type Counts func() (sessions, pooled, spares, pools int)
 
 // Registry returns a registry with every bridge metric, a gauge of the children by
 // state read from counts, and the Go and process collectors.
 func Registry(counts Counts) *prometheus.Registry {
 	r := prometheus.NewRegistry()
-	r.MustRegister(Requests, Duration, ChildStart, ChildExits, Forwarded,
+	r.MustRegister(Requests, Duration, ChildStart, ChildExits, ChildCrashes, Forwarded,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for i, state := range []string{"session", "pooled", "spare"} {
 		r.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "mcpbridge_children", Help: "Child MCP server processes by state.",
 			ConstLabels: prometheus.Labels{"state": state},
 		}, func() float64 {
-			s, p, sp := counts()
+			s, p, sp, _ := counts()
 			return float64([]int{s, p, sp}[i])
 		}))
 	}
+	r.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "mcpbridge_pools", Help: "Users with a pool of warm children for their 2026-07-28 requests.",
+	}, func() float64 {
+		_, _, _, pools := counts()
+		return float64(pools)
+	}))
 	return r
 }
 

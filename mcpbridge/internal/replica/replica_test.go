@@ -11,9 +11,21 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/mcp-oauth-gateway/gateway/mcpbridge/internal/metrics"
 )
 
 var secret = []byte("identity-secret-" + strings.Repeat("x", 24))
+
+// counted returns a function that says how much mcpbridge_forwarded_requests_total
+// {outcome} moved since counted was called.
+func counted(outcome string) func() float64 {
+	c := metrics.Forwarded.WithLabelValues(outcome)
+	before := testutil.ToFloat64(c)
+	return func() float64 { return testutil.ToFloat64(c) - before }
+}
 
 func TestIDNamesItsReplica(t *testing.T) {
 	a, err := New("http://10.0.0.5:3000", secret, nil)
@@ -84,6 +96,7 @@ func TestForward(t *testing.T) {
 	id, _ := a.NewID()
 	b, _ := New("http://127.0.0.1:1", secret, nil)
 
+	fwd, unreachable := counted("forwarded"), counted("owner_unreachable")
 	req := httptest.NewRequest("POST", "http://mcp.example.com/mcp", strings.NewReader(`{"jsonrpc":"2.0"}`))
 	req.Header.Set("X-User-Id", "alice")
 	rec := httptest.NewRecorder()
@@ -118,6 +131,9 @@ func TestForward(t *testing.T) {
 	forwarded, gone = b.Forward(rec, httptest.NewRequest("POST", "/mcp", strings.NewReader("{}")), deadID)
 	if !forwarded || !gone || rec.Body.Len() != 0 {
 		t.Errorf("dead owner: forwarded %v gone %v, wrote %q; want gone with nothing written", forwarded, gone, rec.Body.String())
+	}
+	if fwd() != 1 || unreachable() != 1 {
+		t.Errorf("counted %v forwarded and %v owner_unreachable, want 1 and 1", fwd(), unreachable())
 	}
 }
 
@@ -236,6 +252,7 @@ func TestForwardUser(t *testing.T) {
 	req := func() *http.Request {
 		return httptest.NewRequest("POST", "http://gw.example/mcp", strings.NewReader("already read"))
 	}
+	fwd, unreachable := counted("user_owner"), counted("user_owner_unreachable")
 	rec := httptest.NewRecorder()
 	if !here.ForwardUser(rec, req(), theirs, body) || rec.Body.String() != "answered by the owner" {
 		t.Fatalf("the owner's user: forwarded false or answer %q", rec.Body.String())
@@ -255,6 +272,9 @@ func TestForwardUser(t *testing.T) {
 	rec = httptest.NewRecorder()
 	if here.ForwardUser(rec, req(), theirs, body) || rec.Body.Len() != 0 || rec.Code != http.StatusOK {
 		t.Errorf("owner gone: forwarded, or wrote %d %q", rec.Code, rec.Body.String())
+	}
+	if fwd() != 1 || unreachable() != 1 {
+		t.Errorf("counted %v user_owner and %v user_owner_unreachable, want 1 and 1", fwd(), unreachable())
 	}
 }
 

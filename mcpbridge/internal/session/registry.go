@@ -254,8 +254,8 @@ func (r *Registry) spawn() (*Session, error) {
 }
 
 // Counts returns the children serving 2025 sessions, serving 2026-07-28 pools, and
-// waiting as spares.
-func (r *Registry) Counts() (sessions, pooled, spares int) {
+// waiting as spares, and the users that have a pool.
+func (r *Registry) Counts() (sessions, pooled, spares, pools int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, s := range r.sessions {
@@ -265,7 +265,7 @@ func (r *Registry) Counts() (sessions, pooled, spares int) {
 			sessions++
 		}
 	}
-	return sessions, pooled, len(r.spares)
+	return sessions, pooled, len(r.spares), len(r.pools)
 }
 
 // Refill starts spares until there are as many as configured.
@@ -414,13 +414,19 @@ func (r *Registry) remove(s *Session) {
 			break
 		}
 	}
+	kind := "spare"
+	if !spare {
+		kind = "serving"
+	}
+	metrics.ChildExits.WithLabelValues(kind).Inc()
+	if s.crashed {
+		metrics.ChildCrashes.WithLabelValues(kind).Inc()
+	}
 	if !spare {
 		r.mu.Unlock()
-		metrics.ChildExits.WithLabelValues("serving").Inc()
 		go r.Refill()
 		return
 	}
-	metrics.ChildExits.WithLabelValues("spare").Inc()
 	// A spare that exits on its own (a server that cannot start) is replaced after a
 	// growing pause, not at once: no restart storm.
 	r.spareDeaths++

@@ -117,7 +117,8 @@ type Session struct {
 	streams    map[string]*Exchange // resumable request streams, by mailbox key
 	nextStream int
 	closed     bool
-	busy       int // HTTP requests in progress
+	crashed    bool // the child exited without being asked to (set when it did)
+	busy       int  // HTTP requests in progress
 	lastActive time.Time
 	ended      chan struct{}
 
@@ -428,6 +429,7 @@ func (s *Session) Close(ctx context.Context, reason string) {
 // ends, and the registry forgets the session.
 func (s *Session) onExit(err error) {
 	s.mu.Lock()
+	s.crashed = !s.closed // nobody asked it to stop
 	s.closed = true
 	for _, c := range s.calls {
 		s.finishLocked(c, jsonrpc.ErrorResponse(c.clientID, jsonrpc.CodeSessionEnded,
