@@ -17,8 +17,9 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// otlpSpan is one span the receiver got: its trace, the service that made it, its name.
-type otlpSpan struct{ trace, service, name string }
+// otlpSpan is one span the receiver got: its trace, its id and its parent's, the
+// service that made it, its name.
+type otlpSpan struct{ trace, id, parent, service, name string }
 
 // otlpReceiver is a local OTLP/HTTP traces endpoint (the protocol every OpenTelemetry
 // SDK and Traefik export with): it decodes ExportTraceServiceRequest messages and keeps
@@ -70,7 +71,8 @@ func (r *otlpReceiver) serve(w http.ResponseWriter, req *http.Request) {
 		}
 		for _, ss := range rs.ScopeSpans {
 			for _, s := range ss.Spans {
-				r.spans = append(r.spans, otlpSpan{hex.EncodeToString(s.TraceId), service, s.Name})
+				r.spans = append(r.spans, otlpSpan{hex.EncodeToString(s.TraceId), hex.EncodeToString(s.SpanId),
+					hex.EncodeToString(s.ParentSpanId), service, s.Name})
 			}
 		}
 	}
@@ -92,6 +94,24 @@ func (r *otlpReceiver) trace(id string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// parentOf returns "service: name" of the parent of the span of trace id whose
+// "service: name" is child, or "" when it has none the receiver got.
+func (r *otlpReceiver) parentOf(id, child string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range r.spans {
+		if c.trace != id || c.service+": "+c.name != child {
+			continue
+		}
+		for _, p := range r.spans {
+			if p.trace == id && p.id == c.parent {
+				return p.service + ": " + p.name
+			}
+		}
+	}
+	return ""
 }
 
 func (r *otlpReceiver) close() { _ = r.srv.Close() }
@@ -130,6 +150,12 @@ func TestTracing(t *testing.T) {
 				return true, ""
 			})
 			t.Logf("trace %s:\n  %s", traceID, strings.Join(traces.trace(traceID), "\n  "))
+			// The service's span is a child of one of Traefik's: the context went
+			// through Traefik, not around it.
+			service := want[len(want)-1]
+			if p := traces.parentOf(traceID, service); !strings.HasPrefix(p, "traefik: ") {
+				t.Errorf("the parent of %q is %q, want one of Traefik's spans", service, p)
+			}
 		})
 	}
 	hdr := http.Header{"Authorization": {"Bearer " + tok.Token.AccessToken}, "Accept": {"application/json, text/event-stream"}}
