@@ -39,6 +39,8 @@ type roundRobin struct {
 	targets []*url.URL
 	next    int
 	hits    []string // the replica each request went to, in order
+	getsTo  *url.URL // when set, every GET (a standalone stream) goes to this replica
+	gets    int      // GETs sent on
 }
 
 func newRoundRobin(t *testing.T, secret []byte, replicas ...*bridge) *roundRobin {
@@ -57,7 +59,11 @@ func (lb *roundRobin) serve(w http.ResponseWriter, r *http.Request) {
 	for range lb.targets {
 		lb.mu.Lock()
 		target := lb.targets[lb.next%len(lb.targets)]
-		lb.next++
+		if r.Method == http.MethodGet && lb.getsTo != nil {
+			target = lb.getsTo
+		} else {
+			lb.next++
+		}
 		lb.mu.Unlock()
 		// A replica that refuses connections is skipped, as a load balancer drops a
 		// task that is gone.
@@ -68,6 +74,9 @@ func (lb *roundRobin) serve(w http.ResponseWriter, r *http.Request) {
 		c.Close()
 		lb.mu.Lock()
 		lb.hits = append(lb.hits, target.Host)
+		if r.Method == http.MethodGet {
+			lb.gets++
+		}
 		lb.mu.Unlock()
 		(&httputil.ReverseProxy{
 			Rewrite: func(pr *httputil.ProxyRequest) {
@@ -435,4 +444,66 @@ func TestReplicasShareUsers(t *testing.T) {
 			t.Fatalf("a request of a user whose replica stopped: %d %s, want it served by the other", r.Status, r.Body)
 		}
 	})
+}
+
+// TestReplicaStopKeepsOtherSessions: when the replica that does not hold a 2025 session
+// is killed, the session goes on: an SDK client whose GET stream the killed replica was
+// forwarding resumes it through the survivor, and its calls keep succeeding.
+func TestReplicaStopKeepsOtherSessions(t *testing.T) {
+	secret := "identity-secret-" + strings.Repeat("k", 24)
+	reps := startReplicas(t, 2, secret, false)
+	lb := newRoundRobin(t, []byte(secret), reps...)
+	// The initialize goes to the first replica, which holds the session; the GET
+	// stream goes through the second, which forwards it.
+	lb.getsTo = lb.targets[1]
+	front := &bridge{URL: lb.srv.URL + "/mcp", Base: lb.srv.URL}
+	legacy := connectAt(t, front, "alice", nil, "2025-11-25")
+	owner := ownerOf(t, legacy.ID())
+	if owner != reps[0].Base {
+		t.Fatalf("the session is on %s, want the first replica %s", owner, reps[0].Base)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		lb.mu.Lock()
+		gets := lb.gets
+		lb.mu.Unlock()
+		if gets > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the SDK opened no GET stream")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	lb.mu.Lock()
+	lb.getsTo = nil
+	lb.mu.Unlock()
+	echo := func(i int) error {
+		msg := fmt.Sprintf("call %d", i)
+		res, err := legacy.CallTool(ctx(t), &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"message": msg}})
+		if err != nil {
+			return err
+		}
+		if got := textOf(t, res); got != "Echo: "+msg {
+			return fmt.Errorf("echo = %q", got)
+		}
+		return nil
+	}
+	for i := range 4 {
+		if err := echo(i); err != nil {
+			t.Fatalf("call %d before the kill: %v", i, err)
+		}
+	}
+	for _, b := range reps {
+		if b.Base != owner {
+			_ = b.cmd.Process.Kill()
+			<-b.done
+		}
+	}
+	for i := range 20 {
+		if err := echo(100 + i); err != nil {
+			t.Fatalf("call %d after the other replica was killed: %v", i, err)
+		}
+		time.Sleep(150 * time.Millisecond)
+	}
 }

@@ -6,12 +6,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -113,13 +116,24 @@ func TestSwarm(t *testing.T) {
 		t.FailNow()
 	}
 
+	var driveAt func(svc, version string, d time.Duration, stop <-chan struct{}) map[string]int
 	// drive calls svc's tool for d from one 2026-07-28 client and counts the outcomes.
 	// A client whose session the SDK closed (it does when a stream it holds breaks,
 	// as one does when its replica dies) connects again, as an MCP host would, and
 	// that is counted too.
 	drive := func(svc string, d time.Duration, stop <-chan struct{}) map[string]int {
+		return driveAt(svc, "", d, stop)
+	}
+	// driveAt is drive for the client of a protocol version: "" (2026-07-28) or
+	// "2025-11-25", whose session lives on one replica: when that replica goes, the
+	// session's next request gets 404, which the SDK reports as a closed session, and
+	// the client starts a new one.
+	driveAt = func(svc, version string, d time.Duration, stop <-chan struct{}) map[string]int {
 		seen := map[string]int{}
 		cs := clients[svc].modern
+		if version != "" {
+			cs = clients[svc].legacy
+		}
 		deadline := time.Now().Add(d)
 		for time.Now().Before(deadline) {
 			select {
@@ -131,9 +145,9 @@ func TestSwarm(t *testing.T) {
 			switch {
 			case err == nil:
 				seen["ok"]++
-			case errors.Is(err, mcp.ErrConnectionClosed):
+			case errors.Is(err, mcp.ErrConnectionClosed), errors.Is(err, mcp.ErrSessionMissing):
 				seen["reconnect"]++
-				if again, err := sw.tryConnect(ctx, svc, clients[svc].h, ""); err == nil {
+				if again, err := sw.tryConnect(ctx, svc, clients[svc].h, version); err == nil {
 					cs = again
 				} else {
 					seen["reconnect failed: "+shortErr(err)]++
@@ -143,18 +157,60 @@ func TestSwarm(t *testing.T) {
 			}
 			time.Sleep(150 * time.Millisecond)
 		}
-		clients[svc].modern = cs
+		if version != "" {
+			clients[svc].legacy = cs
+		} else {
+			clients[svc].modern = cs
+		}
 		return seen
 	}
 
 	t.Run("one replica of authsvc and of each bridge killed", func(t *testing.T) {
+		// A raw 2025 session on each bridge, with no stream open: what becomes of it
+		// depends only on whether its replica is killed.
+		raw := map[string]string{}
+		rawHeaders := func(svc, sid string) http.Header {
+			h := http.Header{"Authorization": {"Bearer " + token(t, clients[svc].h).AccessToken}}
+			if sid != "" {
+				h.Set("Mcp-Session-Id", sid)
+				h.Set("Mcp-Protocol-Version", "2025-06-18")
+			}
+			return h
+		}
+		for _, svc := range bridges {
+			resp, body := sw.post(t, ctx, sw.mcpURL(svc), initializeBody, rawHeaders(svc, ""))
+			raw[svc] = resp.Header.Get("Mcp-Session-Id")
+			if resp.StatusCode != http.StatusOK || raw[svc] == "" {
+				t.Fatalf("%s: raw initialize: %d %.200s", svc, resp.StatusCode, body)
+			}
+			if resp, body := sw.post(t, ctx, sw.mcpURL(svc), `{"jsonrpc":"2.0","method":"notifications/initialized"}`, rawHeaders(svc, raw[svc])); resp.StatusCode != http.StatusAccepted {
+				t.Fatalf("%s: raw initialized: %d %.200s", svc, resp.StatusCode, body)
+			}
+		}
+		killedIPs := map[string][]string{}
 		for _, svc := range append([]string{"auth"}, bridges...) {
-			t.Logf("%s: killed the task in container %s", svc, killTask(t, ctx, svc))
+			id, ips := killTask(t, ctx, svc)
+			killedIPs[svc] = ips
+			t.Logf("%s: killed the task in container %s (%s)", svc, id, strings.Join(ips, " "))
 		}
 		// Until Traefik has dropped the dead tasks (its Swarm provider looks every 2 s)
-		// and Swarm has replaced them, record what the 2026-07-28 clients see.
+		// and Swarm has replaced them, record what the 2026-07-28 clients see, and what
+		// clients registering at authsvc see.
 		var mu sync.Mutex
 		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			seen := register(ctx, sw, 20*time.Second)
+			mu.Lock()
+			defer mu.Unlock()
+			t.Logf("auth: registrations in the 20 s after the kills: %v", seen)
+			// 429 once the registration rate limit (one budget across the replicas,
+			// kept in Redis) is spent: authsvc answering, as it should.
+			if seen["201"] == 0 || len(seen) != 1+min(seen["429"], 1) {
+				t.Errorf("auth: registrations after the kills: %v, want only 201 (and 429 past the rate limit)", seen)
+			}
+		}()
 		for _, svc := range bridges {
 			wg.Add(1)
 			go func() {
@@ -180,13 +236,28 @@ func TestSwarm(t *testing.T) {
 				t.Errorf("%s: 2026-07-28 calls after the failover: %v, want only ok", svc, seen)
 			}
 			err := call(clients[svc].legacy, svc)
-			t.Logf("%s: the 2025 session (held by %s) after the kill: %v", svc, sessionOwner(clients[svc].legacy.ID()), err)
+			t.Logf("%s: the SDK's 2025 session (held by %s) after the kill: %v", svc, sessionOwner(clients[svc].legacy.ID()), err)
+			// The raw session (no stream the kill could break): gone (404) if the killed
+			// replica held it, alive (200) if the survivor did.
+			owner := sessionOwner(raw[svc])
+			u, perr := url.Parse(owner)
+			if perr != nil {
+				t.Fatalf("%s: the session id names %q, not a replica URL", svc, owner)
+			}
+			killed := slices.Contains(killedIPs[svc], u.Hostname())
+			want := map[bool]int{true: http.StatusNotFound, false: http.StatusOK}[killed]
+			resp, body := sw.post(t, ctx, sw.mcpURL(svc), `{"jsonrpc":"2.0","id":2,"method":"ping"}`, rawHeaders(svc, raw[svc]))
+			t.Logf("%s: the raw 2025 session held by %s (killed: %v) answers %d", svc, owner, killed, resp.StatusCode)
+			if resp.StatusCode != want {
+				t.Errorf("%s: the raw 2025 session held by %s (killed: %v): %d %.200s, want %d", svc, owner, killed, resp.StatusCode, body, want)
+			}
 			again := sw.connectAt(t, ctx, svc, clients[svc].h, "2025-11-25")
 			for i := range 4 {
 				if err := call(again, svc); err != nil {
 					t.Errorf("%s: call %d of a new 2025 session: %v", svc, i, err)
 				}
 			}
+			clients[svc].legacy = again
 		}
 		eventually(t, 90*time.Second, "swarm replaced the killed tasks", func() (bool, string) {
 			out, _ := output(ctx, sw, "docker", "stack", "services", swarmStack, "--format", "{{.Name}} {{.Replicas}}")
@@ -197,22 +268,31 @@ func TestSwarm(t *testing.T) {
 	t.Run("rolling update of a bridge under load", func(t *testing.T) {
 		svc := "memory"
 		stop := make(chan struct{})
-		result := make(chan map[string]int)
+		result, legacyResult := make(chan map[string]int), make(chan map[string]int)
 		go func() { result <- drive(svc, 10*time.Minute, stop) }()
+		go func() { legacyResult <- driveAt(svc, "2025-11-25", 10*time.Minute, stop) }()
 		t0 := time.Now()
 		out, err := output(ctx, sw, "docker", "service", "update", "--force", "--detach=false", swarmStack+"_"+svc)
 		took := time.Since(t0)
 		time.Sleep(3 * time.Second)
 		close(stop)
-		seen := <-result
+		seen, legacy := <-result, <-legacyResult
 		if err != nil {
 			t.Fatalf("docker service update: %v\n%s", err, tail(out, 20))
 		}
 		t.Logf("%s: 2026-07-28 calls during its rolling update (%s): %v", svc, took.Round(time.Second), seen)
+		t.Logf("%s: 2025-11-25 session calls during its rolling update: %v", svc, legacy)
 		// A client whose stream was on a replaced task connects again (at most once);
 		// no call fails.
 		if !onlyOKAndOneReconnect(seen) {
 			t.Errorf("calls during the rolling update: %v, want only ok (after at most one reconnect)", seen)
+		}
+		// A 2025 session lives on one task, and both tasks are replaced one after the
+		// other: its client starts a new session when its task goes (404), at most
+		// twice (the new session may land on the task replaced second); no call fails
+		// otherwise.
+		if legacy["ok"] == 0 || legacy["reconnect"] > 2 || len(legacy) != 1+min(legacy["reconnect"], 1) {
+			t.Errorf("2025 session calls during the rolling update: %v, want only ok (after at most two new sessions)", legacy)
 		}
 		if after := drive(svc, 3*time.Second, nil); !onlyOKAndOneReconnect(after) {
 			t.Errorf("calls after the rolling update: %v, want only ok (after at most one reconnect)", after)
@@ -415,17 +495,46 @@ func peerLists(t *testing.T, ctx context.Context, svc string) []int {
 }
 
 // killTask kills (SIGKILL) the container of one running task of svc and returns it.
-func killTask(t *testing.T, ctx context.Context, svc string) string {
+func killTask(t *testing.T, ctx context.Context, svc string) (id string, ips []string) {
 	t.Helper()
 	ids, err := output(ctx, nil, "docker", "ps", "-q", "--filter", "label=com.docker.swarm.service.name="+swarmStack+"_"+svc)
 	if err != nil || len(strings.Fields(ids)) < 2 {
 		t.Fatalf("%s: want two running tasks, docker ps gave %q (%v)", svc, ids, err)
 	}
-	id := strings.Fields(ids)[0]
+	id = strings.Fields(ids)[0]
+	out, err := output(ctx, nil, "docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", id)
+	if err != nil {
+		t.Fatalf("docker inspect %s: %v\n%s", id, err, out)
+	}
+	ips = strings.Fields(out)
 	if out, err := output(ctx, nil, "docker", "kill", id); err != nil {
 		t.Fatalf("docker kill %s: %v\n%s", id, err, out)
 	}
-	return id
+	return id, ips
+}
+
+// register registers a client at authsvc through Traefik every 150 ms for d and counts
+// the outcomes by status code (or transport error).
+func register(ctx context.Context, s *stack, d time.Duration) map[string]int {
+	seen := map[string]int{}
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(150 * time.Millisecond) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, "https://auth."+domain+"/register",
+			strings.NewReader(`{"redirect_uris":["http://127.0.0.1:9/cb"],"token_endpoint_auth_method":"none"}`))
+		if err != nil {
+			seen[shortErr(err)]++
+			continue
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := s.client.Do(req)
+		if err != nil {
+			seen[shortErr(err)]++
+			continue
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		seen[strconv.Itoa(resp.StatusCode)]++
+	}
+	return seen
 }
 
 // sessionOwner reads the replica URL a session id names.
