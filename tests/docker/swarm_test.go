@@ -83,12 +83,18 @@ func TestSwarm(t *testing.T) {
 		}
 		return nil
 	}
+	// The clients belong to the whole test, not to a subtest: a session is closed
+	// (DELETE) when the test that opened it ends, and the later subtests go on with
+	// these sessions.
+	for _, svc := range bridges {
+		c := &client{h: sw.oauthClient(t)}
+		c.modern = sw.connect(t, ctx, svc, c.h)
+		c.legacy = sw.connectAt(t, ctx, svc, c.h, "2025-11-25")
+		clients[svc] = c
+	}
 	t.Run("both eras on every bridge, requests on both replicas", func(t *testing.T) {
 		for _, svc := range bridges {
-			c := &client{h: sw.oauthClient(t)}
-			c.modern = sw.connect(t, ctx, svc, c.h)
-			c.legacy = sw.connectAt(t, ctx, svc, c.h, "2025-11-25")
-			clients[svc] = c
+			c := clients[svc]
 			for i := range 8 {
 				if err := call(c.legacy, svc); err != nil {
 					t.Fatalf("%s: call %d of the 2025 session: %v", svc, i, err)
@@ -235,8 +241,15 @@ func TestSwarm(t *testing.T) {
 			if seen := drive(svc, 3*time.Second, nil); seen["ok"] == 0 || len(seen) != 1 {
 				t.Errorf("%s: 2026-07-28 calls after the failover: %v, want only ok", svc, seen)
 			}
+			sdkOwner := sessionOwner(clients[svc].legacy.ID())
 			err := call(clients[svc].legacy, svc)
-			t.Logf("%s: the SDK's 2025 session (held by %s) after the kill: %v", svc, sessionOwner(clients[svc].legacy.ID()), err)
+			t.Logf("%s: the SDK's 2025 session (held by %s) after the kill: %v", svc, sdkOwner, err)
+			if u, perr := url.Parse(sdkOwner); perr != nil {
+				t.Errorf("%s: the SDK's session id names %q, not a replica URL", svc, sdkOwner)
+			} else if slices.Contains(killedIPs[svc], u.Hostname()) != (err != nil) {
+				t.Errorf("%s: the SDK's 2025 session held by %s (killed: %v) answered %v", svc, sdkOwner,
+					slices.Contains(killedIPs[svc], u.Hostname()), err)
+			}
 			// The raw session (no stream the kill could break): gone (404) if the killed
 			// replica held it, alive (200) if the survivor did.
 			owner := sessionOwner(raw[svc])
@@ -251,7 +264,11 @@ func TestSwarm(t *testing.T) {
 			if resp.StatusCode != want {
 				t.Errorf("%s: the raw 2025 session held by %s (killed: %v): %d %.200s, want %d", svc, owner, killed, resp.StatusCode, body, want)
 			}
-			again := sw.connectAt(t, ctx, svc, clients[svc].h, "2025-11-25")
+			// A new session, kept for the rolling update (not closed with this subtest).
+			again, err := sw.tryConnect(ctx, svc, clients[svc].h, "2025-11-25")
+			if err != nil {
+				t.Fatalf("%s: a new 2025 session: %v", svc, err)
+			}
 			for i := range 4 {
 				if err := call(again, svc); err != nil {
 					t.Errorf("%s: call %d of a new 2025 session: %v", svc, i, err)
