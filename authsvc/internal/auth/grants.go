@@ -113,12 +113,13 @@ type GrantOptions struct {
 	OnRevoke func(reason string)
 }
 
-// Reasons a revocation is reported with (GrantOptions.OnRevoke).
+// Reasons a revocation is reported with (GrantOptions.OnRevoke, and the metrics).
 const (
 	RevokedRefreshToken  = "revoke_refresh_token" // a client revoked a refresh token (its family)
 	RevokedAccessToken   = "revoke_access_token"  // a client revoked an access token
 	RevokedForReuse      = "refresh_reuse"        // a rotated refresh token came back
 	RevokedForCodeReplay = "code_replay"          // a spent authorization code came back
+	RevokedClientDeleted = "client_deleted"       // a client deleted itself (RFC 7592)
 )
 
 // revoked reports a revocation that succeeded.

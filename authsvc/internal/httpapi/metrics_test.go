@@ -9,7 +9,6 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/auth"
-	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/httpapi"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/metrics"
 	"github.com/mcp-oauth-gateway/gateway/authsvc/internal/oauthtest"
 )
@@ -55,7 +54,7 @@ func TestMetricsCountRegistrationsRevocationsRefusals(t *testing.T) {
 		return testutil.ToFloat64(metrics.Revocations.WithLabelValues(reason))
 	}
 	reasons := []string{auth.RevokedRefreshToken, auth.RevokedAccessToken, auth.RevokedForCodeReplay,
-		auth.RevokedForReuse, httpapi.RevokedClientDeleted}
+		auth.RevokedForReuse, auth.RevokedClientDeleted}
 	before := map[string]float64{
 		"registrations": testutil.ToFloat64(metrics.Registrations),
 		"access_denied": testutil.ToFloat64(metrics.OAuthErrors.WithLabelValues("access_denied")),
@@ -98,7 +97,7 @@ func TestMetricsCountRegistrationsRevocationsRefusals(t *testing.T) {
 	env.DeleteClient(t, other)
 
 	want := map[string]float64{"registrations": 2, "access_denied": 1, auth.RevokedRefreshToken: 1,
-		auth.RevokedAccessToken: 1, auth.RevokedForCodeReplay: 1, auth.RevokedForReuse: 0, httpapi.RevokedClientDeleted: 1}
+		auth.RevokedAccessToken: 1, auth.RevokedForCodeReplay: 1, auth.RevokedForReuse: 0, auth.RevokedClientDeleted: 1}
 	after := map[string]float64{
 		"registrations": testutil.ToFloat64(metrics.Registrations),
 		"access_denied": testutil.ToFloat64(metrics.OAuthErrors.WithLabelValues("access_denied")),

@@ -222,10 +222,6 @@ func (h *registerHandler) update(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// RevokedClientDeleted is the revocation reason of a client that deleted itself
-// (authsvc_revocations_total).
-const RevokedClientDeleted = "client_deleted"
-
 // Delete serves DELETE /register/{client_id}: ends the client (auth.DeleteClient:
 // its tokens, consents and codes die with it) and answers 204.
 func (h *registerHandler) Delete(w http.ResponseWriter, r *http.Request) {
@@ -235,7 +231,7 @@ func (h *registerHandler) Delete(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, auth.ErrNotFound) {
 			err = invalidToken()
 		} else if err == nil {
-			metrics.Revocations.WithLabelValues(RevokedClientDeleted).Inc()
+			metrics.Revocations.WithLabelValues(auth.RevokedClientDeleted).Inc()
 		}
 	}
 	if err != nil {
