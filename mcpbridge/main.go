@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -52,6 +53,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	log := newLogger(cfg, stdout)
+	if cfg.GoMaxProcs > 0 {
+		// Set here, not through the GOMAXPROCS variable, which the children (a Go
+		// server among them) would inherit.
+		runtime.GOMAXPROCS(cfg.GoMaxProcs)
+	}
 	env := childEnv(os.Environ())
 	peers, err := newPeers(cfg, log)
 	if err != nil {

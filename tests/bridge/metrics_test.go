@@ -17,9 +17,9 @@ import (
 // TestMetrics: with --metrics-listen the bridge serves Prometheus metrics on that
 // address only, and real traffic moves them: requests by JSON-RPC method and status,
 // the children by state, the users with a pool, child start times, and child exits
-// told apart from crashes.
+// told apart from crashes. It also shows --gomaxprocs taking effect.
 func TestMetrics(t *testing.T) {
-	b := startBridge(t, []string{"--metrics-listen", "127.0.0.1:0"}, mcpservers.Everything(t))
+	b := startBridge(t, []string{"--metrics-listen", "127.0.0.1:0", "--gomaxprocs", "1"}, mcpservers.Everything(t))
 	var metricsAddr string
 	for _, line := range strings.Split(b.logs.String(), "\n") {
 		var rec struct {
@@ -67,6 +67,8 @@ func TestMetrics(t *testing.T) {
 		`mcpbridge_requests_total{code="404",rpc="tools/list"}`:                1,
 		`mcpbridge_request_duration_seconds_count{rpc="tools/call"}`:           1,
 		`mcpbridge_children{state="session"}`:                                  1,
+		// --gomaxprocs (Go's own gauge; the default would be the CPUs available)
+		`go_sched_gomaxprocs_threads`: 1,
 	} {
 		if got := value(body, series); got != want {
 			t.Errorf("%s = %v, want %v", series, got, want)

@@ -36,6 +36,7 @@ type Config struct {
 	ModernVersions   []string // its 2026-07-28-era versions
 	PoolSize         int
 	PoolIdle         time.Duration
+	GoMaxProcs       int // 0: Go's default
 	Spares           int
 	ToolPolicy       *policy.Policy
 	MaxSessions      int
@@ -87,6 +88,7 @@ func Parse(args []string, getenv func(string) string, usageOut io.Writer) (*Conf
 	maxMsg := fs.String("max-message-bytes", env("MCPBRIDGE_MAX_MESSAGE_BYTES", "4194304"), "largest POST body (one message or batch); a child may send up to this or 64 MiB, whichever is larger (env MCPBRIDGE_MAX_MESSAGE_BYTES)")
 	poolSize := fs.String("pool-size", env("MCPBRIDGE_POOL_SIZE", "2"), "most children one user's 2026-07-28 requests may use (env MCPBRIDGE_POOL_SIZE)")
 	poolIdle := fs.String("pool-idle-timeout", env("MCPBRIDGE_POOL_IDLE_TIMEOUT", "5m"), "end a pooled child unused this long (env MCPBRIDGE_POOL_IDLE_TIMEOUT)")
+	goMaxProcs := fs.String("gomaxprocs", env("MCPBRIDGE_GOMAXPROCS", "0"), "OS threads that run the bridge's own Go code at once (runtime.GOMAXPROCS); 0: Go's default, the CPUs available. 1 spares the wake-up of an idle thread each time a child's answer goes to its request (lower latency per call) and gives the bridge's own work one core; the children are not affected (env MCPBRIDGE_GOMAXPROCS)")
 	spares := fs.String("spares", env("MCPBRIDGE_SPARES", "2"), "started children kept waiting for new sessions and pools; 0: none (env MCPBRIDGE_SPARES)")
 	toolPolicy := fs.String("tool-policy", env("MCPBRIDGE_TOOL_POLICY", ""), "which tools a caller may list and call, e.g. 'write_*=scope:fs.write; delete_*=user:alice'; empty: every tool (env MCPBRIDGE_TOOL_POLICY)")
 	shutdown := fs.String("shutdown-timeout", env("MCPBRIDGE_SHUTDOWN_TIMEOUT", "10s"), "how long a graceful shutdown may take (env MCPBRIDGE_SHUTDOWN_TIMEOUT)")
@@ -135,6 +137,9 @@ func Parse(args []string, getenv func(string) string, usageOut io.Writer) (*Conf
 	}
 	c.PoolIdle = parseDuration("pool idle timeout", *poolIdle, &problems)
 	c.Spares = parseInt("spares", *spares, &problems)
+	if c.GoMaxProcs = parseInt("gomaxprocs", *goMaxProcs, &problems); c.GoMaxProcs < 0 {
+		problems = append(problems, fmt.Errorf("gomaxprocs %q: want 0 (Go's default) or more", *goMaxProcs))
+	}
 	if p, err := policy.Parse(*toolPolicy); err != nil {
 		problems = append(problems, err)
 	} else {

@@ -21,22 +21,27 @@ func TestParse(t *testing.T) {
 		t.Errorf("defaults = %+v", c)
 	}
 
-	c, err = Parse([]string{"--max-sessions", "5", "--", "x"}, env(map[string]string{"MCPBRIDGE_ALLOW_UNSIGNED_IDENTITY": "true",
+	if c.GoMaxProcs != 0 {
+		t.Errorf("gomaxprocs defaults to %d, want 0 (Go's default)", c.GoMaxProcs)
+	}
+
+	c, err = Parse([]string{"--max-sessions", "5", "--", "x"}, env(map[string]string{"MCPBRIDGE_ALLOW_UNSIGNED_IDENTITY": "true", "MCPBRIDGE_GOMAXPROCS": "1",
 		"LISTEN_ADDR": "127.0.0.1:9", "MCPBRIDGE_MAX_SESSIONS": "7", "MCPBRIDGE_ALLOWED_ORIGINS": "https://a.example, https://b.example",
 		"MCPBRIDGE_REQUEST_TIMEOUT": "90s", "LOG_FORMAT": "json", "LOG_LEVEL": "debug",
 	}), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Listen != "127.0.0.1:9" || c.MaxSessions != 5 || len(c.AllowedOrigins) != 2 || c.RequestTimeout != 90*time.Second || c.LogFormat != "json" {
+	if c.Listen != "127.0.0.1:9" || c.MaxSessions != 5 || len(c.AllowedOrigins) != 2 || c.RequestTimeout != 90*time.Second || c.LogFormat != "json" ||
+		c.GoMaxProcs != 1 {
 		t.Errorf("env and flags = %+v (a flag must win over its variable)", c)
 	}
 
-	_, err = Parse([]string{"--idle-timeout", "soon", "--max-sessions", "-1", "--log-format", "xml"}, env(nil), io.Discard)
+	_, err = Parse([]string{"--idle-timeout", "soon", "--max-sessions", "-1", "--log-format", "xml", "--gomaxprocs", "-2"}, env(nil), io.Discard)
 	if err == nil {
 		t.Fatal("bad configuration accepted")
 	}
-	for _, want := range []string{"idle timeout", "max sessions", "log format", "no MCP server command"} {
+	for _, want := range []string{"idle timeout", "max sessions", "log format", "gomaxprocs", "no MCP server command"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not report %q (every problem at once)", err, want)
 		}
