@@ -179,6 +179,13 @@ func benchServer(o options, sgw string, argv []string, tool string) error {
 		return err
 	}
 	defer b.stop()
+	// The same bridge with --gomaxprocs 1: no idle thread to wake when a child's
+	// answer is handed to the request's goroutine (the children keep Go's default).
+	b1, err := startBridge(o.bridge, argv, "--gomaxprocs", "1")
+	if err != nil {
+		return err
+	}
+	defer b1.stop()
 	sg, err := startOnFreePort(sgw, func(_, port string) []string {
 		return []string{"--stdio", shellJoin(argv), "--outputTransport", "streamableHttp", "--stateful", "--port", port, "--logLevel", "none"}
 	})
@@ -215,6 +222,7 @@ func benchServer(o options, sgw string, argv []string, tool string) error {
 		{relayName, func() (client, error) { return newHTTPClient(relay.url, tool) }, relay.pid()},
 		{"mcpbridge (2025-11-25 sessions)", func() (client, error) { return newHTTPClient(b.url, tool) }, b.pid()},
 		{"mcpbridge (2026-07-28, one user each)", func() (client, error) { return newModernClient(b.url, newUser(), tool) }, b.pid()},
+		{"mcpbridge --gomaxprocs 1 (2025-11-25 sessions)", func() (client, error) { return newHTTPClient(b1.url, tool) }, b1.pid()},
 		{"supergateway 4.0.0 --stateful", func() (client, error) { return newHTTPClient(sg.url, tool) }, sg.pid()},
 	}
 	lat, err := latencies(o, paths)
