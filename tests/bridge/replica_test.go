@@ -169,17 +169,6 @@ func TestReplicas(t *testing.T) {
 			return &mcp.CreateMessageResult{Model: "m", Role: "assistant", Content: &mcp.TextContent{Text: "sampled answer 42"}}, nil
 		},
 	}
-	echo := func(t *testing.T, cs *mcp.ClientSession, i int) error {
-		msg := fmt.Sprintf("call %d", i)
-		res, err := cs.CallTool(ctx(t), &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"message": msg}})
-		if err != nil {
-			return err
-		}
-		if got := textOf(t, res); got != "Echo: "+msg {
-			return fmt.Errorf("echo = %q", got)
-		}
-		return nil
-	}
 
 	legacy := connectAt(t, front, "alice", opts, "2025-11-25")
 	owner := ownerOf(t, legacy.ID())
@@ -340,6 +329,19 @@ func TestReplicas(t *testing.T) {
 	})
 }
 
+// echo calls the everything server's echo tool with "call i" and checks the answer.
+func echo(t *testing.T, cs *mcp.ClientSession, i int) error {
+	msg := fmt.Sprintf("call %d", i)
+	res, err := cs.CallTool(ctx(t), &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"message": msg}})
+	if err != nil {
+		return err
+	}
+	if got := textOf(t, res); got != "Echo: "+msg {
+		return fmt.Errorf("echo = %q", got)
+	}
+	return nil
+}
+
 // TestReplicaConfig: replicas need the identity secret (it signs the ids that name a
 // replica), and a replica URL that is not one stops the bridge with a clear error.
 func TestReplicaConfig(t *testing.T) {
@@ -478,19 +480,8 @@ func TestReplicaStopKeepsOtherSessions(t *testing.T) {
 	lb.mu.Lock()
 	lb.getsTo = nil
 	lb.mu.Unlock()
-	echo := func(i int) error {
-		msg := fmt.Sprintf("call %d", i)
-		res, err := legacy.CallTool(ctx(t), &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"message": msg}})
-		if err != nil {
-			return err
-		}
-		if got := textOf(t, res); got != "Echo: "+msg {
-			return fmt.Errorf("echo = %q", got)
-		}
-		return nil
-	}
 	for i := range 4 {
-		if err := echo(i); err != nil {
+		if err := echo(t, legacy, i); err != nil {
 			t.Fatalf("call %d before the kill: %v", i, err)
 		}
 	}
@@ -501,7 +492,7 @@ func TestReplicaStopKeepsOtherSessions(t *testing.T) {
 		}
 	}
 	for i := range 20 {
-		if err := echo(100 + i); err != nil {
+		if err := echo(t, legacy, 100+i); err != nil {
 			t.Fatalf("call %d after the other replica was killed: %v", i, err)
 		}
 		time.Sleep(150 * time.Millisecond)
