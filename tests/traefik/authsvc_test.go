@@ -192,8 +192,8 @@ func TestAuthsvcToken(t *testing.T) {
 		t.Fatalf("/revoke: %s", rresp.Status)
 	}
 	// Every replica's view converges within the interval, plus slack for a poll's round
-	// trip on a loaded machine (2 s: well under the 5 s default interval, so a replica
-	// that ignored revocationInterval would be caught more often than not).
+	// trip on a loaded machine (2 s). A replica that ignored revocationInterval and
+	// polled at the 5 s default would miss the bound in about two runs of five.
 	const converged = time.Second + 2*time.Second
 	revokedAt := time.Now()
 	for i, tr := range replicas {
