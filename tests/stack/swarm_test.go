@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mcp-oauth-gateway/gateway/internal/contract"
 	"github.com/mcp-oauth-gateway/gateway/internal/labels"
 	"github.com/mcp-oauth-gateway/gateway/internal/swarmstack"
 )
@@ -106,7 +107,7 @@ func normalizeSecrets(t *testing.T, cfg *labels.HTTPConfiguration, swarm bool) m
 	for name, mw := range m["middlewares"] {
 		plugin, _ := mw.(map[string]any)["plugin"].(map[string]any)
 		conf, _ := plugin["mcpauth"].(map[string]any)
-		for _, opt := range []string{"identitySecret", "revocationToken"} {
+		for _, opt := range contract.PluginSecretOptions {
 			if !swarm {
 				if _, ok := conf[opt]; ok {
 					conf[opt] = "secret"
