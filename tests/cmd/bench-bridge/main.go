@@ -23,6 +23,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -134,11 +135,13 @@ func run() error {
 
 // floorName and floorProcName label the HTTP round trip alone: a net/http server
 // answering at once, no MCP server behind it, in this process and in a process of its
-// own (this program run with -serve-floor).
+// own (this program run with -serve-floor). relayName labels the minimal relay, and
+// bridgeName the bridge's 2025 sessions, whose added latency paces direct stdio.
 const (
 	floorName     = "HTTP round trip alone (in-process net/http, no MCP server)"
 	floorProcName = "HTTP round trip alone (net/http in another process, no MCP server)"
 	relayName     = "minimal relay (HTTP → one child per session, nothing else)"
+	bridgeName    = "mcpbridge (2025-11-25 sessions)"
 )
 
 // floorHandler answers every MCP POST at once: an empty result for a request, 202 for
@@ -220,7 +223,7 @@ func benchServer(o options, sgw string, argv []string, tool string) error {
 		{floorName, func() (client, error) { return newHTTPClient(floor.URL, tool) }, os.Getpid()},
 		{floorProcName, func() (client, error) { return newHTTPClient(floorProc.url, tool) }, floorProc.pid()},
 		{relayName, func() (client, error) { return newHTTPClient(relay.url, tool) }, relay.pid()},
-		{"mcpbridge (2025-11-25 sessions)", func() (client, error) { return newHTTPClient(b.url, tool) }, b.pid()},
+		{bridgeName, func() (client, error) { return newHTTPClient(b.url, tool) }, b.pid()},
 		{"mcpbridge (2026-07-28, one user each)", func() (client, error) { return newModernClient(b.url, newUser(), tool) }, b.pid()},
 		{"mcpbridge --gomaxprocs 1 (2025-11-25 sessions)", func() (client, error) { return newHTTPClient(b1.url, tool) }, b1.pid()},
 		{"supergateway 4.0.0 --stateful", func() (client, error) { return newHTTPClient(sg.url, tool) }, sg.pid()},
@@ -232,7 +235,7 @@ func benchServer(o options, sgw string, argv []string, tool string) error {
 	// The same direct stdio with each caller pausing, between calls, for as long as the
 	// bridge adds: the pace at which the children get calls through the bridge. What a
 	// child costs per call depends on that pace (it sleeps and is woken up for each).
-	const bridged = 4 // mcpbridge (2025-11-25 sessions)
+	bridged := slices.IndexFunc(paths, func(p path) bool { return p.name == bridgeName })
 	pause := lat[bridged][len(lat[bridged])/2] - lat[0][len(lat[0])/2]
 	pacedName := fmt.Sprintf("direct stdio, callers pausing %s between calls", ms(pause))
 	tpaths := append(paths, path{pacedName, func() (client, error) {
