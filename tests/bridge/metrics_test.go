@@ -77,14 +77,19 @@ func TestMetrics(t *testing.T) {
 	if got := value(body, "mcpbridge_child_start_seconds_count"); got < 1 {
 		t.Errorf("child starts counted: %v", got)
 	}
-	// The spares come back to their configured number (2).
-	deadline := time.Now().Add(30 * time.Second)
-	for value(scrape(), `mcpbridge_children{state="spare"}`) != 2 {
-		if time.Now().After(deadline) {
-			t.Fatalf("spare gauge never reached 2:\n%s", scrape())
+	// waitFor waits up to 30 s for series to read want.
+	waitFor := func(series string, want float64) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for value(scrape(), series) != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s never reached %v:\n%s", series, want, scrape())
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
-		time.Sleep(100 * time.Millisecond)
 	}
+	// The spares come back to their configured number (2).
+	waitFor(`mcpbridge_children{state="spare"}`, 2)
 	// A 2026-07-28 request of another user: a pool.
 	if r := do(t, "POST", b.URL, modernHeaders("bob", "tools/list", ""), modernBody(1, "tools/list", "")); r.Status != 200 {
 		t.Fatalf("2026-07-28 tools/list: %d %s", r.Status, r.Body)
@@ -97,16 +102,6 @@ func TestMetrics(t *testing.T) {
 		t.Errorf(`mcpbridge_children{state="pooled"} = %v, want at least 1`, got)
 	}
 	// An ended session's child is an exit, not a crash; a killed one is both.
-	waitFor := func(series string, want float64) {
-		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for value(scrape(), series) != want {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s never reached %v:\n%s", series, want, scrape())
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
 	if r := do(t, "DELETE", b.URL, sessionHeaders("alice", sid), ""); r.Status != 204 && r.Status != 200 {
 		t.Fatalf("DELETE: %d %s", r.Status, r.Body)
 	}

@@ -50,18 +50,20 @@ func TestMetricsCountGrants(t *testing.T) {
 // /authorize move their counters.
 func TestMetricsCountRegistrationsRevocationsRefusals(t *testing.T) {
 	env := oauthtest.New(t, nil)
-	revocations := func(reason string) float64 {
-		return testutil.ToFloat64(metrics.Revocations.WithLabelValues(reason))
+	// read returns the counters this test moves: registrations, access_denied, and
+	// each revocation reason.
+	read := func() map[string]float64 {
+		m := map[string]float64{
+			"registrations": testutil.ToFloat64(metrics.Registrations),
+			"access_denied": testutil.ToFloat64(metrics.OAuthErrors.WithLabelValues("access_denied")),
+		}
+		for _, r := range []string{auth.RevokedRefreshToken, auth.RevokedAccessToken, auth.RevokedForCodeReplay,
+			auth.RevokedForReuse, auth.RevokedClientDeleted} {
+			m[r] = testutil.ToFloat64(metrics.Revocations.WithLabelValues(r))
+		}
+		return m
 	}
-	reasons := []string{auth.RevokedRefreshToken, auth.RevokedAccessToken, auth.RevokedForCodeReplay,
-		auth.RevokedForReuse, auth.RevokedClientDeleted}
-	before := map[string]float64{
-		"registrations": testutil.ToFloat64(metrics.Registrations),
-		"access_denied": testutil.ToFloat64(metrics.OAuthErrors.WithLabelValues("access_denied")),
-	}
-	for _, r := range reasons {
-		before[r] = revocations(r)
-	}
+	before := read()
 
 	c := env.Register(t, "none", authorizeRedirect, nil)
 	other := env.Register(t, "none", authorizeRedirect, nil)
@@ -98,13 +100,7 @@ func TestMetricsCountRegistrationsRevocationsRefusals(t *testing.T) {
 
 	want := map[string]float64{"registrations": 2, "access_denied": 1, auth.RevokedRefreshToken: 1,
 		auth.RevokedAccessToken: 1, auth.RevokedForCodeReplay: 1, auth.RevokedForReuse: 0, auth.RevokedClientDeleted: 1}
-	after := map[string]float64{
-		"registrations": testutil.ToFloat64(metrics.Registrations),
-		"access_denied": testutil.ToFloat64(metrics.OAuthErrors.WithLabelValues("access_denied")),
-	}
-	for _, r := range reasons {
-		after[r] = revocations(r)
-	}
+	after := read()
 	for name, w := range want {
 		if d := after[name] - before[name]; d != w {
 			t.Errorf("%s moved by %v, want %v", name, d, w)
