@@ -237,6 +237,9 @@ func TestStack(t *testing.T) {
 	})
 }
 
+// registerBody registers a public client (RFC 7591).
+const registerBody = `{"redirect_uris":["http://127.0.0.1:9/cb"],"token_endpoint_auth_method":"none"}`
+
 const initializeBody = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"docker-raw","version":"1"}}}`
 
 func checkRedisDown(t *testing.T, ctx context.Context, s *stack) {
@@ -248,7 +251,7 @@ func checkRedisDown(t *testing.T, ctx context.Context, s *stack) {
 	if code, body := s.get(t, ctx, auth+"/.well-known/jwks.json"); code != 200 || !strings.Contains(body, `"kid"`) {
 		t.Errorf("JWKS with Redis down: %d %.200s", code, body)
 	}
-	resp, body := s.post(t, ctx, auth+"/register", `{"redirect_uris":["http://127.0.0.1:9/cb"],"token_endpoint_auth_method":"none"}`, nil)
+	resp, body := s.post(t, ctx, auth+"/register", registerBody, nil)
 	if resp.StatusCode != 503 || jsonField(body, "error") != "temporarily_unavailable" {
 		t.Errorf("register with Redis down: %d %.200s", resp.StatusCode, body)
 	}

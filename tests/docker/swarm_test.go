@@ -127,24 +127,21 @@ func TestSwarm(t *testing.T) {
 		t.FailNow()
 	}
 
-	var driveAt func(svc, version string, d time.Duration, stop <-chan struct{}) map[string]int
-	// drive calls svc's tool for d from one 2026-07-28 client and counts the outcomes.
-	// A client whose session the SDK closed (it does when a stream it holds breaks,
-	// as one does when its replica dies) connects again, as an MCP host would, and
-	// that is counted too.
-	drive := func(svc string, d time.Duration, stop <-chan struct{}) map[string]int {
-		return driveAt(svc, "", d, stop)
-	}
-	// driveAt is drive for the client of a protocol version: "" (2026-07-28) or
-	// "2025-11-25", whose session lives on one replica: when that replica goes, the
-	// session's next request gets 404, which the SDK reports as a closed session, and
-	// the client starts a new one.
-	driveAt = func(svc, version string, d time.Duration, stop <-chan struct{}) map[string]int {
+	// driveAt calls svc's tool for d from the client of a protocol version ("" for
+	// 2026-07-28, or "2025-11-25") and counts the outcomes. A client whose session the
+	// SDK closed (a 2025 session whose replica went answers 404, which the SDK reports
+	// as a closed session) connects again, as an MCP host would, and that is counted
+	// too.
+	driveAt := func(svc, version string, d time.Duration, stop <-chan struct{}) map[string]int {
 		seen := map[string]int{}
-		cs := clients[svc].modern
+		held := &clients[svc].modern
 		if version != "" {
-			cs = clients[svc].legacy
+			held = &clients[svc].legacy
 		}
+		cs := *held
+		// The session the client ends with is the one it goes on with, however the
+		// loop ends (its deadline or stop).
+		defer func() { *held = cs }()
 		deadline := time.Now().Add(d)
 		for time.Now().Before(deadline) {
 			select {
@@ -168,12 +165,11 @@ func TestSwarm(t *testing.T) {
 			}
 			time.Sleep(150 * time.Millisecond)
 		}
-		if version != "" {
-			clients[svc].legacy = cs
-		} else {
-			clients[svc].modern = cs
-		}
 		return seen
+	}
+	// drive is driveAt for the 2026-07-28 client.
+	drive := func(svc string, d time.Duration, stop <-chan struct{}) map[string]int {
+		return driveAt(svc, "", d, stop)
 	}
 
 	t.Run("one replica of authsvc and of each bridge killed", func(t *testing.T) {
@@ -541,7 +537,7 @@ func register(ctx context.Context, s *stack, d time.Duration) map[string]int {
 	seen := map[string]int{}
 	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(150 * time.Millisecond) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, "https://auth."+domain+"/register",
-			strings.NewReader(`{"redirect_uris":["http://127.0.0.1:9/cb"],"token_endpoint_auth_method":"none"}`))
+			strings.NewReader(registerBody))
 		if err != nil {
 			seen[shortErr(err)]++
 			continue
