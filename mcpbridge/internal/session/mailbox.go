@@ -25,6 +25,10 @@ type Mailbox struct {
 	closed    bool
 	delivered int // highest seq handed to a reader
 	reader    *Reader
+	// lone, if set, takes the mailbox's message when it is the first and the last (see
+	// SetLone); lonePending while it is being handed over.
+	lone        func([]byte) bool
+	lonePending bool
 }
 
 // NewMailbox returns an open, empty mailbox whose event ids start with key and which
@@ -46,11 +50,45 @@ func (b *Mailbox) PushClose(msg []byte) bool { return b.push(msg, true) }
 // Close closes the mailbox; queued events can still be read.
 func (b *Mailbox) Close() { b.push(nil, true) }
 
+// SetLone hands the mailbox's message to lone, on the goroutine that pushes it, if that
+// message is the first and the last (a request's answer with nothing before it): the
+// answer can then be written to the client before any reader wakes up. lone reports
+// whether it took the message; if not, the message is queued as usual. While lone
+// runs, readers see nothing; afterwards, a taken message is not queued (such an answer
+// is never resumed) and readers see the mailbox closed. lone runs with the session
+// locked, so it must not call into the session, and it must not block for long.
+func (b *Mailbox) SetLone(lone func([]byte) bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.lone = lone
+}
+
 func (b *Mailbox) push(msg []byte, close bool) bool {
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
 		return false
+	}
+	if lone := b.lone; lone != nil {
+		b.lone = nil
+		if close && msg != nil && b.next == 1 {
+			b.closed, b.lonePending = true, true
+			b.mu.Unlock()
+			taken := lone(msg)
+			b.mu.Lock()
+			b.lonePending = false
+			if !taken {
+				b.events = append(b.events, Event{Seq: b.next, Msg: msg})
+				b.bytes += len(msg)
+				b.next++
+			}
+			r := b.reader
+			b.mu.Unlock()
+			if r != nil {
+				r.wake()
+			}
+			return true
+		}
 	}
 	if msg != nil {
 		b.events = append(b.events, Event{Seq: b.next, Msg: msg})
@@ -160,6 +198,9 @@ func (r *Reader) Next() (events []Event, done, replaced bool) {
 	defer b.mu.Unlock()
 	if r.replaced {
 		return nil, true, true
+	}
+	if b.lonePending {
+		return nil, false, false
 	}
 	for _, e := range b.events {
 		if e.Seq > r.cursor {

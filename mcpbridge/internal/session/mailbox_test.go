@@ -40,3 +40,56 @@ func TestMailboxLimits(t *testing.T) {
 		t.Errorf("replay after trimming: %v", events)
 	}
 }
+
+func TestMailboxLone(t *testing.T) {
+	// The first message, which is also the last, goes to lone and is not queued.
+	b := NewMailbox("e1", 10)
+	r := b.Attach(0)
+	var got []string
+	b.SetLone(func(msg []byte) bool {
+		// While lone runs, a reader sees nothing, not even the end.
+		if events, done, _ := r.Next(); len(events) != 0 || done {
+			t.Errorf("during lone: reader got %v, done %v", events, done)
+		}
+		got = append(got, string(msg))
+		return true
+	})
+	b.PushClose([]byte("answer"))
+	if len(got) != 1 || got[0] != "answer" {
+		t.Fatalf("lone got %q, want the answer", got)
+	}
+	select {
+	case <-r.Ready():
+	default:
+		t.Error("the reader was not woken after lone")
+	}
+	if events, done, _ := r.Next(); len(events) != 0 || !done {
+		t.Errorf("after a taken answer: reader got %v, done %v; want nothing, done", events, done)
+	}
+
+	// Declined: queued as usual.
+	b = NewMailbox("e2", 10)
+	b.SetLone(func([]byte) bool { return false })
+	b.PushClose([]byte("answer"))
+	if events, done, _ := b.Attach(0).Next(); len(events) != 1 || string(events[0].Msg) != "answer" || !done {
+		t.Errorf("after a declined answer: reader got %v, done %v", events, done)
+	}
+
+	// Something before the answer (progress): lone is never called, and every message
+	// is queued.
+	b = NewMailbox("e3", 10)
+	b.SetLone(func([]byte) bool { t.Error("lone called for an answer that was not alone"); return true })
+	b.Push([]byte("progress"))
+	b.PushClose([]byte("answer"))
+	if events, done, _ := b.Attach(0).Next(); len(events) != 2 || !done {
+		t.Errorf("answer after progress: reader got %v, done %v", events, done)
+	}
+
+	// Closed without a message (the session ended): lone is not called either.
+	b = NewMailbox("e4", 10)
+	b.SetLone(func([]byte) bool { t.Error("lone called without a message"); return true })
+	b.Close()
+	if events, done, _ := b.Attach(0).Next(); len(events) != 0 || !done {
+		t.Errorf("closed: reader got %v, done %v", events, done)
+	}
+}

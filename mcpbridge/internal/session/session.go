@@ -91,6 +91,9 @@ type Mode struct {
 	// Rewrite, if set, rewrites the final response (carrying the client's id) before
 	// anyone sees it: the tool policy's filtered tools/list.
 	Rewrite func([]byte) []byte
+	// Lone, if set, is given the answer of a POST of one request when the response is
+	// all the answer holds (see [Mailbox.SetLone]).
+	Lone func([]byte) bool
 }
 
 // Session is one MCP session: its id, its user and its child process.
@@ -189,12 +192,13 @@ func (s *Session) idleSince(now time.Time) time.Duration {
 // (nil when there were no requests: notifications and responses only). An event stream
 // of such an answer can be resumed.
 func (s *Session) Submit(msgs []*jsonrpc.Message, streaming bool) (*Stream, error) {
-	return s.SubmitRewritten(msgs, streaming, nil)
+	return s.SubmitWith(msgs, streaming, Mode{})
 }
 
-// SubmitRewritten is Submit with the responses passed through rewrite (see [Mode]).
-func (s *Session) SubmitRewritten(msgs []*jsonrpc.Message, streaming bool, rewrite func([]byte) []byte) (*Stream, error) {
-	ex, err := s.submit(msgs, streaming, Mode{Rewrite: rewrite})
+// SubmitWith is Submit with mode's Rewrite and Lone (see [Mode]); its other fields are
+// for 2026-07-28 requests and are ignored here.
+func (s *Session) SubmitWith(msgs []*jsonrpc.Message, streaming bool, mode Mode) (*Stream, error) {
+	ex, err := s.submit(msgs, streaming, Mode{Rewrite: mode.Rewrite, Lone: mode.Lone})
 	if ex == nil {
 		return nil, err
 	}
@@ -227,6 +231,9 @@ func (s *Session) submit(msgs []*jsonrpc.Message, streaming bool, mode Mode) (*E
 			if ex == nil {
 				s.nextStream++
 				ex = &Exchange{Box: NewMailbox("e"+strconv.Itoa(s.nextStream), exchangeLimit), Streaming: streaming}
+				if mode.Lone != nil {
+					ex.Box.SetLone(mode.Lone)
+				}
 				if streaming && !mode.Modern { // 2026-07-28 streams are not resumable
 					s.streams[ex.Box.Key()] = ex
 				}

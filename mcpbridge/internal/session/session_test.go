@@ -136,6 +136,58 @@ func TestIDMapping(t *testing.T) {
 	}
 }
 
+// TestLoneAnswer: an answer that is a lone response goes to Mode.Lone, under the
+// client's id and after Rewrite; the stream then ends with nothing for its reader.
+func TestLoneAnswer(t *testing.T) {
+	r := newRegistry(t, Options{})
+	s := newSession(t, r, "alice")
+	lone := make(chan string, 2)
+	mode := Mode{
+		Rewrite: func(b []byte) []byte { return []byte(strings.Replace(string(b), `"who"`, `"rewritten"`, 1)) },
+		Lone:    func(b []byte) bool { lone <- string(b); return true },
+	}
+	send := func(streaming bool, msg string) *Stream {
+		t.Helper()
+		m, err := jsonrpc.Parse([]byte(msg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := s.SubmitWith([]*jsonrpc.Message{m}, streaming, mode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	if got := collect(t, send(true, `{"jsonrpc":"2.0","id":"x","method":"echo","params":{"who":"a"}}`)); len(got) != 0 {
+		t.Errorf("the stream carried %v after a lone answer", got)
+	}
+	select {
+	case m := <-lone:
+		if !strings.Contains(m, `"id":"x"`) || !strings.Contains(m, `"rewritten":"a"`) {
+			t.Errorf("lone got %s, want the rewritten response under the client's id", m)
+		}
+	default:
+		t.Fatal("lone was not called")
+	}
+	// With progress on the request's stream, the answer is not alone: every message
+	// goes to the stream.
+	if got := collect(t, send(true, `{"jsonrpc":"2.0","id":7,"method":"progress","params":{"steps":2,"_meta":{"progressToken":"tok"}}}`)); len(got) != 3 {
+		t.Errorf("streamed progress: the stream got %v, want 2 progress and the response", got)
+	}
+	// A JSON-only exchange sends its progress to the GET stream: the response is alone.
+	get, err := s.OpenStream("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer get.Close(false)
+	if got := collect(t, send(false, `{"jsonrpc":"2.0","id":8,"method":"progress","params":{"steps":1,"_meta":{"progressToken":"t2"}}}`)); len(got) != 0 {
+		t.Errorf("JSON exchange: the stream carried %v", got)
+	}
+	if len(lone) != 1 || !strings.Contains(<-lone, `"id":8`) {
+		t.Error("the JSON exchange's response did not go to lone")
+	}
+}
+
 func TestProgressOnRequestStream(t *testing.T) {
 	r := newRegistry(t, Options{})
 	s := newSession(t, r, "alice")

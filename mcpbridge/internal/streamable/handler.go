@@ -272,7 +272,13 @@ func (h *Handler) post(w *recorder, r *http.Request) error {
 		return errNotFound
 	}
 	defer end()
-	st, err := s.SubmitRewritten(msgs, acceptSSE, h.toolsListHook(r, msgs))
+	mode := session.Mode{Rewrite: h.toolsListHook(r, msgs)}
+	var ln *lone
+	if acceptJSON && !batch {
+		ln = newLone(w, func(w *recorder, msg []byte) error { return writeJSON(w, [][]byte{msg}, false) })
+		mode.Lone = ln.deliver
+	}
+	st, err := s.SubmitWith(msgs, acceptSSE, mode)
 	if err != nil && st == nil {
 		return errNotFound
 	}
@@ -280,7 +286,7 @@ func (h *Handler) post(w *recorder, r *http.Request) error {
 		w.WriteHeader(http.StatusAccepted)
 		return nil
 	}
-	return h.respond(w, r, st, batch, acceptJSON)
+	return h.respond(w, r, st, batch, acceptJSON, ln)
 }
 
 func (h *Handler) initialize(w *recorder, r *http.Request, msg *jsonrpc.Message, acceptJSON, acceptSSE bool) error {
@@ -313,7 +319,7 @@ func (h *Handler) initialize(w *recorder, r *http.Request, msg *jsonrpc.Message,
 		}
 		return errExitedInInitialize
 	}
-	err = h.respond(w, r, st, false, acceptJSON)
+	err = h.respond(w, r, st, false, acceptJSON, nil)
 	if s.Version() == "" {
 		// The client never got a successful answer, so it cannot know or use the
 		// session: do not let it hold a child until the idle timeout.
@@ -326,10 +332,11 @@ func (h *Handler) initialize(w *recorder, r *http.Request, msg *jsonrpc.Message,
 // application/json body when the client accepts it; as soon as anything else belongs to
 // the exchange (progress, a server request), or the client only takes SSE, the answer
 // is an event stream that ends with the last response. Its events carry ids, so a
-// client whose connection drops can resume it with GET and Last-Event-ID.
-func (h *Handler) respond(w *recorder, r *http.Request, st *session.Stream, batch, acceptJSON bool) error {
+// client whose connection drops can resume it with GET and Last-Event-ID. ln, if not
+// nil, may have written a lone response already.
+func (h *Handler) respond(w *recorder, r *http.Request, st *session.Stream, batch, acceptJSON bool, ln *lone) error {
 	delivered := false
-	defer func() { st.Close(delivered) }()
+	defer func() { st.Close(endLone(ln, delivered)) }()
 	var sse *sseWriter
 	var collected [][]byte
 	for {
@@ -344,6 +351,9 @@ func (h *Handler) respond(w *recorder, r *http.Request, st *session.Stream, batc
 		}
 		if len(events) == 0 && !done {
 			continue
+		}
+		if len(events) == 0 && ln.took() {
+			return nil
 		}
 		if sse == nil && st.Streaming() && (!acceptJSON || !done || len(events) > 1 && !batch) {
 			sse = newSSEWriter(w)

@@ -141,7 +141,7 @@ func (h *Handler) postModern(w *recorder, r *http.Request, body []byte, msgs []*
 			if end, err := s.Begin(); err == nil {
 				defer end()
 			}
-			return h.respondModern(w, r, st, acceptJSON)
+			return h.respondModern(w, r, st, acceptJSON, nil)
 		}
 	}
 	// With replicas sharing users, the user's children (and the listen streams their
@@ -163,14 +163,19 @@ func (h *Handler) postModern(w *recorder, r *http.Request, body []byte, msgs []*
 	}
 	defer end()
 	var st *session.Stream
+	var ln *lone
 	switch {
 	case m.Method == "server/discover" && !s.Modern():
 		return writeModernJSON(w, s.Discover(m.ID, h.allVersions))
 	case m.Method == "subscriptions/listen" && !s.Modern():
 		st, err = s.Listen(m)
 	default:
-		st, err = s.SubmitModern(m, acceptSSE, session.Mode{Logs: meta.HasLogLevel, Caps: meta.Capabilities,
-			Rewrite: h.toolsListHook(r, msgs)})
+		mode := session.Mode{Logs: meta.HasLogLevel, Caps: meta.Capabilities, Rewrite: h.toolsListHook(r, msgs)}
+		if acceptJSON {
+			ln = newLone(w, writeModernJSON)
+			mode.Lone = ln.deliver
+		}
+		st, err = s.SubmitModern(m, acceptSSE, mode)
 	}
 	if err != nil {
 		if st != nil {
@@ -179,7 +184,7 @@ func (h *Handler) postModern(w *recorder, r *http.Request, body []byte, msgs []*
 		return fail(http.StatusServiceUnavailable, jsonrpc.CodeInternalError,
 			"Service Unavailable: the MCP server process ended; retry the request", nil)
 	}
-	return h.respondModern(w, r, st, acceptJSON)
+	return h.respondModern(w, r, st, acceptJSON, ln)
 }
 
 // poolError maps a failure to get a pooled child to its answer.
@@ -200,10 +205,11 @@ func (h *Handler) poolError(err error, m *jsonrpc.Message) error {
 
 // respondModern writes what belongs to one 2026-07-28 request: its response alone as
 // application/json when the client takes it, else an event stream (no event ids: a
-// 2026-07-28 stream is not resumable). Closing the stream cancels the request.
-func (h *Handler) respondModern(w *recorder, r *http.Request, st *session.Stream, acceptJSON bool) error {
+// 2026-07-28 stream is not resumable). Closing the stream cancels the request. ln, if
+// not nil, may have written a lone response already.
+func (h *Handler) respondModern(w *recorder, r *http.Request, st *session.Stream, acceptJSON bool, ln *lone) error {
 	delivered := false
-	defer func() { st.Close(delivered) }()
+	defer func() { st.Close(endLone(ln, delivered)) }()
 	var sse *sseWriter
 	tick := time.NewTicker(keepAlive)
 	defer tick.Stop()
@@ -224,6 +230,9 @@ func (h *Handler) respondModern(w *recorder, r *http.Request, st *session.Stream
 		events, done, _ := st.Next()
 		if len(events) == 0 && !done {
 			continue
+		}
+		if len(events) == 0 && ln.took() {
+			return nil
 		}
 		if sse == nil && acceptJSON && done && len(events) == 1 {
 			delivered = true
