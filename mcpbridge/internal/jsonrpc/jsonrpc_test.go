@@ -179,6 +179,12 @@ func FuzzParse(f *testing.F) {
 			if again.Kind != m.Kind {
 				t.Fatalf("kind changed %v → %v", m.Kind, again.Kind)
 			}
+			// What the bridge built from a parsed message, Reparse reads as Parse does.
+			re, err := Reparse(out)
+			if err != nil || re.Kind != again.Kind || string(re.ID) != string(again.ID) || re.Method != again.Method ||
+				re.IsError() != again.IsError() || string(re.Result()) != string(again.Result()) {
+				t.Fatalf("Reparse reads the rewritten message differently from Parse (%v):\n%s", err, out)
+			}
 			if m.ID != nil && string(again.ID) != "12" {
 				t.Fatalf("id after rewrite = %s, want 12", again.ID)
 			}

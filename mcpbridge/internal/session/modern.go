@@ -35,7 +35,7 @@ func modernResponse(out []byte, c *call) []byte {
 	if !c.mode.Translate && !c.mode.Listen {
 		return out
 	}
-	m, err := jsonrpc.Parse(out)
+	m, err := jsonrpc.Reparse(out)
 	if err != nil {
 		return out
 	}

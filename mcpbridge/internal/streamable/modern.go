@@ -257,7 +257,7 @@ func (h *Handler) respondModern(w *recorder, r *http.Request, st *session.Stream
 // header, capability and version errors.
 func writeModernJSON(w *recorder, msg []byte) error {
 	status := http.StatusOK
-	if m, err := jsonrpc.Parse(msg); err == nil {
+	if m, err := jsonrpc.Reparse(msg); err == nil {
 		if code, ok := m.ErrorCode(); ok {
 			switch code {
 			case jsonrpc.CodeMethodNotFound:

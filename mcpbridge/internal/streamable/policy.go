@@ -59,7 +59,7 @@ func (h *Handler) toolsListHook(r *http.Request, msgs []*jsonrpc.Message) func([
 	}
 	who := caller(r)
 	return func(msg []byte) []byte {
-		m, err := jsonrpc.Parse(msg)
+		m, err := jsonrpc.Reparse(msg)
 		if err != nil || m.Kind != jsonrpc.KindResponse || !ids[string(m.ID)] || m.Result() == nil {
 			return msg
 		}
