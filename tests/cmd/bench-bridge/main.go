@@ -2,7 +2,9 @@
 // directly and against supergateway 4.x (--stateful), side by side in one run: the
 // round-trip latency (p50/p99) of a cheap tool call, throughput with several sessions
 // at once and the CPU each process spends per call, the time to a new client's first
-// result, and the bridge's own memory per session at 100 and 500 sessions. Beside them,
+// result, small calls' latency beside another client's large messages (with the default
+// threads and --gomaxprocs 1), and the bridge's own memory per session at 100 and 500
+// sessions. Beside them,
 // references: the HTTP round trip alone (in this process and in another), a minimal
 // relay (relay.go), and direct stdio paced at the bridge's added latency.
 //
@@ -59,6 +61,8 @@ type options struct {
 	memSessions []int
 	// firstClients, memUsers, memClients: see modern.go.
 	firstClients, memUsers, memClients int
+	// largeSize, largeCalls: see large.go.
+	largeSize, largeCalls int
 }
 
 func run() error {
@@ -73,6 +77,8 @@ func run() error {
 	flag.IntVar(&o.firstClients, "first-clients", 15, "new clients for the time-to-first-result figures")
 	flag.IntVar(&o.memUsers, "mem-users", 20, "users for the children's memory figure")
 	flag.IntVar(&o.memClients, "mem-clients", 10, "clients per user for the children's memory figure")
+	flag.IntVar(&o.largeSize, "large-size", 3<<20, "bytes of the large messages echoed beside small calls (the bridge takes POST bodies up to 4 MiB by default)")
+	flag.IntVar(&o.largeCalls, "large-calls", 1000, "small calls timed beside the large messages")
 	serveFloor := flag.String("serve-floor", "", "only serve the HTTP round trip's floor at this address (the benchmark starts itself so)")
 	serveRelayAt := flag.String("serve-relay", "", "only serve the minimal relay at this address for the stdio server given as arguments (the benchmark starts itself so)")
 	flag.Parse()
@@ -126,6 +132,9 @@ func run() error {
 		if err := firstResults(o, srv.argv, srv.tool); err != nil {
 			return err
 		}
+	}
+	if err := largeMessages(o, servers[0].argv); err != nil {
+		return err
 	}
 	if err := childMemory(o, goServer); err != nil {
 		return err
