@@ -178,8 +178,13 @@ func (h *Handler) postModern(w *recorder, r *http.Request, body []byte, msgs []*
 		st, err = s.SubmitModern(m, acceptSSE, mode)
 	}
 	if err != nil {
+		// The child's end may have answered the request already (through ln).
+		taken, _ := ln.end()
 		if st != nil {
-			st.Close(false)
+			st.Close(taken)
+		}
+		if taken {
+			return nil
 		}
 		return fail(http.StatusServiceUnavailable, jsonrpc.CodeInternalError,
 			"Service Unavailable: the MCP server process ended; retry the request", nil)
