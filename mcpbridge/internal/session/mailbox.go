@@ -77,17 +77,9 @@ func (b *Mailbox) push(msg []byte, close bool) bool {
 			taken := lone(msg)
 			b.mu.Lock()
 			b.lonePending = false
-			if !taken {
-				b.events = append(b.events, Event{Seq: b.next, Msg: msg})
-				b.bytes += len(msg)
-				b.next++
+			if taken {
+				msg = nil // written to the client: not queued
 			}
-			r := b.reader
-			b.mu.Unlock()
-			if r != nil {
-				r.wake()
-			}
-			return true
 		}
 	}
 	if msg != nil {
